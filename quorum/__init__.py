@@ -1,0 +1,1 @@
+"""Quorum: a real-time, multi-user decision platform."""

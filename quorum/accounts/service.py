@@ -1,0 +1,45 @@
+"""Registration and login."""
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quorum.accounts.models import User
+from quorum.accounts.passwords import Passwords
+from quorum.accounts.schemas import RegisterIn
+from quorum.db.base import utcnow, uuid7
+from quorum.db.insert import insert_unless_exists
+from quorum.errors import Conflict, Unauthenticated
+
+
+async def register(session: AsyncSession, passwords: Passwords, data: RegisterIn) -> User:
+    user_id = uuid7()
+    created = await insert_unless_exists(
+        session,
+        User,
+        id=user_id,
+        email=data.email.lower(),
+        display_name=data.display_name,
+        password_hash=await passwords.hash(data.password),
+        created_at=utcnow(),
+    )
+    if not created:
+        raise Conflict("email_taken", "An account with this email already exists.")
+    return await session.get_one(User, user_id)
+
+
+async def authenticate(
+    session: AsyncSession, passwords: Passwords, email: str, password: str
+) -> User:
+    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    if not await passwords.verify(user.password_hash if user else None, password) or user is None:
+        raise Unauthenticated("invalid_credentials", "Wrong email or password.")
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise Unauthenticated("user_not_found", "This account no longer exists.")
+    return user

@@ -1,0 +1,1 @@
+"""HTTP edge shared by every feature: errors, pagination, idempotency, auth, routing."""

@@ -1,0 +1,156 @@
+"""Idempotency-Key for every mutating request (IETF draft, the way Stripe does it).
+
+The key is scoped to the user. The first successful response (status, body) is stored
+in the same transaction as the change it reports, so either both exist or neither
+does; a retry with the same key within the TTL gets that response again. A key sent
+with another method, path or body is 422 ``idempotency_key_reused``.
+
+A retry that arrives while the first request still runs gets 409
+``idempotency_in_progress``. On PostgreSQL the first request holds a transaction-level
+advisory lock on (user, key) that the retry fails to take; the lock is released only
+after commit, when the stored response is already visible. SQLite serialises writing
+transactions (BEGIN IMMEDIATE), so there the retry simply waits and then replays.
+
+Error responses are not stored: the transaction that would have stored them rolled
+back, and the client may retry with the same key.
+"""
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+from starlette.responses import Response
+
+from quorum.api.deps import CurrentUserId, SessionDep, SettingsDep
+from quorum.db.base import Base, UTCDateTime, utcnow
+from quorum.errors import Conflict, InvalidInput
+
+HEADER = "Idempotency-Key"
+KEY_MAX = 255
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_keys"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(KEY_MAX), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class IdempotentReplay(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised by ``claim`` to short-circuit the request with the stored response."""
+
+    def __init__(self, record: IdempotencyRecord) -> None:
+        self.response = Response(
+            record.body,
+            record.status_code,
+            headers={"Idempotent-Replayed": "true"},
+            media_type=record.content_type,
+        )
+
+
+@dataclass(frozen=True)
+class ClaimedKey:
+    user_id: uuid.UUID
+    key: str
+    fingerprint: str
+    replaces_expired: bool
+
+
+async def _fingerprint(request: Request) -> str:
+    digest = hashlib.sha256()
+    for part in (request.method, request.url.path, request.url.query):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    digest.update(await request.body())
+    return digest.hexdigest()
+
+
+def _advisory_lock_id(user_id: uuid.UUID, key: str) -> int:
+    raw = hashlib.blake2b(f"{user_id}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(raw, "big", signed=True)
+
+
+async def claim(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    user_id: CurrentUserId,
+    key: Annotated[str | None, Header(alias=HEADER, include_in_schema=False)] = None,
+) -> None:
+    """Replay, refuse, or let the request run and remember that its response must be kept."""
+    if key is None or request.method in _SAFE_METHODS:
+        return
+    if not 1 <= len(key) <= KEY_MAX or not key.isprintable():
+        raise InvalidInput(
+            "invalid_idempotency_key", f"{HEADER} must be 1-{KEY_MAX} printable characters."
+        )
+    if not settings.is_sqlite:
+        locked = await session.scalar(
+            select(func.pg_try_advisory_xact_lock(_advisory_lock_id(user_id, key)))
+        )
+        if not locked:
+            raise Conflict(
+                "idempotency_in_progress", "A request with this key is still in progress."
+            )
+    fingerprint = await _fingerprint(request)
+    record = await session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+        )
+    )
+    expired = record is not None and record.created_at < utcnow() - timedelta(
+        seconds=settings.idempotency_ttl_seconds
+    )
+    if record is not None and not expired:
+        if record.fingerprint != fingerprint:
+            raise InvalidInput(
+                "idempotency_key_reused", f"This {HEADER} was used for another request."
+            )
+        raise IdempotentReplay(record)
+    request.state.idempotency = ClaimedKey(user_id, key, fingerprint, replaces_expired=expired)
+
+
+async def store(session: AsyncSession, claimed: ClaimedKey, response: Response) -> None:
+    if claimed.replaces_expired:
+        await session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == claimed.user_id, IdempotencyRecord.key == claimed.key
+            )
+        )
+    session.add(
+        IdempotencyRecord(
+            user_id=claimed.user_id,
+            key=claimed.key,
+            fingerprint=claimed.fingerprint,
+            status_code=response.status_code,
+            content_type=response.headers.get("content-type"),
+            body=bytes(response.body),
+        )
+    )
+    await session.flush()
+
+
+async def purge_expired(session: AsyncSession, ttl_seconds: int) -> int:
+    result = await session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.created_at < utcnow() - timedelta(seconds=ttl_seconds)
+        )
+    )
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+IdempotencyDep = Depends(claim)

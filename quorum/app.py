@@ -1,0 +1,47 @@
+"""``create_app()``: the FastAPI application and the lifespan that wires its resources."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from quorum.accounts.passwords import Passwords
+from quorum.accounts.router import router as accounts_router
+from quorum.api import errors
+from quorum.api.health import router as health_router
+from quorum.api.limits import BodySizeLimit
+from quorum.db.engine import create_engine, create_sessionmaker
+from quorum.db.retry import wait_for_database
+from quorum.decisions.router import router as decisions_router
+from quorum.settings import Settings, get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.passwords = Passwords(settings)
+        settings.signing_key()  # fail (or create the embedded key) at start, not on first login
+        waiter = asyncio.create_task(wait_for_database(engine, settings.db_connect_retry_max_delay))
+        try:
+            yield
+        finally:
+            waiter.cancel()
+            await engine.dispose()
+
+    app = FastAPI(title="Quorum", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.include_router(health_router)
+    app.include_router(health_router, prefix=API_PREFIX, include_in_schema=False)
+    app.include_router(accounts_router, prefix=API_PREFIX)
+    app.include_router(decisions_router, prefix=API_PREFIX)
+    return app

@@ -1,0 +1,56 @@
+"""The ``quorum`` command: serve, migrate, demo."""
+
+import asyncio
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from quorum import migrate as migrations
+from quorum.settings import get_settings
+
+app = typer.Typer(help="Quorum: real-time decisions.", no_args_is_help=True)
+console = Console(soft_wrap=True)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+) -> None:
+    """Run the API server. On the embedded default (SQLite) the schema is upgraded first."""
+    settings = get_settings()
+    if settings.is_sqlite:
+        migrations.upgrade(settings)
+        settings.signing_key()  # created here, once, before the workers start
+    console.print(f"Quorum on http://{host}:{port}  (database: {settings.db_url.split('://')[0]})")
+    uvicorn.run("quorum.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+@app.command()
+def migrate(revision: str = typer.Argument("head", help="Alembic revision to upgrade to.")) -> None:
+    """Upgrade the database schema (Alembic)."""
+    migrations.upgrade(get_settings(), revision)
+    console.print(f"[green]Database upgraded to {revision}.[/green]")
+
+
+@app.command()
+def demo() -> None:
+    """Create a demo event with a few people, proposals and votes, and say how to log in."""
+    from quorum.demo import create_demo
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        migrations.upgrade(settings)
+    result = asyncio.run(create_demo(settings))
+    console.print(f"[bold]Demo event[/bold] {result.event_id}")
+    console.print(f"Users: {', '.join(result.emails)}  (password: {result.password})")
+    console.print(
+        "Log in:  curl -s -X POST localhost:8000/api/v1/auth/token "
+        f"-d username={result.emails[0]} -d password={result.password}"
+    )
+    console.print(
+        f"Then:    curl -s localhost:8000/api/v1/events/{result.event_id}/proposals "
+        "-H 'Authorization: Bearer <access_token>'"
+    )

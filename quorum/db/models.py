@@ -1,0 +1,21 @@
+"""Every table, imported in one place, for Alembic and the schema-drift test."""
+
+from quorum.accounts.models import User
+from quorum.api.idempotency import IdempotencyRecord
+from quorum.db.base import Base
+from quorum.decisions.models import Comment, Event, Membership, Proposal, Vote
+from quorum.realtime.log import LogEntry
+
+metadata = Base.metadata
+
+__all__ = [
+    "Comment",
+    "Event",
+    "IdempotencyRecord",
+    "LogEntry",
+    "Membership",
+    "Proposal",
+    "User",
+    "Vote",
+    "metadata",
+]

@@ -1,0 +1,1 @@
+"""The decisions domain: events, memberships, proposals, votes, comments."""

@@ -1,0 +1,57 @@
+"""Who may touch an event: the ``EventMember`` and ``EventAdmin`` dependencies.
+
+Authorization for every event-scoped route lives here, decided by one query that reads
+the event and the caller's membership together: an unknown event is 404
+``event_not_found``, anyone without an approved membership 403 ``not_a_member``.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path
+
+from quorum.api.deps import CurrentUserId, SessionDep
+from quorum.decisions import repository as repo
+from quorum.decisions.models import MembershipStatus, Role
+from quorum.errors import NotFound, PermissionDenied
+
+
+@dataclass(frozen=True)
+class EventAccess:
+    event_id: uuid.UUID
+    user_id: uuid.UUID
+    role: Role
+    event_status: str
+    vote_threshold: int | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in (Role.ORGANIZER, Role.ADMIN)
+
+
+async def event_member(
+    event_id: Annotated[uuid.UUID, Path()], user_id: CurrentUserId, session: SessionDep
+) -> EventAccess:
+    found = await repo.access(session, event_id, user_id)
+    if found is None:
+        raise NotFound("event_not_found", "No such event.")
+    if found.membership_status != MembershipStatus.APPROVED or found.role is None:
+        raise PermissionDenied("not_a_member", "You are not an approved member of this event.")
+    return EventAccess(
+        event_id, user_id, Role(found.role), found.event_status, found.vote_threshold
+    )
+
+
+EventMember = Annotated[EventAccess, Depends(event_member)]
+
+
+async def event_admin(access: EventMember) -> EventAccess:
+    if not access.is_admin:
+        raise PermissionDenied(
+            "admin_required", "Only the event's organizer or an admin may do this."
+        )
+    return access
+
+
+EventAdmin = Annotated[EventAccess, Depends(event_admin)]

@@ -1,0 +1,160 @@
+"""Tables of the decisions domain.
+
+The database holds the invariants: UNIQUE for one vote and one membership per user,
+CHECK for every enum and count, foreign keys everywhere. Relationships are
+``lazy="raise"`` so that an accidental lazy load fails loudly in tests instead of
+raising MissingGreenlet in production; reads that need related rows say so with
+``selectinload``.
+"""
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from quorum.accounts.models import User
+from quorum.db.base import Base, UTCDateTime, utcnow, uuid7
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5000
+BODY_MAX = 10_000
+COMMENT_MAX = 5000
+
+
+class EventStatus(enum.StrEnum):
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+
+
+class Role(enum.StrEnum):
+    ORGANIZER = "ORGANIZER"
+    ADMIN = "ADMIN"
+    MEMBER = "MEMBER"
+
+
+class MembershipStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+class ProposalKind(enum.StrEnum):
+    ASSUMPTION = "ASSUMPTION"
+    CRITERIA = "CRITERIA"
+    CONCLUSION = "CONCLUSION"
+
+
+class ProposalStatus(enum.StrEnum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    DELETED = "DELETED"
+
+
+AUTO = "auto"  # decided_by of a proposal accepted by reaching the vote threshold
+
+
+def _in(column: str, values: type[enum.StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        CheckConstraint(_in("status", EventStatus), name="status"),
+        CheckConstraint("vote_threshold IS NULL OR vote_threshold >= 1", name="vote_threshold"),
+        CheckConstraint("last_seq >= 0", name="last_seq"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    description: Mapped[str] = mapped_column(Text, default="")
+    organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    vote_threshold: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default=EventStatus.OPEN)
+    # The event log's counter: see quorum/realtime/log.py for why it lives on this row.
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    __table_args__ = (
+        UniqueConstraint("event_id", "user_id"),
+        CheckConstraint(_in("role", Role), name="role"),
+        CheckConstraint(_in("status", MembershipStatus), name="status"),
+        Index("ix_memberships_user_id_status", "user_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16), default=Role.MEMBER)
+    status: Mapped[str] = mapped_column(String(16), default=MembershipStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise")
+
+
+class Proposal(Base):
+    __tablename__ = "proposals"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ProposalKind), name="kind"),
+        CheckConstraint(_in("status", ProposalStatus), name="status"),
+        CheckConstraint("vote_count >= 0", name="vote_count"),
+        # The event's list, newest first, optionally filtered by status or kind.
+        Index("ix_proposals_event_id_id", "event_id", "id"),
+        Index("ix_proposals_event_id_status_id", "event_id", "status", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(TITLE_MAX))
+    body: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=ProposalStatus.PENDING)
+    vote_count: Mapped[int] = mapped_column(Integer, default=0)
+    decided_by: Mapped[str | None] = mapped_column(String(36))  # a user id, or AUTO
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    author: Mapped[User] = relationship(lazy="raise")
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+
+    proposal_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("proposals.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_proposal_id_id", "proposal_id", "id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    proposal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("proposals.id", ondelete="CASCADE"))
+    author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    author: Mapped[User] = relationship(lazy="raise")

@@ -1,0 +1,144 @@
+"""HTTP routes of the decisions domain (prefix /api/v1)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from quorum.api.deps import CurrentUserId, SessionDep
+from quorum.api.idempotency import IdempotencyDep
+from quorum.api.pagination import Page, PageParams, make_page, page_params
+from quorum.api.routing import TransactionalRoute
+from quorum.decisions import repository as repo
+from quorum.decisions import service
+from quorum.decisions.access import EventAdmin, EventMember
+from quorum.decisions.models import EventStatus, MembershipStatus, ProposalKind, ProposalStatus
+from quorum.decisions.schemas import (
+    CommentCreate,
+    CommentOut,
+    EventCreate,
+    EventOut,
+    EventUpdate,
+    MembershipOut,
+    MembershipUpdate,
+    ProposalCreate,
+    ProposalDetail,
+    ProposalOut,
+    ProposalUpdate,
+    VoteOut,
+)
+
+router = APIRouter(
+    route_class=TransactionalRoute, dependencies=[IdempotencyDep], tags=["decisions"]
+)
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+@router.post("/events", status_code=201)
+async def create_event(body: EventCreate, user_id: CurrentUserId, session: SessionDep) -> EventOut:
+    return await service.create_event(session, user_id, body)
+
+
+@router.get("/events")
+async def list_events(
+    user_id: CurrentUserId,
+    session: SessionDep,
+    page: PageDep,
+    status: EventStatus | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[EventOut]:
+    rows = await repo.list_events(session, user_id, status, q, page)
+    return make_page([EventOut.model_validate(r) for r in rows], page, lambda e: e.id)
+
+
+@router.get("/events/{event_id}")
+async def get_event(access: EventMember, session: SessionDep) -> EventOut:
+    return EventOut.model_validate(await repo.get_event(session, access.event_id))
+
+
+@router.patch("/events/{event_id}")
+async def update_event(body: EventUpdate, access: EventAdmin, session: SessionDep) -> EventOut:
+    return await service.update_event(session, access, body)
+
+
+@router.post("/events/{event_id}/memberships", status_code=201)
+async def request_membership(
+    event_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
+) -> MembershipOut:
+    return await service.request_membership(session, event_id, user_id)
+
+
+@router.get("/events/{event_id}/memberships")
+async def list_memberships(
+    access: EventMember, session: SessionDep, page: PageDep, status: MembershipStatus | None = None
+) -> Page[MembershipOut]:
+    rows = await repo.list_memberships(session, access.event_id, status, page)
+    return make_page([MembershipOut.model_validate(r) for r in rows], page, lambda m: m.id)
+
+
+@router.patch("/events/{event_id}/memberships/{membership_id}")
+async def update_membership(
+    membership_id: uuid.UUID, body: MembershipUpdate, access: EventAdmin, session: SessionDep
+) -> MembershipOut:
+    return await service.update_membership(session, access, membership_id, body)
+
+
+@router.post("/events/{event_id}/proposals", status_code=201)
+async def create_proposal(
+    body: ProposalCreate, access: EventMember, session: SessionDep
+) -> ProposalOut:
+    return await service.create_proposal(session, access, body)
+
+
+@router.get("/events/{event_id}/proposals")
+async def list_proposals(
+    access: EventMember,
+    session: SessionDep,
+    page: PageDep,
+    kind: ProposalKind | None = None,
+    status: ProposalStatus | None = None,
+) -> Page[ProposalOut]:
+    rows = await repo.list_proposals(session, access.event_id, kind, status, page)
+    return make_page([ProposalOut.model_validate(r) for r in rows], page, lambda p: p.id)
+
+
+@router.get("/events/{event_id}/proposals/{proposal_id}")
+async def get_proposal(
+    proposal_id: uuid.UUID, access: EventMember, session: SessionDep
+) -> ProposalDetail:
+    return await service.get_proposal(session, access, proposal_id)
+
+
+@router.patch("/events/{event_id}/proposals/{proposal_id}")
+async def decide_proposal(
+    proposal_id: uuid.UUID, body: ProposalUpdate, access: EventMember, session: SessionDep
+) -> ProposalOut:
+    return await service.decide_proposal(session, access, proposal_id, body.status)
+
+
+@router.post("/events/{event_id}/proposals/{proposal_id}/votes", status_code=201)
+async def cast_vote(proposal_id: uuid.UUID, access: EventMember, session: SessionDep) -> VoteOut:
+    return await service.cast_vote(session, access, proposal_id)
+
+
+@router.delete("/events/{event_id}/proposals/{proposal_id}/votes/me", status_code=204)
+async def withdraw_vote(
+    proposal_id: uuid.UUID, access: EventMember, session: SessionDep
+) -> Response:
+    await service.withdraw_vote(session, access, proposal_id)
+    return Response(status_code=204)
+
+
+@router.post("/events/{event_id}/proposals/{proposal_id}/comments", status_code=201)
+async def add_comment(
+    proposal_id: uuid.UUID, body: CommentCreate, access: EventMember, session: SessionDep
+) -> CommentOut:
+    return await service.add_comment(session, access, proposal_id, body.body)
+
+
+@router.get("/events/{event_id}/proposals/{proposal_id}/comments")
+async def list_comments(
+    proposal_id: uuid.UUID, access: EventMember, session: SessionDep, page: PageDep
+) -> Page[CommentOut]:
+    rows = await service.list_comments(session, access, proposal_id, page)
+    return make_page(rows, page, lambda c: c.id)

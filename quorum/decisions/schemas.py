@@ -1,0 +1,117 @@
+"""Request and response bodies of the decisions API. Responses are these schemas,
+never ORM objects; requests refuse unknown fields and oversized strings."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from quorum.decisions.models import (
+    BODY_MAX,
+    COMMENT_MAX,
+    DESCRIPTION_MAX,
+    TITLE_MAX,
+    EventStatus,
+    MembershipStatus,
+    ProposalKind,
+    ProposalStatus,
+    Role,
+)
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
+Threshold = Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class EventCreate(_In):
+    title: Title
+    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] = ""
+    vote_threshold: Threshold | None = None
+
+
+class EventUpdate(_In):
+    title: Title | None = None
+    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] | None = None
+    vote_threshold: Threshold | None = None  # explicit null: manual decisions only
+    status: EventStatus | None = None
+
+
+class EventOut(_Out):
+    id: uuid.UUID
+    title: str
+    description: str
+    organizer_id: uuid.UUID
+    vote_threshold: int | None
+    status: EventStatus
+    last_seq: int
+    created_at: datetime
+
+
+class MembershipUpdate(_In):
+    status: Literal[MembershipStatus.APPROVED, MembershipStatus.REJECTED] | None = None
+    role: Literal[Role.ADMIN, Role.MEMBER] | None = None
+
+
+class MembershipOut(_Out):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    user_id: uuid.UUID
+    role: Role
+    status: MembershipStatus
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class ProposalCreate(_In):
+    kind: ProposalKind
+    title: Title
+    body: Annotated[str, Field(max_length=BODY_MAX)] = ""
+
+
+class ProposalUpdate(_In):
+    status: Literal[ProposalStatus.ACCEPTED, ProposalStatus.REJECTED, ProposalStatus.DELETED]
+
+
+class ProposalOut(_Out):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    kind: ProposalKind
+    title: str
+    body: str
+    author_id: uuid.UUID
+    status: ProposalStatus
+    vote_count: int
+    decided_by: str | None
+    decided_at: datetime | None
+    created_at: datetime
+
+
+class CommentCreate(_In):
+    body: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=COMMENT_MAX)
+    ]
+
+
+class CommentOut(_Out):
+    id: uuid.UUID
+    proposal_id: uuid.UUID
+    author_id: uuid.UUID
+    author_name: str
+    body: str
+    created_at: datetime
+
+
+class ProposalDetail(ProposalOut):
+    latest_comments: list[CommentOut]
+
+
+class VoteOut(BaseModel):
+    proposal: ProposalOut

@@ -1,0 +1,308 @@
+"""Use cases of the decisions domain. Each runs inside the caller's unit of work, writes
+its event-log entries in that same transaction, and returns response schemas."""
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quorum.accounts.models import User
+from quorum.api.pagination import PageParams
+from quorum.db.base import utcnow, uuid7
+from quorum.db.insert import insert_unless_exists
+from quorum.decisions import repository as repo
+from quorum.decisions import rules
+from quorum.decisions.access import EventAccess
+from quorum.decisions.models import (
+    Comment,
+    Event,
+    EventStatus,
+    Membership,
+    MembershipStatus,
+    Proposal,
+    ProposalStatus,
+    Role,
+    Vote,
+)
+from quorum.decisions.schemas import (
+    CommentOut,
+    EventCreate,
+    EventOut,
+    EventUpdate,
+    MembershipOut,
+    MembershipUpdate,
+    ProposalCreate,
+    ProposalDetail,
+    ProposalOut,
+    VoteOut,
+)
+from quorum.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+
+LATEST_COMMENTS = 10
+
+
+def _data(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json")
+
+
+# -- events -----------------------------------------------------------------------------
+
+
+async def create_event(session: AsyncSession, user_id: uuid.UUID, data: EventCreate) -> EventOut:
+    now = utcnow()
+    event = Event(
+        id=uuid7(),
+        title=data.title,
+        description=data.description,
+        vote_threshold=data.vote_threshold,
+        organizer_id=user_id,
+        status=EventStatus.OPEN,
+        last_seq=0,
+        created_at=now,
+    )
+    session.add(event)
+    await session.flush()
+    session.add(
+        Membership(
+            id=uuid7(),
+            event_id=event.id,
+            user_id=user_id,
+            role=Role.ORGANIZER,
+            status=MembershipStatus.APPROVED,
+            created_at=now,
+            decided_at=now,
+        )
+    )
+    await session.flush()
+    return EventOut.model_validate(event)
+
+
+async def update_event(session: AsyncSession, access: EventAccess, data: EventUpdate) -> EventOut:
+    changes = data.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("empty_update", "Send at least one field to change.")
+    if "title" in changes and changes["title"] is None:
+        raise InvalidInput("title_required", "An event's title cannot be null.")
+    if changes.get("description", "") is None:
+        changes["description"] = ""
+    event = await session.get_one(Event, access.event_id, with_for_update=True)
+    if event.status == EventStatus.CLOSED and changes.get("status") != EventStatus.OPEN:
+        raise Conflict("event_closed", "The event is closed: reopen it (status OPEN) to change it.")
+    for field, value in changes.items():
+        setattr(event, field, value)
+    await session.flush()
+    out = EventOut.model_validate(event)
+    out.last_seq = await repo.append_log(
+        session, event.id, [("event.updated", _data(out))], require_open=False
+    )
+    return out
+
+
+# -- memberships ------------------------------------------------------------------------
+
+
+async def request_membership(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID
+) -> MembershipOut:
+    await repo.get_event(session, event_id)
+    membership_id = uuid7()
+    created = await insert_unless_exists(
+        session,
+        Membership,
+        id=membership_id,
+        event_id=event_id,
+        user_id=user_id,
+        role=Role.MEMBER,
+        status=MembershipStatus.PENDING,
+        created_at=utcnow(),
+    )
+    if not created:
+        raise Conflict(
+            "membership_exists", "You already have a membership or a request for this event."
+        )
+    membership = await session.get_one(Membership, membership_id)
+    out = MembershipOut.model_validate(membership)
+    await repo.append_log(session, event_id, [("membership.requested", _data(out))])
+    return out
+
+
+async def update_membership(
+    session: AsyncSession, access: EventAccess, membership_id: uuid.UUID, data: MembershipUpdate
+) -> MembershipOut:
+    if data.status is None and data.role is None:
+        raise InvalidInput("empty_update", "Send a status, a role, or both.")
+    membership = await repo.get_membership_for_update(session, access.event_id, membership_id)
+    if membership.role == Role.ORGANIZER:
+        raise PermissionDenied(
+            "organizer_membership_fixed", "The organizer's membership cannot change."
+        )
+    if data.status is not None:
+        rules.check_membership_transition(membership.status, data.status)
+        membership.status = data.status
+        membership.decided_at = utcnow()
+        membership.decided_by = access.user_id
+    if data.role is not None:
+        membership.role = data.role
+    await session.flush()
+    out = MembershipOut.model_validate(membership)
+    await repo.append_log(session, access.event_id, [("membership.updated", _data(out))])
+    return out
+
+
+# -- proposals --------------------------------------------------------------------------
+
+
+async def create_proposal(
+    session: AsyncSession, access: EventAccess, data: ProposalCreate
+) -> ProposalOut:
+    proposal = Proposal(
+        id=uuid7(),
+        event_id=access.event_id,
+        kind=data.kind,
+        title=data.title,
+        body=data.body,
+        author_id=access.user_id,
+        status=ProposalStatus.PENDING,
+        vote_count=0,
+        created_at=utcnow(),
+    )
+    session.add(proposal)
+    await session.flush()
+    out = ProposalOut.model_validate(proposal)
+    await repo.append_log(session, access.event_id, [("proposal.created", _data(out))])
+    return out
+
+
+async def get_proposal(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID
+) -> ProposalDetail:
+    proposal = await repo.get_proposal(session, access.event_id, proposal_id)
+    latest = await repo.list_comments(
+        session, proposal_id, PageParams(after=None, limit=LATEST_COMMENTS), newest_first=True
+    )
+    return ProposalDetail(
+        **ProposalOut.model_validate(proposal).model_dump(),
+        latest_comments=[comment_out(c) for c in latest[:LATEST_COMMENTS]],
+    )
+
+
+async def decide_proposal(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, target: ProposalStatus
+) -> ProposalOut:
+    """An admin's decision, or an author's withdrawal. The row lock serialises concurrent
+    decisions; each re-reads the status the previous one committed, so exactly one
+    leaves PENDING and the rest get ``invalid_transition``."""
+    proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_update=True)
+    is_author = proposal.author_id == access.user_id
+    if not access.is_admin and not (is_author and target == ProposalStatus.DELETED):
+        raise PermissionDenied(
+            "not_allowed", "Only an organizer or admin (or the author, to delete) may."
+        )
+    rules.check_proposal_transition(proposal.status, target)
+    proposal.status = target
+    proposal.decided_by = str(access.user_id)
+    proposal.decided_at = utcnow()
+    await session.flush()
+    out = ProposalOut.model_validate(proposal)
+    await repo.append_log(session, access.event_id, [("proposal.updated", _data(out))])
+    return out
+
+
+# -- votes ------------------------------------------------------------------------------
+
+
+async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID) -> VoteOut:
+    proposal = await repo.count_vote(
+        session, access.event_id, proposal_id, +1, access.vote_threshold
+    )
+    if not await insert_unless_exists(
+        session, Vote, proposal_id=proposal_id, user_id=access.user_id, created_at=utcnow()
+    ):
+        raise Conflict("already_voted", "You have already voted for this proposal.")
+    out = ProposalOut.model_validate(proposal)
+    entries = [
+        (
+            "vote.cast",
+            {
+                "proposal_id": str(proposal_id),
+                "user_id": str(access.user_id),
+                "vote_count": out.vote_count,
+            },
+        )
+    ]
+    if out.status == ProposalStatus.ACCEPTED:
+        entries.append(("proposal.updated", _data(out)))
+    await repo.append_log(session, access.event_id, entries)
+    return VoteOut(proposal=out)
+
+
+async def withdraw_vote(session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID) -> None:
+    # Lock the proposal before the vote row, in the same order as cast_vote, so that a
+    # cast and a withdrawal racing on one proposal cannot deadlock.
+    proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_update=True)
+    if proposal.status != rules.VOTABLE:
+        raise Conflict(
+            "proposal_not_pending", f"The proposal is {proposal.status}: votes are final."
+        )
+    if not await repo.delete_vote(session, proposal_id, access.user_id):
+        raise NotFound("vote_not_found", "You have no vote on this proposal.")
+    updated = await repo.count_vote(session, access.event_id, proposal_id, -1, None)
+    data = {
+        "proposal_id": str(proposal_id),
+        "user_id": str(access.user_id),
+        "vote_count": updated.vote_count,
+    }
+    await repo.append_log(session, access.event_id, [("vote.withdrawn", data)])
+
+
+# -- comments ---------------------------------------------------------------------------
+
+
+def comment_out(comment: Comment) -> CommentOut:
+    return CommentOut(
+        id=comment.id,
+        proposal_id=comment.proposal_id,
+        author_id=comment.author_id,
+        author_name=comment.author.display_name,
+        body=comment.body,
+        created_at=comment.created_at,
+    )
+
+
+async def add_comment(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, body: str
+) -> CommentOut:
+    proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_share=True)
+    if proposal.status == ProposalStatus.DELETED:
+        raise Conflict("proposal_deleted", "The proposal was deleted: it takes no comments.")
+    author_name = await session.scalar(select(User.display_name).where(User.id == access.user_id))
+    if author_name is None:
+        raise NotFound("user_not_found", "Your account no longer exists.")
+    comment = Comment(
+        id=uuid7(),
+        proposal_id=proposal_id,
+        author_id=access.user_id,
+        body=body,
+        created_at=utcnow(),
+    )
+    session.add(comment)
+    await session.flush()
+    out = CommentOut(
+        id=comment.id,
+        proposal_id=proposal_id,
+        author_id=access.user_id,
+        author_name=author_name,
+        body=body,
+        created_at=comment.created_at,
+    )
+    await repo.append_log(session, access.event_id, [("comment.created", _data(out))])
+    return out
+
+
+async def list_comments(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, params: PageParams
+) -> list[CommentOut]:
+    await repo.get_proposal(session, access.event_id, proposal_id)
+    return [comment_out(c) for c in await repo.list_comments(session, proposal_id, params)]

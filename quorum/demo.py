@@ -1,0 +1,85 @@
+"""``quorum demo``: a small event with people, proposals and votes, to look around."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quorum.accounts import service as accounts
+from quorum.accounts.models import User
+from quorum.accounts.passwords import Passwords
+from quorum.accounts.schemas import RegisterIn
+from quorum.db.engine import create_engine, create_sessionmaker
+from quorum.db.uow import transaction
+from quorum.decisions import service as decisions
+from quorum.decisions.access import EventAccess
+from quorum.decisions.models import MembershipStatus, ProposalKind, Role
+from quorum.decisions.schemas import EventCreate, MembershipUpdate, ProposalCreate
+from quorum.settings import Settings
+
+PASSWORD = "quorum-demo"  # noqa: S105 - the demo's published password
+PEOPLE = [
+    ("alice@demo.quorum", "Alice (organizer)"),
+    ("bob@demo.quorum", "Bob"),
+    ("carol@demo.quorum", "Carol"),
+]
+
+
+@dataclass
+class Demo:
+    event_id: str
+    emails: list[str]
+    password: str
+
+
+async def _user(session: AsyncSession, passwords: Passwords, email: str, name: str) -> User:
+    existing = await session.scalar(select(User).where(User.email == email))
+    if existing is not None:
+        return existing
+    return await accounts.register(
+        session, passwords, RegisterIn(email=email, password=PASSWORD, display_name=name)
+    )
+
+
+async def create_demo(settings: Settings) -> Demo:
+    engine = create_engine(settings)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            passwords = Passwords(settings)
+            alice, bob, carol = [await _user(session, passwords, e, n) for e, n in PEOPLE]
+            event = await decisions.create_event(
+                session,
+                alice.id,
+                EventCreate(
+                    title="Where should the team offsite be?", description="Demo", vote_threshold=2
+                ),
+            )
+            organizer = EventAccess(
+                event.id, alice.id, Role.ORGANIZER, event.status, event.vote_threshold
+            )
+            for member in (bob, carol):
+                request = await decisions.request_membership(session, event.id, member.id)
+                approve = MembershipUpdate(status=MembershipStatus.APPROVED)
+                await decisions.update_membership(session, organizer, request.id, approve)
+            proposals = [
+                await decisions.create_proposal(
+                    session, organizer, ProposalCreate(kind=kind, title=title)
+                )
+                for kind, title in [
+                    (ProposalKind.ASSUMPTION, "Most of us can travel in May"),
+                    (ProposalKind.CRITERIA, "Reachable by train"),
+                    (ProposalKind.CONCLUSION, "Lisbon"),
+                ]
+            ]
+            bob_access = EventAccess(
+                event.id, bob.id, Role.MEMBER, event.status, event.vote_threshold
+            )
+            await decisions.cast_vote(session, bob_access, proposals[0].id)
+            await decisions.cast_vote(session, organizer, proposals[0].id)  # reaches 2: accepted
+            await decisions.cast_vote(session, bob_access, proposals[2].id)
+            await decisions.add_comment(
+                session, bob_access, proposals[2].id, "Lisbon in May sounds great."
+            )
+    finally:
+        await engine.dispose()
+    return Demo(str(event.id), [e for e, _ in PEOPLE], PASSWORD)

@@ -1,0 +1,36 @@
+"""Errors that services raise, each with a stable ``code``.
+
+They know nothing of HTTP: ``quorum.api.errors`` maps each kind to a status. A
+subclass per kind keeps call sites short: ``raise Conflict("already_voted", "...")``.
+"""
+
+
+class DomainError(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed but asks for something impossible."""
+
+
+class Unauthenticated(DomainError):
+    """No valid credentials."""
+
+
+class PermissionDenied(DomainError):
+    """Valid credentials, but not allowed to do this."""
+
+
+class NotFound(DomainError):
+    """The thing named does not exist (or is not visible)."""
+
+
+class Conflict(DomainError):
+    """The current state forbids the change."""
+
+
+class Unavailable(DomainError):
+    """A dependency (database, Redis) cannot be reached right now."""

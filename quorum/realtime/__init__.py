@@ -1,0 +1,1 @@
+"""The real-time core: event log, broker, transports. Imports nothing from a feature."""

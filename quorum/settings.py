@@ -1,0 +1,84 @@
+"""Runtime configuration, read once from ``QUORUM_*`` environment variables.
+
+The embedded default needs no configuration at all: a SQLite file and a secret key
+kept in the data directory. PostgreSQL deployments must bring their own secret,
+because several instances have to agree on it.
+"""
+
+import contextlib
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = {"changeme", "secret", "change-me", "changethis"}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QUORUM_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str | None = None
+
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=30.0, gt=0)
+    db_pool_pre_ping: bool = True
+    db_pool_recycle: int = Field(default=1800, description="seconds; -1 disables")
+    db_connect_retry_max_delay: float = Field(default=30.0, gt=0)
+
+    access_token_ttl_seconds: int = Field(default=3600, ge=60)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'quorum.db'}"
+        if self.secret_key is not None and (
+            self.secret_key.lower() in _PLACEHOLDER_SECRETS or len(self.secret_key) < 32
+        ):
+            raise ValueError("QUORUM_SECRET_KEY must be a random string of at least 32 characters")
+        if self.secret_key is None and not self.is_sqlite:
+            raise ValueError("QUORUM_SECRET_KEY is required when the database is not SQLite")
+        return self
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    def signing_key(self) -> str:
+        """The configured secret, or (embedded mode) one generated once and kept on disk."""
+        if self.secret_key is not None:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # Written aside, then hard-linked: of several workers starting at once exactly
+            # one link succeeds, and nobody can read a half-written key.
+            tmp = path.with_name(f".secret_key.{os.getpid()}")
+            tmp.write_text(secrets.token_urlsafe(48))
+            tmp.chmod(0o600)
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+            tmp.unlink()
+        self.secret_key = path.read_text().strip()
+        return self.secret_key
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
