@@ -6,8 +6,8 @@ A lost database connection is a 503 with Retry-After, not a 500: the client shou
 retry, and the pool reconnects by itself once the database is back.
 """
 
-from http import HTTPStatus
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any, cast
 
 import orjson

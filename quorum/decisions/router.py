@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from quorum.api.deps import CurrentUserId, SessionDep
 from quorum.api.idempotency import IdempotencyDep
-from quorum.api.pagination import Page, PageParams, make_page, page_params
+from quorum.api.pagination import MAX_LIMIT, Page, PageParams, make_page, page_params
 from quorum.api.routing import TransactionalRoute
 from quorum.decisions import repository as repo
 from quorum.decisions import service
@@ -19,6 +19,8 @@ from quorum.decisions.schemas import (
     EventCreate,
     EventOut,
     EventUpdate,
+    LogEntryOut,
+    LogPage,
     MembershipOut,
     MembershipUpdate,
     ProposalCreate,
@@ -27,6 +29,7 @@ from quorum.decisions.schemas import (
     ProposalUpdate,
     VoteOut,
 )
+from quorum.realtime import log
 
 router = APIRouter(
     route_class=TransactionalRoute, dependencies=[IdempotencyDep], tags=["decisions"]
@@ -142,3 +145,16 @@ async def list_comments(
 ) -> Page[CommentOut]:
     rows = await service.list_comments(session, access, proposal_id, page)
     return make_page(rows, page, lambda c: c.id)
+
+
+@router.get("/events/{event_id}/log")
+async def read_log(
+    access: EventMember,
+    session: SessionDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
+) -> LogPage:
+    """The event log after ``after``: what a client that was away has missed."""
+    rows = await log.read(session, access.event_id, after, limit + 1)
+    items = [LogEntryOut.model_validate(r) for r in rows[:limit]]
+    return LogPage(items=items, next_after=items[-1].seq if len(rows) > limit else None)

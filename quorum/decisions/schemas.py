@@ -3,7 +3,7 @@ never ORM objects; requests refuse unknown fields and oversized strings."""
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -115,3 +115,15 @@ class ProposalDetail(ProposalOut):
 
 class VoteOut(BaseModel):
     proposal: ProposalOut
+
+
+class LogEntryOut(_Out):
+    seq: int
+    type: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class LogPage(BaseModel):
+    items: list[LogEntryOut]
+    next_after: int | None  # pass as ``after`` for the next page; null at the end

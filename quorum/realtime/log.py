@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, insert
+from sqlalchemy import JSON, BigInteger, String, insert, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -50,3 +50,16 @@ async def append(
             for i, (type_, data) in enumerate(entries)
         ],
     )
+
+
+async def read(
+    session: AsyncSession, topic_id: uuid.UUID, after: int, limit: int
+) -> Sequence[LogEntry]:
+    """Entries with ``seq > after``, oldest first."""
+    query = (
+        select(LogEntry)
+        .where(LogEntry.topic_id == topic_id, LogEntry.seq > after)
+        .order_by(LogEntry.seq)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()

@@ -1,0 +1,148 @@
+"""The real services the suite runs against: a fresh database per backend, migrated
+with ``alembic upgrade head``, and real ``uvicorn`` server processes on 127.0.0.1.
+
+Under ``CI=true`` an unreachable PostgreSQL fails the run; on a laptop without it the
+PostgreSQL half of the suite is skipped with the reason.
+"""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_HOST = os.environ.get("QUORUM_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("QUORUM_TEST_PG_PORT", "5432"))
+PG_ADMIN_DSN = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
+SECRET = "test-secret-key-" + "k" * 32
+# Cheap hashing: the suite registers hundreds of users; production keeps the defaults.
+FAST_ARGON2 = {
+    "QUORUM_ARGON2_TIME_COST": "1",
+    "QUORUM_ARGON2_MEMORY_COST_KIB": "1024",
+    "QUORUM_ARGON2_PARALLELISM": "1",
+}
+
+
+def service_unreachable(what: str, reason: str) -> None:
+    message = f"{what} is not reachable: {reason}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true requires it)")
+    pytest.skip(message)
+
+
+@dataclass
+class Backend:
+    name: str
+    url: str
+    data_dir: Path
+    pg_database: str | None = None
+
+    def migrate(self, *args: str) -> None:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "alembic",
+                "-x",
+                f"url={self.url}",
+                *(args or ("upgrade", "head")),
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN_DSN, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+def create_backend(name: str, data_dir: Path) -> Backend:
+    if name == "sqlite":
+        backend = Backend(name, f"sqlite+aiosqlite:///{data_dir / 'quorum.db'}", data_dir)
+    else:
+        database = f"quorum_test_{uuid.uuid4().hex[:10]}"
+        try:
+            asyncio.run(_pg_admin(f"CREATE DATABASE {database}"))
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            service_unreachable(f"PostgreSQL at {PG_HOST}:{PG_PORT}", repr(exc))
+        url = f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{database}"
+        backend = Backend(name, url, data_dir, pg_database=database)
+    backend.migrate()
+    return backend
+
+
+def drop_backend(backend: Backend) -> None:
+    if backend.pg_database:
+        asyncio.run(_pg_admin(f"DROP DATABASE IF EXISTS {backend.pg_database} WITH (FORCE)"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_server(backend: Backend, log_dir: Path, **env: str) -> Server:
+    port = free_port()
+    full_env = {
+        **os.environ,
+        "QUORUM_DATABASE_URL": backend.url,
+        "QUORUM_DATA_DIR": str(backend.data_dir),
+        "QUORUM_SECRET_KEY": SECRET,
+        **FAST_ARGON2,
+        **env,
+    }
+    log_path = log_dir / f"server-{port}.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "quorum.app:create_app", "--factory",
+             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+            cwd=ROOT, env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    server = Server(f"http://127.0.0.1:{port}", process, log_path, env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited at start:\n{server.log()}")
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"server did not start in 30 s:\n{server.log()}")
