@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
+from quorum import maintenance
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.router import router as accounts_router
 from quorum.api import errors
@@ -14,6 +15,9 @@ from quorum.api.limits import BodySizeLimit
 from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.retry import wait_for_database
 from quorum.decisions.router import router as decisions_router
+from quorum.decisions.snapshot import snapshot_reader
+from quorum.decisions.streams import router as streams_router
+from quorum.realtime.setup import create_realtime
 from quorum.settings import Settings, get_settings
 
 API_PREFIX = "/api/v1"
@@ -25,15 +29,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        sessionmaker = create_sessionmaker(engine)
+        realtime = create_realtime(settings, sessionmaker, snapshot_reader(sessionmaker))
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.sessionmaker = sessionmaker
         app.state.passwords = Passwords(settings)
+        app.state.realtime = realtime
+        app.state.streams = realtime.streams
         settings.signing_key()  # fail (or create the embedded key) at start, not on first login
-        waiter = asyncio.create_task(wait_for_database(engine, settings.db_connect_retry_max_delay))
+        background = [
+            asyncio.create_task(wait_for_database(engine, settings.db_connect_retry_max_delay)),
+            asyncio.create_task(maintenance.run_forever(settings, sessionmaker)),
+        ]
+        await realtime.start()
         try:
             yield
         finally:
-            waiter.cancel()
+            for task in background:
+                task.cancel()
+            await realtime.close()
             await engine.dispose()
 
     app = FastAPI(title="Quorum", version="0.1.0", lifespan=lifespan)
@@ -44,4 +58,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router, prefix=API_PREFIX, include_in_schema=False)
     app.include_router(accounts_router, prefix=API_PREFIX)
     app.include_router(decisions_router, prefix=API_PREFIX)
+    app.include_router(streams_router, prefix=API_PREFIX)
     return app

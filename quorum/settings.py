@@ -37,6 +37,22 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
 
+    sse_retry_ms: int = Field(
+        default=3000, ge=100, description="reconnect delay sent to SSE clients"
+    )
+    heartbeat_interval_seconds: float = Field(default=15.0, gt=0)
+    stream_queue_limit: int = Field(
+        default=1000, ge=1, description="messages queued per connection"
+    )
+    log_poll_interval_seconds: float = Field(
+        default=0.5, gt=0, description="how often active topics are caught up from the log"
+    )
+    log_retention_count: int | None = Field(
+        default=100_000, ge=1, description="entries kept per event"
+    )
+    log_retention_seconds: int | None = Field(default=None, ge=60, description="max entry age")
+    maintenance_interval_seconds: float = Field(default=300.0, gt=0)
+
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 

@@ -30,12 +30,13 @@ async def register(body: RegisterIn, session: SessionDep, passwords: PasswordsDe
 
 @router.post("/auth/token")
 async def token(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: SessionDep,
     passwords: PasswordsDep,
     settings: SettingsDep,
 ) -> TokenOut:
-    user = await service.authenticate(session, passwords, form.username, form.password)
+    sessionmaker = request.app.state.sessionmaker
+    user = await service.authenticate(sessionmaker, passwords, form.username, form.password)
     ttl = settings.access_token_ttl_seconds
     access_token = tokens.issue(
         settings.signing_key(), user.id, tokens.ACCESS_AUDIENCE, timedelta(seconds=ttl)

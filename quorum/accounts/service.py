@@ -3,13 +3,14 @@
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quorum.accounts.models import User
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.schemas import RegisterIn
 from quorum.db.base import utcnow, uuid7
 from quorum.db.insert import insert_unless_exists
+from quorum.db.uow import transaction
 from quorum.errors import Conflict, Unauthenticated
 
 
@@ -30,9 +31,12 @@ async def register(session: AsyncSession, passwords: Passwords, data: RegisterIn
 
 
 async def authenticate(
-    session: AsyncSession, passwords: Passwords, email: str, password: str
+    sessionmaker: async_sessionmaker[AsyncSession], passwords: Passwords, email: str, password: str
 ) -> User:
-    user = await session.scalar(select(User).where(User.email == email.strip().lower()))
+    """Check a login. The hash is verified after the lookup's transaction has ended: it
+    takes tens of milliseconds, and on SQLite an open transaction holds the write lock."""
+    async with transaction(sessionmaker) as session:
+        user = await session.scalar(select(User).where(User.email == email.strip().lower()))
     if not await passwords.verify(user.password_hash if user else None, password) or user is None:
         raise Unauthenticated("invalid_credentials", "Wrong email or password.")
     return user

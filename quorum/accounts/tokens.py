@@ -13,6 +13,7 @@ from quorum.errors import Unauthenticated
 
 ALGORITHM = "HS256"
 ACCESS_AUDIENCE = "quorum:api"
+STREAM_AUDIENCE = "quorum:stream"
 
 
 def issue(key: str, subject: uuid.UUID, audience: str, ttl: timedelta, **claims: str) -> str:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from quorum import errors
+from quorum.db.errors import is_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -64,7 +65,7 @@ def problem(
     return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_JSON)
 
 
-def _status_of(exc: errors.DomainError) -> int:
+def status_of(exc: errors.DomainError) -> int:
     for kind in type(exc).__mro__:
         if kind in _STATUS_BY_KIND:
             return _STATUS_BY_KIND[kind]
@@ -73,7 +74,7 @@ def _status_of(exc: errors.DomainError) -> int:
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
     exc = cast(errors.DomainError, exc)
-    status = _status_of(exc)
+    status = status_of(exc)
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
@@ -109,10 +110,7 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
 
 
 async def _db_error(request: Request, exc: Exception) -> Response:
-    exc = cast(sa_exc.DBAPIError, exc)
-    if exc.connection_invalidated or isinstance(
-        exc, sa_exc.OperationalError | sa_exc.InterfaceError
-    ):
+    if is_unavailable(exc):
         return await _database_unavailable(request, exc)
     return await _internal_error(request, exc)
 

@@ -4,7 +4,8 @@ FastAPI runs the exit code of yield-dependencies after the response has been sen
 commit there could fail after the client was told "201". This route class instead
 wraps the endpoint: it opens the unit of work, runs dependencies and endpoint, stores
 the idempotency record with the rendered response, commits, and only then returns the
-response to be sent. Any exception rolls the whole request back.
+response to be sent. Any exception rolls the whole request back. GET and HEAD run in
+read-only transactions (on SQLite: without taking the write lock).
 """
 
 from collections.abc import Callable, Coroutine
@@ -15,7 +16,9 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from quorum.api import idempotency
-from quorum.db.uow import transaction
+from quorum.db.uow import READ_ONLY, transaction
+
+_READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 class TransactionalRoute(APIRoute):
@@ -25,6 +28,8 @@ class TransactionalRoute(APIRoute):
         async def handler(request: Request) -> Response:
             try:
                 async with transaction(request.app.state.sessionmaker) as session:
+                    if request.method in _READ_METHODS:
+                        await session.connection(execution_options={READ_ONLY: True})
                     request.state.session = session
                     response = await endpoint(request)
                     claimed = getattr(request.state, "idempotency", None)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT = "quorum.after_commit"
+READ_ONLY = "quorum_read_only"  # connection execution option; see quorum/db/engine.py
 log = structlog.get_logger(__name__)
 
 
@@ -39,3 +40,22 @@ async def transaction(
             await callback()
         except Exception:  # the change is committed; a failed notification must not undo the reply
             log.exception("after_commit_failed")
+
+
+@asynccontextmanager
+async def read_only(
+    sessionmaker: async_sessionmaker[AsyncSession], *, consistent: bool = False
+) -> AsyncIterator[AsyncSession]:
+    """A session for reads only: never commits, and on SQLite does not take the write
+    lock (a plain deferred BEGIN instead of BEGIN IMMEDIATE). ``consistent``: every
+    statement sees the same snapshot (REPEATABLE READ on PostgreSQL; a SQLite read
+    transaction always does)."""
+    async with sessionmaker() as session:
+        options: dict[str, object] = {READ_ONLY: True}
+        if consistent and session.get_bind().dialect.name == "postgresql":
+            options["isolation_level"] = "REPEATABLE READ"
+        await session.connection(execution_options=options)
+        try:
+            yield session
+        finally:
+            await session.rollback()

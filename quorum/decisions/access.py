@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.api.deps import CurrentUserId, SessionDep
 from quorum.decisions import repository as repo
@@ -32,6 +33,12 @@ class EventAccess:
 
 async def event_member(
     event_id: Annotated[uuid.UUID, Path()], user_id: CurrentUserId, session: SessionDep
+) -> EventAccess:
+    return await load_access(session, event_id, user_id)
+
+
+async def load_access(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID
 ) -> EventAccess:
     found = await repo.access(session, event_id, user_id)
     if found is None:

@@ -83,8 +83,9 @@ async def update_event(session: AsyncSession, access: EventAccess, data: EventUp
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("empty_update", "Send at least one field to change.")
-    if "title" in changes and changes["title"] is None:
-        raise InvalidInput("title_required", "An event's title cannot be null.")
+    for field in ("title", "status"):  # both columns are NOT NULL: refuse, rather than a 500
+        if field in changes and changes[field] is None:
+            raise InvalidInput(f"{field}_required", f"An event's {field} cannot be null.")
     if changes.get("description", "") is None:
         changes["description"] = ""
     event = await session.get_one(Event, access.event_id, with_for_update=True)

@@ -1,0 +1,46 @@
+"""The ``snapshot`` of an event: its full current state, read in one consistent
+transaction, tagged with the ``seq`` it reflects (the event's ``last_seq`` in the same
+snapshot), so a client resumes exactly after it."""
+
+import time
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from quorum.db.uow import read_only
+from quorum.decisions.models import Event, Membership, MembershipStatus, Proposal
+from quorum.decisions.schemas import EventOut, MembershipOut, ProposalOut
+from quorum.errors import NotFound
+from quorum.realtime.message import Message
+from quorum.realtime.stream import Snapshot
+
+
+def snapshot_reader(sessionmaker: async_sessionmaker[AsyncSession]) -> Snapshot:
+    async def snapshot(event_id: uuid.UUID) -> Message:
+        async with read_only(sessionmaker, consistent=True) as session:
+            event = await session.get(Event, event_id)
+            if event is None:
+                raise NotFound("event_not_found", "No such event.")
+            proposals = await session.scalars(
+                select(Proposal).where(Proposal.event_id == event_id).order_by(Proposal.id)
+            )
+            members = await session.scalars(
+                select(Membership)
+                .where(
+                    Membership.event_id == event_id, Membership.status != MembershipStatus.REJECTED
+                )
+                .order_by(Membership.id)
+            )
+            data = {
+                "event": EventOut.model_validate(event).model_dump(mode="json"),
+                "proposals": [
+                    ProposalOut.model_validate(p).model_dump(mode="json") for p in proposals
+                ],
+                "memberships": [
+                    MembershipOut.model_validate(m).model_dump(mode="json") for m in members
+                ],
+            }
+            return Message.build(event_id, event.last_seq, "snapshot", data, time.time())
+
+    return snapshot

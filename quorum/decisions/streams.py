@@ -1,0 +1,126 @@
+"""Live routes of an event: stream tickets, the SSE stream, the WebSocket.
+
+Non-browser clients authenticate with ``Authorization: Bearer``. A browser's
+EventSource cannot send headers and reconnects by itself to the same URL, so it uses a
+*stream ticket* in the URL: a signed token (user, event, 5 minutes, audience "stream"),
+valid on every instance and across restarts for every automatic reconnect until it
+expires; then the page fetches a new one and reopens with ``?last_event_id=N``.
+"""
+
+import uuid
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket
+from fastapi.security import OAuth2PasswordBearer
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from quorum.accounts import tokens
+from quorum.api.deps import SessionDep, SettingsDep
+from quorum.api.errors import problem, status_of
+from quorum.api.routing import TransactionalRoute
+from quorum.db.uow import read_only
+from quorum.decisions.access import EventAccess, EventMember, load_access
+from quorum.errors import DomainError, InvalidInput, PermissionDenied, Unauthenticated
+from quorum.realtime import ws
+from quorum.realtime.sse import EventStreamResponse
+from quorum.realtime.stream import Streams
+from quorum.settings import Settings
+
+TICKET_TTL = timedelta(minutes=5)
+TICKET_MAX = 2048
+
+router = APIRouter(route_class=TransactionalRoute, tags=["live"])
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+class TicketOut(BaseModel):
+    ticket: str
+    expires_in: int
+
+
+@router.post("/events/{event_id}/stream-tickets", status_code=201)
+async def issue_ticket(access: EventMember, settings: SettingsDep) -> TicketOut:
+    ticket = tokens.issue(
+        settings.signing_key(),
+        access.user_id,
+        tokens.STREAM_AUDIENCE,
+        TICKET_TTL,
+        evt=str(access.event_id),
+    )
+    return TicketOut(ticket=ticket, expires_in=int(TICKET_TTL.total_seconds()))
+
+
+def stream_user(
+    settings: Settings, event_id: uuid.UUID, ticket: str | None, bearer: str | None
+) -> uuid.UUID:
+    """The user behind a stream ticket for this event, or behind a bearer access token."""
+    if ticket:
+        claims = tokens.verify(settings.signing_key(), ticket, tokens.STREAM_AUDIENCE)
+        if claims.get("evt") != str(event_id):
+            raise PermissionDenied("ticket_wrong_event", "This stream ticket is for another event.")
+        return tokens.subject(claims)
+    if bearer:
+        return tokens.subject(tokens.verify(settings.signing_key(), bearer, tokens.ACCESS_AUDIENCE))
+    raise Unauthenticated("not_authenticated", "Send a bearer token or a stream ticket (?ticket=).")
+
+
+def parse_resume(header: str | None, query: str | None) -> int | None:
+    raw = header if header is not None else query
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidInput("invalid_last_event_id", "Last-Event-ID must be a non-negative integer.")
+    return int(raw)
+
+
+async def _member(
+    sessionmaker: async_sessionmaker[AsyncSession], event_id: uuid.UUID, user_id: uuid.UUID
+) -> EventAccess:
+    """Membership, checked in a transaction of its own that ends before streaming starts."""
+    async with read_only(sessionmaker) as session:
+        return await load_access(session, event_id, user_id)
+
+
+@router.get("/events/{event_id}/stream", response_class=EventStreamResponse)
+async def stream(
+    request: Request,
+    event_id: uuid.UUID,
+    settings: SettingsDep,
+    session: SessionDep,
+    bearer: Annotated[str | None, Depends(_bearer)],
+    ticket: Annotated[str | None, Query(max_length=TICKET_MAX)] = None,
+    last_event_id: Annotated[str | None, Query(max_length=20)] = None,
+    last_event_id_header: Annotated[
+        str | None, Header(alias="Last-Event-ID", max_length=20)
+    ] = None,
+) -> EventStreamResponse:
+    """Server-Sent Events: a ``snapshot`` first, or the missed entries after
+    ``Last-Event-ID`` (header, or ``?last_event_id=`` for a fresh EventSource), then live."""
+    user_id = stream_user(settings, event_id, ticket, bearer)
+    resume_from = parse_resume(last_event_id_header, last_event_id)
+    await load_access(session, event_id, user_id)  # this transaction ends before streaming
+    streams: Streams = request.app.state.streams
+    return EventStreamResponse(streams, event_id, resume_from)
+
+
+@router.websocket("/events/{event_id}/ws")
+async def websocket(
+    websocket: WebSocket,
+    event_id: uuid.UUID,
+    ticket: Annotated[str | None, Query(max_length=TICKET_MAX)] = None,
+    last_event_id: Annotated[str | None, Query(max_length=20)] = None,
+) -> None:
+    """The same messages as JSON text frames; send ``{"resume_from": N}`` to resume."""
+    settings: Settings = websocket.app.state.settings
+    authorization = websocket.headers.get("authorization", "")
+    bearer = authorization[7:] if authorization.lower().startswith("bearer ") else None
+    try:
+        user_id = stream_user(settings, event_id, ticket, bearer)
+        resume_from = parse_resume(None, last_event_id)
+        await _member(websocket.app.state.sessionmaker, event_id, user_id)
+    except DomainError as exc:
+        await websocket.send_denial_response(problem(status_of(exc), exc.code, exc.detail))
+        return
+    await ws.serve(websocket, websocket.app.state.streams, event_id, resume_from)

@@ -1,0 +1,35 @@
+"""Periodic housekeeping of one process: event-log retention and expired idempotency
+keys. Every instance may run it; the deletes are idempotent."""
+
+import asyncio
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from quorum.api.idempotency import purge_expired
+from quorum.db.uow import transaction
+from quorum.realtime import log as event_log
+from quorum.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+async def run_once(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with transaction(sessionmaker) as session:
+        pruned = await event_log.prune(
+            session,
+            keep_last=settings.log_retention_count,
+            max_age_seconds=settings.log_retention_seconds,
+        )
+        expired = await purge_expired(session, settings.idempotency_ttl_seconds)
+    if pruned or expired:
+        log.info("maintenance", log_entries_pruned=pruned, idempotency_keys_purged=expired)
+
+
+async def run_forever(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    while True:
+        await asyncio.sleep(settings.maintenance_interval_seconds)
+        try:
+            await run_once(settings, sessionmaker)
+        except Exception as exc:  # the database may be away; try again next time
+            log.warning("maintenance_failed", error=repr(exc)[:200])

@@ -1,0 +1,124 @@
+"""Brokers carry committed messages to every process's hub.
+
+Both deliver to the local hub first, synchronously: a process's own subscribers never
+wait for a network hop, and never miss a change because Redis is away. The Redis broker
+then publishes for the other processes. It is only a fast path: a lost message shows up
+as a gap (or is found by the hub's periodic catch-up) and is read from the log, and after
+a reconnect every active topic is caught up from the log.
+"""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Sequence
+from typing import Protocol
+
+import structlog
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from quorum.realtime import metrics
+from quorum.realtime.hub import Hub
+from quorum.realtime.message import Message
+
+log = structlog.get_logger(__name__)
+CHANNEL = "quorum:realtime"
+
+
+class Broker(Protocol):
+    async def start(self) -> None: ...
+    async def publish(self, messages: Sequence[Message]) -> None: ...
+    async def close(self) -> None: ...
+    def status(self) -> str: ...
+
+
+class MemoryBroker:
+    """One process: the hub is the whole audience."""
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    async def start(self) -> None:
+        return None
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        metrics.PUBLISHED.inc(len(messages))
+        for message in messages:
+            self.hub.deliver(message)
+
+    async def close(self) -> None:
+        return None
+
+    def status(self) -> str:
+        return "ok"
+
+
+class RedisBroker:
+    """Redis pub/sub on one channel; the wire format is the topic's 16 bytes, then the
+    message's JSON envelope."""
+
+    def __init__(self, hub: Hub, url: str, max_backoff: float = 10.0) -> None:
+        self.hub = hub
+        self._redis = Redis.from_url(url, socket_connect_timeout=2, health_check_interval=5)
+        self._publisher = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        self._max_backoff = max_backoff
+        self._connected = False
+        self._listener: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._listener = asyncio.create_task(self._listen_forever())
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        metrics.PUBLISHED.inc(len(messages))
+        for message in messages:
+            self.hub.deliver(message)
+        try:
+            async with self._publisher.pipeline(transaction=False) as pipe:
+                for message in messages:
+                    pipe.publish(CHANNEL, message.topic.bytes + message.body)
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            # Committed and in the log: the other processes catch up on reconnect or poll.
+            log.warning("redis_publish_failed", error=repr(exc)[:200])
+
+    async def _listen_forever(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    if not self._connected:
+                        self._connected = True
+                        log.info("redis_subscribed")
+                        self.hub.resync_all()  # whatever was published while we were away
+                    delay = 0.1
+                    async for raw in pubsub.listen():
+                        self._on_raw(raw)
+            except (RedisError, OSError) as exc:
+                if self._connected:
+                    log.warning("redis_connection_lost", error=repr(exc)[:200])
+                self._connected = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._max_backoff)
+
+    def _on_raw(self, raw: dict[str, object]) -> None:
+        data = raw.get("data")
+        if raw.get("type") != "message" or not isinstance(data, bytes) or len(data) < 17:
+            return
+        try:
+            message = Message.parse(uuid.UUID(bytes=data[:16]), data[16:])
+        except (ValueError, KeyError) as exc:
+            log.warning("redis_bad_message", error=repr(exc)[:200])
+            return
+        self.hub.deliver(message)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await self._redis.aclose()
+        await self._publisher.aclose()
+
+    def status(self) -> str:
+        return "ok" if self._connected else "reconnecting"

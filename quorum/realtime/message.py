@@ -1,0 +1,48 @@
+"""One log entry on its way to clients, serialised once.
+
+The JSON envelope ``{"seq", "type", "t", "data"}`` (``t``: commit time, epoch seconds) is
+built once per message per process; the SSE frame around it is built once too, and the
+same bytes object is written to every subscriber. A WebSocket frame is the envelope
+itself.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: uuid.UUID
+    seq: int
+    type: str
+    body: bytes  # the JSON envelope
+    text: str  # the same envelope, for WebSocket text frames
+    sse: bytes  # the complete SSE frame
+    committed_at: float  # epoch seconds; 0.0 for a message read back from the log
+
+    @classmethod
+    def from_body(
+        cls, topic: uuid.UUID, seq: int, type_: str, body: bytes, committed_at: float = 0.0
+    ) -> "Message":
+        frame = b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, type_.encode(), body)
+        return cls(topic, seq, type_, body, body.decode(), frame, committed_at)
+
+    @classmethod
+    def build(
+        cls, topic: uuid.UUID, seq: int, type_: str, data: Any, t: float, *, live: bool = False
+    ) -> "Message":
+        """``t``: when the change committed. ``live``: just committed, so its delivery
+        latency is worth measuring (not a replay from the log, not a snapshot)."""
+        body = orjson.dumps({"seq": seq, "type": type_, "t": t, "data": data})
+        return cls.from_body(topic, seq, type_, body, t if live else 0.0)
+
+    @classmethod
+    def parse(cls, topic: uuid.UUID, body: bytes) -> "Message":
+        head = orjson.loads(body)
+        return cls.from_body(topic, int(head["seq"]), str(head["type"]), body, float(head["t"]))
+
+
+HEARTBEAT = b": heartbeat\n\n"

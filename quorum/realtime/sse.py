@@ -1,0 +1,79 @@
+"""Server-Sent Events: a lean ASGI response of our own.
+
+sse-starlette runs a task group per connection (a sender, a disconnect listener, a
+pinger) and encodes every message per connection; measured here, one event to 10,000
+subscribers took 1.9 s at p99 and about 55 KB per connection. This response keeps one
+task (the request's own) writing pre-encoded frames in batches, one small task waiting
+for the disconnect, and no timer: heartbeats come from the hub's single clock. See
+docs/realtime.md for the figures.
+"""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Sequence
+
+from starlette.background import BackgroundTask
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from quorum.realtime import metrics
+from quorum.realtime.message import HEARTBEAT, Message
+from quorum.realtime.stream import Streams
+from quorum.realtime.subscriber import Subscriber
+
+HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class _SSETransport:
+    name = "sse"
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+
+    async def write(self, messages: Sequence[Message]) -> None:
+        body = messages[0].sse if len(messages) == 1 else b"".join(m.sse for m in messages)
+        await self._send({"type": "http.response.body", "body": body, "more_body": True})
+
+    async def heartbeat(self) -> None:
+        await self._send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
+
+
+async def _watch_disconnect(receive: Receive, sub: Subscriber) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    sub.close("disconnected")
+
+
+class EventStreamResponse(Response):
+    def __init__(self, streams: Streams, topic_id: uuid.UUID, resume_from: int | None) -> None:
+        super().__init__(status_code=200)
+        self.streams = streams
+        self.topic_id = topic_id
+        self.resume_from = resume_from
+        self.background: BackgroundTask | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        session = self.streams.open(self.topic_id)
+        sub = session.subscriber
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, sub))
+        gauge = metrics.CONNECTIONS.labels("sse")
+        gauge.inc()
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+            retry = b"retry: %d\n\n" % self.streams.retry_ms
+            await send({"type": "http.response.body", "body": retry, "more_body": True})
+            await session.run(_SSETransport(send), self.resume_from)
+            if sub.close_reason != "disconnected":
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:  # the client went away mid-write
+            pass
+        finally:
+            gauge.dec()
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher

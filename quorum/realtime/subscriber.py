@@ -1,0 +1,89 @@
+"""A subscriber: one connection's bounded queue of messages.
+
+The hub pushes references to shared ``Message`` objects; the connection's own task takes
+them in batches and writes them. A subscriber that lets its queue fill up is closed
+rather than allowed to grow memory or slow the publisher: its client resumes from the
+log with Last-Event-ID.
+"""
+
+import asyncio
+import uuid
+from collections import deque
+
+from quorum.realtime.message import Message
+
+HEARTBEAT_MARK = object()
+
+
+class Subscriber:
+    __slots__ = (
+        "topic",
+        "limit",
+        "sent_seq",
+        "closed",
+        "close_reason",
+        "heartbeat",
+        "resume_from",
+        "_queue",
+        "_waiter",
+    )
+
+    def __init__(self, topic: uuid.UUID, limit: int) -> None:
+        self.topic = topic
+        self.limit = limit
+        self.sent_seq = 0  # highest seq written to the client: everything at or below is skipped
+        self.closed = False
+        self.close_reason = ""
+        self.heartbeat = False
+        self.resume_from: int | None = None  # a client's request to restart after this seq
+        self._queue: deque[Message] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def push(self, message: Message) -> bool:
+        """Queue ``message``; False (and the subscriber closed) if the queue was full."""
+        if self.closed:
+            return True
+        if len(self._queue) >= self.limit:
+            self.close("slow_consumer")
+            return False
+        self._queue.append(message)
+        self._wake()
+        return True
+
+    def ping(self) -> None:
+        self.heartbeat = True
+        self._wake()
+
+    def request_resume(self, seq: int) -> None:
+        self.resume_from = seq
+        self._wake()
+
+    def close(self, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            self.close_reason = reason
+            self._queue.clear()
+            self._wake()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self) -> list[Message] | None:
+        """The queued messages (an empty list: a heartbeat or a resume request is due), or
+        None once closed."""
+        while (
+            not self._queue and not self.heartbeat and not self.closed and self.resume_from is None
+        ):
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        if self.closed:
+            return None
+        self.heartbeat = False
+        batch = list(self._queue)
+        self._queue.clear()
+        return batch
