@@ -1,7 +1,10 @@
 """Liveness and readiness probes.
 
 ``/healthz`` says the process runs; ``/readyz`` says it can serve, by asking the
-database now (a cached answer would keep a dead instance in the load balancer).
+database now (a cached answer would keep a dead instance in the load balancer). It also
+reports the broker, without failing on it: without Redis, live events reach other
+instances' clients late (from the log) but none is lost, so taking every instance out of
+the load balancer would turn a delay into an outage.
 """
 
 from fastapi import APIRouter, Request
@@ -20,12 +23,13 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 async def readyz(request: Request) -> dict[str, object] | Response:
+    broker = request.app.state.realtime.broker.status()
     if await ping(request.app.state.engine):
-        return {"status": "ready", "checks": {"database": "ok"}}
+        return {"status": "ready", "checks": {"database": "ok", "broker": broker}}
     return problem(
         503,
         "not_ready",
         "The database cannot be reached.",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        checks={"database": "unavailable"},
+        checks={"database": "unavailable", "broker": broker},
     )

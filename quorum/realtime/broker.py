@@ -50,7 +50,7 @@ class MemoryBroker:
         return None
 
     def status(self) -> str:
-        return "ok"
+        return "in-process"
 
 
 class RedisBroker:
