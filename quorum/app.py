@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from quorum import maintenance
+from quorum import logs, maintenance
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.router import router as accounts_router
 from quorum.api import errors
 from quorum.api.health import router as health_router
 from quorum.api.limits import BodySizeLimit
+from quorum.api.metrics import router as metrics_router
 from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.retry import wait_for_database
 from quorum.decisions.router import router as decisions_router
@@ -25,6 +26,7 @@ API_PREFIX = "/api/v1"
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    logs.configure()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_router, prefix=API_PREFIX)
     app.include_router(decisions_router, prefix=API_PREFIX)
     app.include_router(streams_router, prefix=API_PREFIX)
+    app.include_router(metrics_router)
     return app

@@ -54,3 +54,7 @@ def demo() -> None:
         f"Then:    curl -s localhost:8000/api/v1/events/{result.event_id}/proposals "
         "-H 'Authorization: Bearer <access_token>'"
     )
+
+
+if __name__ == "__main__":
+    app()

@@ -8,6 +8,20 @@ from typing import Any
 import httpx
 
 PASSWORD = "correct horse battery"
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_FIELDS = {"type", "title", "status", "code", "detail"}
+
+
+def problem(r: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """Assert that ``r`` is an RFC 9457 problem with this status (and code); its body."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith(PROBLEM_JSON), r.headers
+    body: dict[str, Any] = r.json()
+    assert PROBLEM_FIELDS <= body.keys(), body
+    assert body["status"] == status, body
+    if code is not None:
+        assert body["code"] == code, body
+    return body
 
 
 @dataclass
@@ -39,11 +53,16 @@ class Api:
         return User(r.json()["id"], email, t.json()["access_token"])
 
     async def event(
-        self, owner: User, *, threshold: int | None = None, members: Sequence[User] = ()
+        self,
+        owner: User,
+        *,
+        threshold: int | None = None,
+        members: Sequence[User] = (),
+        title: str = "An event",
     ) -> str:
         r = await self.client.post(
             "/api/v1/events",
-            json={"title": "An event", "vote_threshold": threshold},
+            json={"title": title, "vote_threshold": threshold},
             headers=owner.auth,
         )
         assert r.status_code == 201, r.text
@@ -85,3 +104,28 @@ class Api:
 
     def vote_url(self, event_id: str, proposal_id: str) -> str:
         return f"/api/v1/events/{event_id}/proposals/{proposal_id}/votes"
+
+    async def comment(self, author: User, event_id: str, proposal_id: str, body: str) -> str:
+        r = await self.client.post(
+            f"/api/v1/events/{event_id}/proposals/{proposal_id}/comments",
+            json={"body": body},
+            headers=author.auth,
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["id"])
+
+    async def all_pages(
+        self, user: User, url: str, limit: int, **params: str
+    ) -> list[list[dict[str, Any]]]:
+        """Every page of a list, following ``next_cursor`` until it is null."""
+        pages: list[list[dict[str, Any]]] = []
+        query: dict[str, str | int] = {**params, "limit": limit}
+        while True:
+            r = await self.client.get(url, params=query, headers=user.auth)
+            assert r.status_code == 200, r.text
+            page = r.json()
+            pages.append(page["items"])
+            if page["next_cursor"] is None:
+                return pages
+            assert len(page["items"]) == limit, page
+            query["cursor"] = page["next_cursor"]

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,7 +117,11 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(backend: Backend, log_dir: Path, **env: str) -> Server:
+def start_server(
+    backend: Backend, log_dir: Path, *, cli_args: Sequence[str] = (), **env: str
+) -> Server:
+    """A server process: uvicorn on the app factory, or with ``cli_args`` the ``quorum``
+    command itself (``quorum serve ...``)."""
     port = free_port()
     full_env = {
         **os.environ,
@@ -128,9 +133,20 @@ def start_server(backend: Backend, log_dir: Path, **env: str) -> Server:
     }
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log_file:
+        uvicorn = [sys.executable, "-m", "uvicorn", "quorum.app:create_app", "--factory",
+                   "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]  # fmt: skip
+        cli = [
+            sys.executable,
+            "-m",
+            "quorum.cli",
+            *cli_args,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "quorum.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+            cli if cli_args else uvicorn,
             cwd=ROOT, env=full_env, stdout=log_file, stderr=subprocess.STDOUT,
         )  # fmt: skip
     server = Server(f"http://127.0.0.1:{port}", process, log_path, env)

@@ -91,9 +91,7 @@ async def _receive(
             everything.append(message)
 
 
-async def _next_live(
-    inbox: asyncio.Queue[tuple[float, Event]], wait: float
-) -> tuple[float, Event]:
+async def _next_live(inbox: asyncio.Queue[tuple[float, Event]], wait: float) -> tuple[float, Event]:
     while True:
         at, message = await asyncio.wait_for(inbox.get(), wait)
         if message.event != "snapshot":

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from quorum.accounts.models import DISPLAY_NAME_MAX, EMAIL_MAX
+from quorum.api.text import NoNul
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128  # argon2 would take more, but nobody needs to send a megabyte of it
@@ -18,7 +19,9 @@ class RegisterIn(BaseModel):
     email: Annotated[EmailStr, Field(max_length=EMAIL_MAX)]
     password: Annotated[str, Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
     display_name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=DISPLAY_NAME_MAX)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=DISPLAY_NAME_MAX),
+        NoNul,
     ]
 
 

@@ -94,6 +94,10 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     exc = cast(StarletteHTTPException, exc)
+    if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError | RecursionError):
+        # FastAPI's own 400 for a JSON body that is not UTF-8 (RFC 8259 requires it) or
+        # nests too deep to parse: malformed JSON as well, under the same code.
+        return problem(400, "malformed_json", "The request body is not valid JSON.")
     code = _CODE_BY_STATUS.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     return problem(exc.status_code, code, detail, headers=exc.headers)
@@ -125,7 +129,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sa_exc.DBAPIError, _db_error)
+    # Only database errors: a failed connect is one too (quorum/db/engine.py), so that a
+    # bare OSError (a full disk, a missing file) stays the bug it is, a 500.
     app.add_exception_handler(sa_exc.TimeoutError, _database_unavailable)
-    app.add_exception_handler(ConnectionError, _database_unavailable)
-    app.add_exception_handler(OSError, _database_unavailable)
     app.add_exception_handler(Exception, _internal_error)

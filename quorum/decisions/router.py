@@ -9,6 +9,7 @@ from quorum.api.deps import CurrentUserId, SessionDep
 from quorum.api.idempotency import IdempotencyDep
 from quorum.api.pagination import MAX_LIMIT, Page, PageParams, make_page, page_params
 from quorum.api.routing import TransactionalRoute
+from quorum.api.text import NoNul
 from quorum.decisions import repository as repo
 from quorum.decisions import service
 from quorum.decisions.access import EventAdmin, EventMember
@@ -48,7 +49,7 @@ async def list_events(
     session: SessionDep,
     page: PageDep,
     status: EventStatus | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
+    q: Annotated[Annotated[str, NoNul] | None, Query(max_length=200)] = None,
 ) -> Page[EventOut]:
     rows = await repo.list_events(session, user_id, status, q, page)
     return make_page([EventOut.model_validate(r) for r in rows], page, lambda e: e.id)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from quorum.api.text import NoNul
 from quorum.decisions.models import (
     BODY_MAX,
     COMMENT_MAX,
@@ -19,8 +20,12 @@ from quorum.decisions.models import (
     Role,
 )
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
-Threshold = Annotated[int, Field(ge=1, le=1_000_000)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), NoNul
+]
+Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), NoNul]
+# strict: JSON true is not a threshold of 1, nor "3" one of 3
+Threshold = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
 
 
 class _In(BaseModel):
@@ -33,13 +38,13 @@ class _Out(BaseModel):
 
 class EventCreate(_In):
     title: Title
-    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] = ""
+    description: Description = ""
     vote_threshold: Threshold | None = None
 
 
 class EventUpdate(_In):
     title: Title | None = None
-    description: Annotated[str, Field(max_length=DESCRIPTION_MAX)] | None = None
+    description: Description | None = None
     vote_threshold: Threshold | None = None  # explicit null: manual decisions only
     status: EventStatus | None = None
 
@@ -73,7 +78,7 @@ class MembershipOut(_Out):
 class ProposalCreate(_In):
     kind: ProposalKind
     title: Title
-    body: Annotated[str, Field(max_length=BODY_MAX)] = ""
+    body: Annotated[str, Field(max_length=BODY_MAX), NoNul] = ""
 
 
 class ProposalUpdate(_In):
@@ -96,7 +101,9 @@ class ProposalOut(_Out):
 
 class CommentCreate(_In):
     body: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=COMMENT_MAX)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=COMMENT_MAX),
+        NoNul,
     ]
 
 
