@@ -13,6 +13,7 @@ from quorum.api import errors
 from quorum.api.health import router as health_router
 from quorum.api.limits import BodySizeLimit
 from quorum.api.metrics import router as metrics_router
+from quorum.api.request_context import RequestContext
 from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.retry import wait_for_database
 from quorum.decisions.router import router as decisions_router
@@ -20,13 +21,14 @@ from quorum.decisions.snapshot import snapshot_reader
 from quorum.decisions.streams import router as streams_router
 from quorum.realtime.setup import create_realtime
 from quorum.settings import Settings, get_settings
+from quorum.shutdown import end_streams_on_signal
 
 API_PREFIX = "/api/v1"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    logs.configure()
+    logs.configure(settings.log_format, settings.log_level)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -45,7 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         await realtime.start()
         try:
-            yield
+            with end_streams_on_signal(realtime.hub.end_streams):
+                yield
         finally:
             for task in background:
                 task.cancel()
@@ -56,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext, access_log=settings.access_log)
     app.include_router(health_router)
     app.include_router(health_router, prefix=API_PREFIX, include_in_schema=False)
     app.include_router(accounts_router, prefix=API_PREFIX)

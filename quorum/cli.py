@@ -9,6 +9,9 @@ from rich.console import Console
 from quorum import migrate as migrations
 from quorum.settings import get_settings
 
+# Streams end at once on SIGTERM (quorum/shutdown.py); this bounds what else may linger.
+GRACEFUL_SHUTDOWN_SECONDS = 20
+
 app = typer.Typer(help="Quorum: real-time decisions.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 
@@ -25,7 +28,16 @@ def serve(
         migrations.upgrade(settings)
         settings.signing_key()  # created here, once, before the workers start
     console.print(f"Quorum on http://{host}:{port}  (database: {settings.db_url.split('://')[0]})")
-    uvicorn.run("quorum.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run(
+        "quorum.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,  # quorum.logs configures logging, JSON or console
+        access_log=False,  # ours, without query strings (they may carry stream tickets)
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
 
 
 @app.command()

@@ -10,9 +10,11 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import limits
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"changeme", "secret", "change-me", "changethis"}
 
@@ -53,8 +55,35 @@ class Settings(BaseSettings):
     log_retention_seconds: int | None = Field(default=None, ge=60, description="max entry age")
     maintenance_interval_seconds: float = Field(default=300.0, gt=0)
 
+    log_format: Literal["auto", "json", "console"] = "auto"  # auto: JSON unless on a terminal
+    log_level: str = "INFO"
+    access_log: bool = True
+
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+
+    auth_rate_limit: str = Field(
+        default="20/minute", description="per client IP (and per username) on /auth; 'off'"
+    )
+    max_streams_per_user: int = Field(default=10, ge=1, description="per process, SSE + WS")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="comma-separated; empty: no CORS at all"
+    )
+
+    @field_validator("auth_rate_limit")
+    @classmethod
+    def _parse_rate_limit(cls, value: str) -> str:
+        value = value.strip()
+        if value.lower() != "off":
+            limits.parse(value)  # ValueError names the bad notation
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [o.strip() for o in value.split(",") if o.strip()]
+        return value
 
     @model_validator(mode="after")
     def _resolve_defaults(self) -> "Settings":

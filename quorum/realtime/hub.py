@@ -56,6 +56,7 @@ class Hub:
         self._topics: dict[uuid.UUID, _Topic] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._ending = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -68,6 +69,11 @@ class Hub:
     async def close(self) -> None:
         for task in [*self._loops, *self._tasks]:
             task.cancel()
+        self.end_streams()
+
+    def end_streams(self) -> None:
+        """Close every subscriber, and every later one at once: the process is going away."""
+        self._ending = True
         for topic in self._topics.values():
             for sub in topic.subscribers:
                 sub.close("shutdown")
@@ -86,6 +92,8 @@ class Hub:
             self._sync(topic)
         sub = Subscriber(topic_id, self.queue_limit)
         topic.subscribers.add(sub)
+        if self._ending:
+            sub.close("shutdown")
         return sub
 
     def unsubscribe(self, sub: Subscriber) -> None:
