@@ -68,5 +68,22 @@ def demo() -> None:
     )
 
 
+@app.command()
+def loadtest(
+    url: str = typer.Option("http://127.0.0.1:8000", help="Base URL of a running server."),
+    voters: int = typer.Option(50, min=1, help="Concurrent voters."),
+    listeners: int = typer.Option(20, min=0, help="SSE listeners on the event."),
+    proposals: int = typer.Option(20, min=1, help="Proposals to vote on."),
+    duration: float = typer.Option(20.0, min=1, help="Seconds of traffic."),
+) -> None:
+    """Replay voting traffic with live listeners; report throughput, latency, lost and
+    duplicated messages, and re-check the invariants. Exit code 1 if anything is off."""
+    from quorum.loadtest import render, run
+
+    report = asyncio.run(run(url, voters, listeners, proposals, duration, console))
+    render(report, console)
+    raise typer.Exit(0 if report.ok else 1)
+
+
 if __name__ == "__main__":
     app()
