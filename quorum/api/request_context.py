@@ -10,12 +10,20 @@ import time
 import uuid
 
 import structlog
+from prometheus_client import Counter, Histogram
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADER = "x-request-id"
 MAX_LENGTH = 128
 log = structlog.get_logger("quorum.access")
+REQUESTS = Counter("quorum_http_requests_total", "HTTP requests.", ["method", "route", "status"])
+LATENCY = Histogram(
+    "quorum_http_request_duration_seconds",
+    "Time to the end of the response (for streams: their whole life), by route template.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0),
+)
 
 
 def _request_id(scope: Scope) -> str:
@@ -53,11 +61,16 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            method = scope.get("method", "WS")
+            route = getattr(scope.get("route"), "path", "unmatched")  # the template, not the ids
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
             if self.access_log:
                 log.info(
                     "request",
-                    method=scope.get("method", "WS"),
+                    method=method,
                     path=scope["path"],
                     status=status or None,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(elapsed * 1000, 2),
                 )

@@ -13,12 +13,16 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.routing import APIRoute
+from prometheus_client import Counter
 from starlette.responses import Response
 
 from quorum.api import idempotency
 from quorum.db.uow import READ_ONLY, transaction
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
+REPLAYS = Counter(
+    "quorum_idempotent_replays_total", "Responses replayed for a repeated Idempotency-Key."
+)
 
 
 class TransactionalRoute(APIRoute):
@@ -36,6 +40,7 @@ class TransactionalRoute(APIRoute):
                     if claimed is not None and response.status_code < 400:
                         await idempotency.store(session, claimed, response)
             except idempotency.IdempotentReplay as replay:
+                REPLAYS.inc()
                 return replay.response
             return response
 

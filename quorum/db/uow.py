@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from quorum.db.metrics import ROLLBACKS
+
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT = "quorum.after_commit"
 READ_ONLY = "quorum_read_only"  # connection execution option; see quorum/db/engine.py
@@ -32,6 +34,7 @@ async def transaction(
             yield session
             await session.commit()
         except BaseException:
+            ROLLBACKS.inc()
             await session.rollback()
             raise
         callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
