@@ -45,6 +45,13 @@ class TcpProxy:
 
     async def _down(self) -> None:
         if self._listener is not None:
+            # Stop accepting first, and let the connections just accepted reach ``_accept``
+            # before closing: asyncio (3.11) drops a connection accepted right before
+            # ``close()`` without closing its socket, and its client hangs until a timeout.
+            loop = asyncio.get_running_loop()
+            for sock in self._listener.sockets:
+                loop.remove_reader(sock.fileno())
+            await asyncio.sleep(0.05)
             self._listener.close()
             self._listener = None
         for task in list(self._pipes):

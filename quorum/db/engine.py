@@ -10,7 +10,7 @@ connections unblocked.
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
@@ -33,7 +33,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         settings.db_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -42,6 +42,23 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_recycle=settings.db_pool_recycle,
         connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
     )
+    _wrap_connect_errors(engine)
+    return engine
+
+
+def _wrap_connect_errors(engine: AsyncEngine) -> None:
+    """A refused, reset, unresolvable or timed-out connect leaves asyncpg as a bare
+    ``OSError``, which SQLAlchemy lets through as it is. Raised as the driver's
+    ``OperationalError`` it becomes ``sqlalchemy.exc.OperationalError``, like every other
+    sign of an unreachable database, and the API need not take any ``OSError`` (a full
+    disk, a missing file) for a database outage."""
+
+    @event.listens_for(engine.sync_engine, "do_connect")
+    def _connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except OSError as exc:  # TimeoutError included
+            raise dialect.loaded_dbapi.OperationalError(f"cannot connect: {exc!r}") from exc
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
