@@ -9,12 +9,13 @@ from fastapi import FastAPI
 from quorum import logs, maintenance
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.router import router as accounts_router
-from quorum.api import errors
+from quorum.api import errors, guards
 from quorum.api.health import router as health_router
 from quorum.api.limits import BodySizeLimit
 from quorum.api.metrics import router as metrics_router
 from quorum.api.request_context import RequestContext
 from quorum.db.engine import create_engine, create_sessionmaker
+from quorum.db.metrics import observe_pool
 from quorum.db.retry import wait_for_database
 from quorum.decisions.router import router as decisions_router
 from quorum.decisions.snapshot import snapshot_reader
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        observe_pool(engine)
         sessionmaker = create_sessionmaker(engine)
         realtime = create_realtime(settings, sessionmaker, snapshot_reader(sessionmaker))
         app.state.engine = engine
@@ -53,12 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for task in background:
                 task.cancel()
             await realtime.close()
+            await guards.close(app)
             await engine.dispose()
 
     app = FastAPI(title="Quorum", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    guards.install(app, settings)
     app.add_middleware(RequestContext, access_log=settings.access_log)
     app.include_router(health_router)
     app.include_router(health_router, prefix=API_PREFIX, include_in_schema=False)

@@ -34,3 +34,11 @@ class Conflict(DomainError):
 
 class Unavailable(DomainError):
     """A dependency (database, Redis) cannot be reached right now."""
+
+
+class TooManyRequests(DomainError):
+    """A limit on how often or how much (logins, open streams) was reached."""
+
+    def __init__(self, code: str, detail: str, retry_after: int | None = None) -> None:
+        super().__init__(code, detail)
+        self.retry_after = retry_after

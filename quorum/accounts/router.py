@@ -10,9 +10,11 @@ from quorum.accounts import service, tokens
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.schemas import RegisterIn, TokenOut, UserOut
 from quorum.api.deps import CurrentUserId, SessionDep, SettingsDep
+from quorum.api.errors import PROBLEM_RESPONSES
+from quorum.api.ratelimit import limit_login, limit_register
 from quorum.api.routing import TransactionalRoute
 
-router = APIRouter(route_class=TransactionalRoute, tags=["accounts"])
+router = APIRouter(route_class=TransactionalRoute, tags=["accounts"], responses=PROBLEM_RESPONSES)
 
 
 def get_passwords(request: Request) -> Passwords:
@@ -23,12 +25,12 @@ def get_passwords(request: Request) -> Passwords:
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 
 
-@router.post("/auth/register", status_code=201)
+@router.post("/auth/register", status_code=201, dependencies=[Depends(limit_register)])
 async def register(body: RegisterIn, session: SessionDep, passwords: PasswordsDep) -> UserOut:
     return UserOut.model_validate(await service.register(session, passwords, body))
 
 
-@router.post("/auth/token")
+@router.post("/auth/token", dependencies=[Depends(limit_login)])
 async def token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],

@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from quorum.accounts.models import DISPLAY_NAME_MAX, EMAIL_MAX
-from quorum.api.text import NoNul
+from quorum.api.text import NONBLANK, NoNul, Stripped
 
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128  # argon2 would take more, but nobody needs to send a megabyte of it
@@ -20,8 +20,9 @@ class RegisterIn(BaseModel):
     password: Annotated[str, Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
     display_name: Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=DISPLAY_NAME_MAX),
+        Field(min_length=1, max_length=DISPLAY_NAME_MAX, pattern=NONBLANK),
         NoNul,
+        Stripped,
     ]
 
 

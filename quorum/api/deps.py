@@ -1,4 +1,10 @@
-"""Dependencies every feature's routes share, as ``Annotated`` aliases."""
+"""Dependencies every feature's routes share, as ``Annotated`` aliases.
+
+They are ``async def`` although none of them awaits anything: FastAPI runs a plain
+``def`` dependency in a worker thread, and three thread round trips per request (each
+waiting for the GIL held by a busy event loop) cost more than the dependencies
+themselves (bench/RESULTS.md).
+"""
 
 import uuid
 from typing import Annotated
@@ -14,12 +20,12 @@ from quorum.settings import Settings
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_session(request: Request) -> AsyncSession:
+async def get_session(request: Request) -> AsyncSession:
     """The request's session, opened by ``TransactionalRoute`` which also commits it."""
     session: AsyncSession = request.state.session
     return session
@@ -29,7 +35,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-def current_user_id(
+async def current_user_id(
     request: Request, settings: SettingsDep, token: Annotated[str | None, Depends(_bearer)]
 ) -> uuid.UUID:
     """The caller's id from a valid access token; no database round trip."""

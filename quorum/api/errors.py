@@ -14,9 +14,11 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from quorum import errors
 from quorum.db.errors import is_unavailable
@@ -32,8 +34,10 @@ _STATUS_BY_KIND: dict[type[errors.DomainError], int] = {
     errors.PermissionDenied: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
+    errors.TooManyRequests: 429,
     errors.Unavailable: 503,
 }
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 _CODE_BY_STATUS = {
     400: "bad_request",
     401: "unauthenticated",
@@ -43,6 +47,46 @@ _CODE_BY_STATUS = {
     413: "body_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
+}
+
+
+class Problem(BaseModel):
+    """The body of every error response, as the OpenAPI description shows it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str
+    errors: list[dict[str, Any]] | None = None  # validation failures: loc, msg, type
+
+
+def _documented(description: str, *, retry_after: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
+    }
+    if retry_after:
+        response["headers"] = {
+            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+        }
+    return response
+
+
+# The errors any API route may answer, for the routers' ``responses=``: clients (and the
+# schemathesis run in the tests) can then tell a documented error from a surprise.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _documented("Malformed request (``malformed_json``)"),
+    401: _documented("No valid credentials"),
+    403: _documented("Not allowed"),
+    404: _documented("No such resource"),
+    409: _documented("The current state forbids it"),
+    413: _documented("Body too large"),
+    422: _documented("Validation failed; the fields are under ``errors``"),
+    429: _documented("Too many attempts or open streams", retry_after=True),
+    503: _documented("A dependency is unavailable; retry", retry_after=True),
 }
 
 
@@ -78,6 +122,8 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, errors.TooManyRequests) and exc.retry_after is not None:
+        headers = {"Retry-After": str(exc.retry_after)}
     return problem(status, exc.code, exc.detail, headers=headers)
 
 
@@ -100,7 +146,25 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return problem(400, "malformed_json", "The request body is not valid JSON.")
     code = _CODE_BY_STATUS.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
-    return problem(exc.status_code, code, detail, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == 405 and headers and "Allow" in headers:
+        headers = {**headers, "Allow": _allowed_methods(request)}
+    return problem(exc.status_code, code, detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method served at this path. Starlette's 405 names only those of the first
+    route that matched the path, while RFC 9110 wants all the resource supports (GET
+    and PATCH /events/{id} are two routes). Asked of the router itself, method by
+    method, rather than by walking FastAPI's route tree, whose shape keeps changing."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:

@@ -10,7 +10,7 @@ the load balancer would turn a delay into an outage.
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from quorum.api.errors import RETRY_AFTER_SECONDS, problem
+from quorum.api.errors import PROBLEM_RESPONSES, RETRY_AFTER_SECONDS, problem
 from quorum.db.retry import ping
 
 router = APIRouter(tags=["health"])
@@ -21,7 +21,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None)
+@router.get("/readyz", response_model=None, responses={503: PROBLEM_RESPONSES[503]})
 async def readyz(request: Request) -> dict[str, object] | Response:
     broker = request.app.state.realtime.broker.status()
     if await ping(request.app.state.engine):

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from quorum.api.deps import CurrentUserId, SessionDep
+from quorum.api.errors import PROBLEM_RESPONSES
 from quorum.api.idempotency import IdempotencyDep
 from quorum.api.pagination import MAX_LIMIT, Page, PageParams, make_page, page_params
 from quorum.api.routing import TransactionalRoute
@@ -33,9 +34,13 @@ from quorum.decisions.schemas import (
 from quorum.realtime import log
 
 router = APIRouter(
-    route_class=TransactionalRoute, dependencies=[IdempotencyDep], tags=["decisions"]
+    route_class=TransactionalRoute,
+    dependencies=[IdempotencyDep],
+    tags=["decisions"],
+    responses=PROBLEM_RESPONSES,
 )
 PageDep = Annotated[PageParams, Depends(page_params)]
+MAX_SEQ = 2**63 - 1  # log seqs are BIGINT: a larger ``after`` must be a 422, not a 500
 
 
 @router.post("/events", status_code=201)
@@ -152,7 +157,7 @@ async def list_comments(
 async def read_log(
     access: EventMember,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
 ) -> LogPage:
     """The event log after ``after``: what a client that was away has missed."""

@@ -5,9 +5,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-from quorum.api.text import NoNul
+from quorum.api.text import NONBLANK, NoNul, Stripped
 from quorum.decisions.models import (
     BODY_MAX,
     COMMENT_MAX,
@@ -20,9 +20,7 @@ from quorum.decisions.models import (
     Role,
 )
 
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX), NoNul
-]
+Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX, pattern=NONBLANK), NoNul, Stripped]
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), NoNul]
 # strict: JSON true is not a threshold of 1, nor "3" one of 3
 Threshold = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
@@ -102,8 +100,9 @@ class ProposalOut(_Out):
 class CommentCreate(_In):
     body: Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=COMMENT_MAX),
+        Field(min_length=1, max_length=COMMENT_MAX, pattern=NONBLANK),
         NoNul,
+        Stripped,
     ]
 
 

@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quorum.accounts import tokens
 from quorum.api.deps import SessionDep, SettingsDep
-from quorum.api.errors import problem, status_of
+from quorum.api.errors import PROBLEM_RESPONSES, problem, status_of
 from quorum.api.routing import TransactionalRoute
+from quorum.api.streamcap import CappedResponse
 from quorum.db.uow import read_only
 from quorum.decisions.access import EventAccess, EventMember, load_access
 from quorum.errors import DomainError, InvalidInput, PermissionDenied, Unauthenticated
@@ -31,7 +32,7 @@ from quorum.settings import Settings
 TICKET_TTL = timedelta(minutes=5)
 TICKET_MAX = 2048
 
-router = APIRouter(route_class=TransactionalRoute, tags=["live"])
+router = APIRouter(route_class=TransactionalRoute, tags=["live"], responses=PROBLEM_RESPONSES)
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
@@ -83,7 +84,12 @@ async def _member(
         return await load_access(session, event_id, user_id)
 
 
-@router.get("/events/{event_id}/stream", response_class=EventStreamResponse)
+@router.get(
+    "/events/{event_id}/stream",
+    response_class=EventStreamResponse,
+    status_code=200,  # FastAPI cannot read it off the response class, and /openapi.json fails
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+)
 async def stream(
     request: Request,
     event_id: uuid.UUID,
@@ -95,14 +101,16 @@ async def stream(
     last_event_id_header: Annotated[
         str | None, Header(alias="Last-Event-ID", max_length=20)
     ] = None,
-) -> EventStreamResponse:
+) -> CappedResponse:
     """Server-Sent Events: a ``snapshot`` first, or the missed entries after
-    ``Last-Event-ID`` (header, or ``?last_event_id=`` for a fresh EventSource), then live."""
+    ``Last-Event-ID`` (header, or ``?last_event_id=`` for a fresh EventSource), then live.
+    429 ``too_many_streams`` when the user already holds the maximum of open streams."""
     user_id = stream_user(settings, event_id, ticket, bearer)
     resume_from = parse_resume(last_event_id_header, last_event_id)
     await load_access(session, event_id, user_id)  # this transaction ends before streaming
     streams: Streams = request.app.state.streams
-    return EventStreamResponse(streams, event_id, resume_from)
+    response = EventStreamResponse(streams, event_id, resume_from)
+    return CappedResponse(response, request.app.state.stream_cap, user_id)
 
 
 @router.websocket("/events/{event_id}/ws")
@@ -120,7 +128,11 @@ async def websocket(
         user_id = stream_user(settings, event_id, ticket, bearer)
         resume_from = parse_resume(None, last_event_id)
         await _member(websocket.app.state.sessionmaker, event_id, user_id)
+        slot = websocket.app.state.stream_cap.acquire(user_id)
     except DomainError as exc:
         await websocket.send_denial_response(problem(status_of(exc), exc.code, exc.detail))
         return
-    await ws.serve(websocket, websocket.app.state.streams, event_id, resume_from)
+    try:
+        await ws.serve(websocket, websocket.app.state.streams, event_id, resume_from)
+    finally:
+        slot.release()

@@ -1,0 +1,40 @@
+"""What guards the API at its edge, installed in one call: the login and registration
+rate limit, the per-user stream cap, security headers, and CORS when configured.
+
+CORS is off unless ``QUORUM_CORS_ORIGINS`` lists origins: the API takes bearer tokens,
+not cookies, so a page on another origin can only call it if it is allowed explicitly,
+and only the listed origins are.
+"""
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from quorum.api.headers import SecurityHeaders
+from quorum.api.ratelimit import AuthLimiter
+from quorum.api.streamcap import StreamCap
+from quorum.settings import Settings
+
+CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"]
+CORS_EXPOSED = ["Retry-After", "Idempotent-Replayed", "Location"]
+CORS_METHODS = ["GET", "POST", "PATCH", "DELETE"]
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Add the middleware (outermost last) and the limiters; close with ``close``."""
+    app.state.auth_limiter = AuthLimiter.from_settings(settings)
+    app.state.stream_cap = StreamCap(settings.max_streams_per_user)
+    pages = [app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url]
+    app.add_middleware(SecurityHeaders, pages=[p for p in pages if p])
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_HEADERS,
+            expose_headers=CORS_EXPOSED,
+        )
+
+
+async def close(app: FastAPI) -> None:
+    limiter: AuthLimiter = app.state.auth_limiter
+    await limiter.close()
