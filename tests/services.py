@@ -135,8 +135,11 @@ def start_server(
     }
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log_file:
+        # A keep-alive longer than the clients' (httpx: 5 s), so that a client never reuses a
+        # connection at the very moment the server closes it as idle.
         uvicorn = [sys.executable, "-m", "uvicorn", "quorum.app:create_app", "--factory",
-                   "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]  # fmt: skip
+                   "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                   "--timeout-keep-alive", "30"]  # fmt: skip
         cli = [
             sys.executable,
             "-m",
