@@ -1,0 +1,366 @@
+"""EXPLAIN (ANALYZE, BUFFERS) of the hot queries, exactly as the app issues them.
+
+Seeds (with bench/votes/seed.py) a database of realistic size: one hot event with 1,000
+proposals, 100,000 votes and 20,000 comments, 10,000 members, 2,000 other events with 5
+proposals each and 5 more memberships per user, and an event log to match. Then, for
+each scenario below, it calls the app's own functions (repository, service, log) inside
+a transaction that is rolled back, recording every statement sent to the driver (SQL
+text and parameters, through SQLAlchemy's ``before_cursor_execute``); and replays the
+recorded statements, in order, as ``EXPLAIN (ANALYZE, BUFFERS)`` on a plain asyncpg
+connection in another transaction that is rolled back too, so writes are measured on
+the same rows the app would write and nothing persists.
+
+Each plan is checked for the index the scenario expects (or for the absence of a
+sequential scan); the Markdown report (stdout, or ``--out``) says OK or MISSING.
+The app runs these as prepared statements, for which PostgreSQL may switch to a generic
+plan after five executions; the script also plans each read with
+``plan_cache_mode = force_generic_plan`` and shows the generic plan where its shape differs.
+
+    uv run python bench/queries/explain.py --out bench/out/queries.md
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quorum.api.pagination import PageParams
+from quorum.db.engine import create_engine, create_sessionmaker
+from quorum.decisions import repository as repo
+from quorum.decisions import service
+from quorum.decisions.access import EventAccess, load_access
+from quorum.decisions.models import Comment, EventStatus, Membership, Proposal, Role, Vote
+from quorum.realtime import log
+from quorum.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+DATABASE = "quorum_explain"
+SEED_ARGS = [
+    "--users", "10000", "--proposals", "1000", "--votes", "100000", "--comments", "20000",
+    "--other-events", "2000", "--proposals-per-other-event", "5",
+    "--memberships-per-user", "5",
+]  # fmt: skip
+
+
+@dataclass
+class Ids:
+    event: uuid.UUID
+    member: uuid.UUID  # a member who has voted: not on the proposal used for the new vote
+    proposal: uuid.UUID
+    commented: uuid.UUID  # the proposal with the most comments
+    busy_user: uuid.UUID  # the user with the most memberships
+    last_seq: int
+
+
+@dataclass
+class Scenario:
+    key: str
+    title: str
+    run: Callable[[AsyncSession, Ids], Awaitable[Any]]
+    # per recorded statement (by index): what its plan must show, e.g. an index name
+    expect: dict[int, str] = field(default_factory=dict)
+
+
+async def _vote(session: AsyncSession, ids: Ids) -> None:
+    access = await load_access(session, ids.event, ids.member)
+    await service.cast_vote(session, access, ids.proposal)
+
+
+async def _comment(session: AsyncSession, ids: Ids) -> None:
+    access = await load_access(session, ids.event, ids.member)
+    await service.add_comment(session, access, ids.proposal, "An EXPLAINed comment.")
+
+
+def _page(after: uuid.UUID | None = None) -> PageParams:
+    return PageParams(after=after, limit=20)
+
+
+async def _proposals_second_page(session: AsyncSession, ids: Ids) -> None:
+    first = await repo.list_proposals(session, ids.event, None, None, _page())
+    await repo.list_proposals(session, ids.event, None, None, _page(first[19].id))
+
+
+SCENARIOS = [
+    Scenario(
+        "access",
+        "Access check: the event and the caller's membership (every event-scoped request)",
+        lambda s, i: repo.access(s, i.event, i.member),
+        {0: "uq_memberships_event_id_user_id"},
+    ),
+    Scenario(
+        "vote",
+        "Casting a vote: access check, conditional UPDATE of the proposal, INSERT of the "
+        "vote ON CONFLICT DO NOTHING, UPDATE of events.last_seq, INSERT into event_log",
+        _vote,
+        {1: "pk_proposals|ix_proposals_event_id_status_id", 3: "pk_events"},
+    ),
+    Scenario(
+        "comment",
+        "Adding a comment: access check, the proposal FOR SHARE, the author's name, INSERT "
+        "of the comment, UPDATE of events.last_seq, INSERT into event_log",
+        _comment,
+        {1: "pk_proposals|ix_proposals_event_id_id", 2: "pk_users", 4: "pk_events"},
+    ),
+    Scenario(
+        "proposals",
+        "Proposals of the event, newest first, first page (no filter)",
+        lambda s, i: repo.list_proposals(s, i.event, None, None, _page()),
+        {0: "ix_proposals_event_id_id"},
+    ),
+    Scenario(
+        "proposals_next",
+        "Proposals of the event, newest first, next page (cursor)",
+        _proposals_second_page,
+        {1: "ix_proposals_event_id_id"},
+    ),
+    Scenario(
+        "proposals_status",
+        "Proposals of the event with status=PENDING, newest first",
+        lambda s, i: repo.list_proposals(s, i.event, None, "PENDING", _page()),
+        {0: "ix_proposals_event_id_status_id"},
+    ),
+    Scenario(
+        "proposals_kind",
+        "Proposals of the event with kind=CRITERIA, newest first",
+        lambda s, i: repo.list_proposals(s, i.event, "CRITERIA", None, _page()),
+        {0: "ix_proposals_event_id_id"},
+    ),
+    Scenario(
+        "comments",
+        "Comments of a proposal, oldest first, first page (with their authors)",
+        lambda s, i: repo.list_comments(s, i.commented, _page()),
+        {0: "ix_comments_proposal_id_id", 1: "pk_users"},
+    ),
+    Scenario(
+        "latest_comments",
+        "A proposal's detail: the proposal and its latest comments, newest first",
+        lambda s, i: service.get_proposal(
+            s, EventAccess(i.event, i.member, Role.MEMBER, EventStatus.OPEN, None), i.commented
+        ),
+        {0: "pk_proposals|ix_proposals_event_id_id", 1: "ix_comments_proposal_id_id"},
+    ),
+    Scenario(
+        "events",
+        "Events of a user (approved memberships), newest first: an ordinary member "
+        "(the hot event and 5 others, some of them pending or rejected)",
+        lambda s, i: repo.list_events(s, i.member, None, None, _page()),
+        {0: "ix_memberships_user_id_status"},
+    ),
+    Scenario(
+        "events_busy",
+        "Events of a user, newest first: the organizer, a member of all 2,001 events",
+        lambda s, i: repo.list_events(s, i.busy_user, None, None, _page()),
+    ),
+    Scenario(
+        "log_tail",
+        "Event log after a recent seq (a client resuming, or the hub catching up)",
+        lambda s, i: log.read(s, i.event, i.last_seq - 50, 101),
+        {0: "pk_event_log"},
+    ),
+    Scenario(
+        "log_start",
+        "Event log from the start (after=0), one page",
+        lambda s, i: log.read(s, i.event, 0, 101),
+        {0: "pk_event_log"},
+    ),
+]
+
+
+def seed() -> None:
+    env = {**os.environ, "QUORUM_SECRET_KEY": os.environ.get("QUORUM_SECRET_KEY", "x" * 40)}
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench/votes/seed.py"), DATABASE,
+         str(ROOT / "bench/out/explain-data"), *SEED_ARGS],
+        check=True, env=env, cwd=ROOT,
+    )  # fmt: skip
+
+
+async def pick_ids(session: AsyncSession) -> Ids:
+    event_id = uuid.UUID((ROOT / "bench/out/explain-data/event.txt").read_text().strip())
+    proposal = await session.scalar(
+        select(Proposal.id).where(Proposal.event_id == event_id).order_by(Proposal.id).limit(1)
+    )
+    voted = await session.scalar(
+        select(Vote.user_id)
+        .join(Proposal, Proposal.id == Vote.proposal_id)
+        .where(Proposal.event_id == event_id, Vote.proposal_id != proposal)
+        .limit(1)
+    )
+    commented = await session.scalar(
+        select(Comment.proposal_id)
+        .group_by(Comment.proposal_id)
+        .order_by(func.count().desc())
+        .limit(1)
+    )
+    busy = await session.scalar(
+        select(Membership.user_id)
+        .group_by(Membership.user_id)
+        .order_by(func.count().desc())
+        .limit(1)
+    )
+    event = await repo.get_event(session, event_id)
+    return Ids(event_id, voted, proposal, commented, busy, event.last_seq)  # type: ignore[arg-type]
+
+
+def shape(plan: list[str]) -> list[str]:
+    """A plan without numbers: node types and index names, to compare plans."""
+    return [re.sub(r"\(.*?\)|\d+(\.\d+)?", "", line).strip() for line in plan if "->" in line]
+
+
+def literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, int | float):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+async def generic_plan(raw: asyncpg.Connection, sql: str, params: Any) -> list[str]:
+    """The plan a prepared statement gets once PostgreSQL switches to a generic plan."""
+    await raw.execute(f"PREPARE generic_q AS {sql}")
+    try:
+        await raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        args = ", ".join(literal(p) for p in params)
+        rows = await raw.fetch(
+            f"EXPLAIN EXECUTE generic_q({args})" if args else "EXPLAIN EXECUTE generic_q"
+        )
+        await raw.execute("SET LOCAL plan_cache_mode = auto")
+    finally:
+        await raw.execute("DEALLOCATE generic_q")
+    return [r[0] for r in rows]
+
+
+async def explain_all(settings: Settings) -> tuple[Ids, list[dict[str, Any]]]:
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    recorded: list[tuple[str, Any]] = []
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _record(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        recorded.append((sql, params[0] if many else params))
+
+    async with sessionmaker() as session:
+        ids = await pick_ids(session)
+    raw = await asyncpg.connect(f"{PG}/{DATABASE}")
+    await raw.set_type_codec("jsonb", encoder=str, decoder=str, schema="pg_catalog")
+    results = []
+    try:
+        for scenario in SCENARIOS:
+            recorded.clear()
+            async with sessionmaker() as session:
+                await scenario.run(session, ids)
+                await session.rollback()
+            statements = list(recorded)
+            steps = []
+            tr = raw.transaction()
+            await tr.start()
+            try:
+                for sql, params in statements:
+                    rows = await raw.fetch(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", *params)
+                    plan = [r[0] for r in rows]
+                    generic = None
+                    if sql.lstrip().upper().startswith("SELECT"):
+                        generic = await generic_plan(raw, sql, params)
+                        if shape(generic) == shape(plan):
+                            generic = None
+                    steps.append({"sql": sql, "params": params, "plan": plan, "generic": generic})
+            finally:
+                await tr.rollback()
+            results.append({"scenario": scenario, "steps": steps})
+    finally:
+        await raw.close()
+        await engine.dispose()
+    return ids, results
+
+
+def check(scenario: Scenario, steps: list[dict[str, Any]]) -> list[str]:
+    verdicts = []
+    for i, step in enumerate(steps):
+        text = "\n".join(step["plan"])
+        expected = scenario.expect.get(i)
+        if expected and not re.search(expected, text):
+            verdicts.append(f"statement {i + 1}: MISSING index {expected}")
+        elif "Seq Scan" in text:
+            verdicts.append(f"statement {i + 1}: sequential scan")
+        elif expected:
+            verdicts.append(f"statement {i + 1}: OK ({expected.replace('|', ', ')})")
+    return verdicts
+
+
+def fmt_params(params: Any) -> str:
+    return json.dumps([str(p) if not isinstance(p, int | float | None) else p for p in params])
+
+
+def markdown(counts: dict[str, int], ids: Ids, results: list[dict[str, Any]]) -> str:
+    out = [
+        f"Database `{DATABASE}`: "
+        + ", ".join(f"{n:,} {table}" for table, n in counts.items())
+        + f". Hot event `{ids.event}` (last_seq {ids.last_seq:,}).",
+        "",
+    ]
+    for result in results:
+        scenario: Scenario = result["scenario"]
+        out += [f"### {scenario.title}", ""]
+        out += [f"- {v}" for v in check(scenario, result["steps"])]
+        for i, step in enumerate(result["steps"], 1):
+            out += [
+                "",
+                f"{i}. `{step['sql']}`",
+                "",
+                f"   parameters: `{fmt_params(step['params'])}`",
+                "",
+                "```",
+                *step["plan"],
+                "```",
+            ]
+            if step["generic"]:
+                out += ["", "Generic plan (prepared statement, 6th run on):", "", "```"]
+                out += [*step["generic"], "```"]
+        out.append("")
+    return "\n".join(out)
+
+
+async def table_counts() -> dict[str, int]:
+    conn = await asyncpg.connect(f"{PG}/{DATABASE}")
+    try:
+        tables = ("users", "events", "memberships", "proposals", "votes", "comments", "event_log")
+        return {t: await conn.fetchval(f"SELECT count(*) FROM {t}") for t in tables}  # noqa: S608
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, help="write the Markdown here (default: stdout)")
+    parser.add_argument("--no-seed", action="store_true", help="reuse the seeded database")
+    args = parser.parse_args()
+    if not args.no_seed:
+        seed()
+    settings = Settings(
+        database_url=f"{PG.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{DATABASE}",
+        secret_key="explain-" + "x" * 32,
+    )
+    ids, results = asyncio.run(explain_all(settings))
+    text = markdown(asyncio.run(table_counts()), ids, results)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+    else:
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
