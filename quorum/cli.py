@@ -37,6 +37,9 @@ def serve(
         log_config=None,  # quorum.logs configures logging, JSON or console
         access_log=False,  # ours, without query strings (they may carry stream tickets)
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # Longer than a proxy's idle upstream connections (nginx: 60 s), so the proxy never
+        # sends a request on a connection we are closing.
+        timeout_keep_alive=75,
     )
 
 
