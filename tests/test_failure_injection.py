@@ -111,12 +111,12 @@ async def test_failure_after_vote_insert_leaves_no_trace(
     failure = injected(what, app)
     real_append = log.append
 
-    async def append(session: AsyncSession, *args: Any) -> None:
+    async def append(session: AsyncSession, *args: Any) -> int | None:
         """Runs right after the vote insert, in the same transaction."""
         votes_seen.append(await _votes_in(session, voter))
         if where == "append":
             raise failure
-        await real_append(session, *args)
+        return await real_append(session, *args)
 
     def do_commit(dbapi_connection: Any) -> None:  # the driver's COMMIT fails
         raise failure

@@ -2,9 +2,9 @@
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Select, and_, case, delete, func, literal, select, update
+from sqlalchemy import Select, Table, and_, bindparam, case, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -25,6 +25,8 @@ from quorum.decisions.models import (
 from quorum.errors import Conflict, NotFound
 from quorum.realtime import log
 
+_events = cast(Table, Event.__table__)
+
 
 class Access(NamedTuple):
     event_status: str
@@ -33,17 +35,28 @@ class Access(NamedTuple):
     membership_status: str | None
 
 
-async def access(session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID) -> Access | None:
-    """The event and the caller's membership of it, in one round trip."""
-    row = (
-        await session.execute(
-            select(Event.status, Event.vote_threshold, Membership.role, Membership.status)
-            .outerjoin(
-                Membership, and_(Membership.event_id == Event.id, Membership.user_id == user_id)
-            )
-            .where(Event.id == event_id)
+_memberships = cast(Table, Membership.__table__)
+_ACCESS = (
+    select(_events.c.status, _events.c.vote_threshold, _memberships.c.role, _memberships.c.status)
+    .select_from(
+        _events.outerjoin(
+            _memberships,
+            and_(
+                _memberships.c.event_id == _events.c.id,
+                _memberships.c.user_id == bindparam("user_id"),
+            ),
         )
-    ).one_or_none()
+    )
+    .where(_events.c.id == bindparam("event_id"))
+)
+
+
+async def access(session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID) -> Access | None:
+    """The event and the caller's membership of it, in one round trip. Every event-scoped
+    request runs this, so the statement is built once and run on the Core connection."""
+    connection = await session.connection()
+    result = await connection.execute(_ACCESS, {"event_id": event_id, "user_id": user_id})
+    row = result.one_or_none()
     return Access(*row) if row is not None else None
 
 
@@ -57,6 +70,16 @@ def _page(query: Select[M], id_column: Any, params: PageParams, *, newest_first:
     return query.order_by(order).limit(params.limit + 1)
 
 
+# The event log's counter (quorum/realtime/log.py): bind parameters topic_id and n.
+_COUNT = (
+    update(_events)
+    .where(_events.c.id == bindparam("topic_id"))
+    .values(last_seq=_events.c.last_seq + bindparam("n"))
+    .returning(_events.c.last_seq)
+)
+_COUNT_IF_OPEN = _COUNT.where(_events.c.status == EventStatus.OPEN.value)
+
+
 async def append_log(
     session: AsyncSession,
     event_id: uuid.UUID,
@@ -65,18 +88,13 @@ async def append_log(
     require_open: bool = True,
 ) -> int:
     """Number ``entries`` in the event's log, in this transaction; the event row stays locked
-    until commit, which is what keeps the log gap-free in commit order."""
-    stmt = update(Event).where(Event.id == event_id)
-    if require_open:
-        stmt = stmt.where(Event.status == EventStatus.OPEN)
-    last_seq = await session.scalar(
-        stmt.values(last_seq=Event.last_seq + len(entries))
-        .returning(Event.last_seq)
-        .execution_options(synchronize_session=False)
+    until commit, which is what keeps the log gap-free in commit order. The same UPDATE
+    checks that the event is still OPEN, so no change slips into a closed event."""
+    last_seq = await log.append(
+        session, event_id, entries, _COUNT_IF_OPEN if require_open else _COUNT
     )
     if last_seq is None:
         raise Conflict("event_closed", "The event is closed: it accepts no changes.")
-    await log.append(session, event_id, last_seq, entries)
     return last_seq
 
 
@@ -174,40 +192,47 @@ async def _proposal_status(
     return (await get_proposal(session, event_id, proposal_id)).status
 
 
+_proposals = cast(Table, Proposal.__table__)
+_VOTABLE = and_(
+    _proposals.c.id == bindparam("p_proposal"),
+    _proposals.c.event_id == bindparam("p_event"),
+    _proposals.c.status == rules.VOTABLE.value,
+)
+_COUNT_VOTE = (
+    update(_proposals)
+    .where(_VOTABLE)
+    .values(vote_count=_proposals.c.vote_count + bindparam("delta"))
+    .returning(*_proposals.c)
+)
+_reaches = _proposals.c.vote_count + bindparam("delta") >= bindparam("threshold")
+_COUNT_VOTE_OR_ACCEPT = _COUNT_VOTE.values(
+    status=case((_reaches, literal(ProposalStatus.ACCEPTED.value)), else_=_proposals.c.status),
+    decided_by=case((_reaches, literal(AUTO)), else_=_proposals.c.decided_by),
+    decided_at=case(
+        (_reaches, bindparam("now", type_=_proposals.c.decided_at.type)),
+        else_=_proposals.c.decided_at,
+    ),
+)
+
+
 async def count_vote(
     session: AsyncSession,
     event_id: uuid.UUID,
     proposal_id: uuid.UUID,
     delta: int,
     threshold: int | None,
-) -> Proposal:
+) -> Any:
     """Add ``delta`` to the proposal's vote count while it is votable, accepting it when
-    the count reaches ``threshold``. One conditional UPDATE: the row lock it takes makes
-    concurrent votes count one at a time, and only the vote that reaches the threshold
-    sees the proposal still PENDING, so it is accepted exactly once."""
-    values: dict[str, Any] = {"vote_count": Proposal.vote_count + delta}
+    the count reaches ``threshold``; returns the updated row. One conditional UPDATE: the
+    row lock it takes makes concurrent votes count one at a time, and only the vote that
+    reaches the threshold sees the proposal still PENDING, so it is accepted exactly once."""
+    params: dict[str, Any] = {"p_proposal": proposal_id, "p_event": event_id, "delta": delta}
+    statement = _COUNT_VOTE
     if threshold is not None and delta > 0:
-        accepts = Proposal.vote_count + delta >= threshold
-        values |= {
-            "status": case(
-                (accepts, literal(ProposalStatus.ACCEPTED.value)), else_=Proposal.status
-            ),
-            "decided_by": case((accepts, literal(AUTO)), else_=Proposal.decided_by),
-            "decided_at": case(
-                (accepts, literal(utcnow(), Proposal.decided_at.type)), else_=Proposal.decided_at
-            ),
-        }
-    row = await session.scalar(
-        update(Proposal)
-        .where(
-            Proposal.id == proposal_id,
-            Proposal.event_id == event_id,
-            Proposal.status == rules.VOTABLE,
-        )
-        .values(values)
-        .returning(Proposal)
-        .execution_options(synchronize_session=False, populate_existing=True)
-    )
+        statement = _COUNT_VOTE_OR_ACCEPT
+        params |= {"threshold": threshold, "now": utcnow()}
+    connection = await session.connection()
+    row = (await connection.execute(statement, params)).one_or_none()
     if row is None:
         status = await _proposal_status(session, event_id, proposal_id)  # raises if absent
         raise Conflict(

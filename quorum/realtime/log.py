@@ -1,21 +1,35 @@
 """The event log (transactional outbox): one row per change, written in the change's
 transaction, and published to the hub only after that transaction commits.
 
-Each topic (for Quorum, a decision event) numbers its entries with ``seq``. The caller
-allocates the numbers by incrementing a counter row of its own in the same transaction
-(``UPDATE ... SET last_seq = last_seq + n RETURNING last_seq``). That UPDATE takes a row
+Each topic (for Quorum, a decision event) numbers its entries with ``seq``, from a
+counter row the caller owns and names (``UPDATE ... SET last_seq = last_seq + n
+RETURNING last_seq``), incremented in the same transaction. That UPDATE takes a row
 lock held until commit, so the transaction that got ``n`` has committed (or rolled back,
 freeing ``n`` again) before any other can get ``n + 1``: numbers become visible in
 order and without gaps. docs/realtime.md gives the full argument.
 """
 
+import functools
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, String, delete, func, insert, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Insert,
+    String,
+    Table,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, aliased, mapped_column
@@ -44,24 +58,53 @@ class LogEntry(Base):
         )
 
 
+LOG_TABLE = cast(Table, LogEntry.__table__)
+
+
 async def append(
     session: AsyncSession,
     topic_id: uuid.UUID,
-    last_seq: int,
     entries: Sequence[tuple[str, dict[str, Any]]],
-) -> None:
-    """Write ``entries`` as seqs ``last_seq - len(entries) + 1 .. last_seq``, and publish
-    them once (and only if) the transaction commits."""
-    first = last_seq - len(entries) + 1
-    numbered = [(first + i, type_, data) for i, (type_, data) in enumerate(entries)]
+    counter: Update,
+) -> int | None:
+    """Number ``entries`` with the caller's counter and write them, in this transaction;
+    publish them once (and only if) the transaction commits.
+
+    ``counter`` is an ``UPDATE ... SET last_seq = last_seq + :n WHERE <key> = :topic_id
+    ... RETURNING last_seq`` on the caller's own row (see the module docstring for why
+    that row's lock makes the numbering gap-free). Returns the new ``last_seq``, or None
+    if the UPDATE matched no row (the caller's condition failed) and nothing was written.
+    On PostgreSQL the UPDATE and the INSERT are one statement, so the counter row stays
+    locked one round trip less.
+    """
+    n = len(entries)
     now = utcnow()
-    await session.execute(
-        insert(LogEntry),
-        [
-            {"topic_id": topic_id, "seq": seq, "type": type_, "data": data, "created_at": now}
-            for seq, type_, data in numbered
-        ],
-    )
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        params: dict[str, Any] = {"topic_id": topic_id, "n": n, "now": now}
+        for i, (type_, data) in enumerate(entries):
+            params |= {f"type{i}": type_, f"data{i}": data}
+        seqs = (await connection.execute(_counted_insert(counter, n), params)).scalars().all()
+        if not seqs:
+            return None
+        last_seq = int(max(seqs))
+    else:
+        found = (await connection.execute(counter, {"topic_id": topic_id, "n": n})).scalar()
+        if found is None:
+            return None
+        last_seq = int(found)
+        rows = [
+            {
+                "topic_id": topic_id,
+                "seq": last_seq - n + 1 + i,
+                "type": t,
+                "data": d,
+                "created_at": now,
+            }
+            for i, (t, d) in enumerate(entries)
+        ]
+        await connection.execute(insert(LOG_TABLE), rows)
+    numbered = [(last_seq - n + 1 + i, type_, data) for i, (type_, data) in enumerate(entries)]
     publisher: Publisher | None = session.info.get(PUBLISHER)
     if publisher is not None:
 
@@ -70,6 +113,29 @@ async def append(
             await publisher([Message.build(topic_id, *entry, t, live=True) for entry in numbered])
 
         after_commit(session, publish)
+    return last_seq
+
+
+@functools.cache
+def _counted_insert(counter: Update, n: int) -> Insert:
+    """``WITH counter AS (<counter>) INSERT INTO event_log SELECT ... FROM counter`` for
+    ``n`` entries, built once per counter and size (bind parameters: topic_id, n, now,
+    type<i>, data<i>)."""
+    numbers = counter.cte("counter")
+    log = LOG_TABLE
+    rows = [
+        select(
+            bindparam("topic_id", type_=log.c.topic_id.type),
+            (numbers.c.last_seq - (n - 1 - i)).label("seq"),
+            bindparam(f"type{i}", type_=log.c.type.type),
+            bindparam(f"data{i}", type_=log.c.data.type),
+            bindparam("now", type_=log.c.created_at.type),
+        )
+        for i in range(n)
+    ]
+    columns = ["topic_id", "seq", "type", "data", "created_at"]
+    source = union_all(*rows) if n > 1 else rows[0]
+    return insert(log).from_select(columns, source).add_cte(numbers).returning(log.c.seq)
 
 
 async def read(
