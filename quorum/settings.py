@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=30.0, gt=0)
-    db_pool_pre_ping: bool = True
+    db_pool_pre_ping: bool = False  # see README: one 503 per process after a database restart
     db_pool_recycle: int = Field(default=1800, description="seconds; -1 disables")
     db_connect_retry_max_delay: float = Field(default=30.0, gt=0)
 
