@@ -7,7 +7,14 @@ import httpx
 import pytest
 
 from tests.api import Api
-from tests.services import Backend, Server, create_backend, drop_backend, start_server
+from tests.services import (
+    Backend,
+    Server,
+    create_backend,
+    drop_backend,
+    redis_reachable,
+    start_server,
+)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -36,3 +43,12 @@ async def client(server: Server) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def api(client: httpx.AsyncClient) -> Api:
     return Api(client)
+
+
+@pytest.fixture(scope="module")
+def pg_with_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    """A fresh PostgreSQL database for scenarios that also need Redis (several servers)."""
+    redis_reachable()
+    backend = create_backend("postgresql", tmp_path_factory.mktemp("pg"))
+    yield backend
+    drop_backend(backend)

@@ -33,6 +33,22 @@ FAST_ARGON2 = {
 }
 
 
+REDIS_HOST = "127.0.0.1"
+REDIS_PORT = int(os.environ.get("QUORUM_TEST_REDIS_PORT", "6379"))
+REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+
+
+def redis_reachable() -> None:
+    """Skip (or under CI=true fail) unless Redis answers PING."""
+    try:
+        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=2) as s:
+            s.sendall(b"PING\r\n")
+            if not s.recv(16).startswith(b"+PONG"):
+                raise OSError("no PONG")
+    except OSError as exc:
+        service_unreachable(f"Redis at {REDIS_HOST}:{REDIS_PORT}", repr(exc))
+
+
 def service_unreachable(what: str, reason: str) -> None:
     message = f"{what} is not reachable: {reason}"
     if os.environ.get("CI") == "true":

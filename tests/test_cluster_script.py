@@ -11,20 +11,19 @@ from pathlib import Path
 import httpx
 
 from tests.api import Api
-from tests.services import ROOT, SECRET, free_port
+from tests.services import REDIS_URL, ROOT, SECRET, free_port, redis_reachable
 from tests.sse import events
-from tests.test_multi_instance import REDIS_PORT, _redis_reachable
 
 
 def test_cluster_script_runs_two_connected_instances(tmp_path: Path) -> None:
-    _redis_reachable()
+    redis_reachable()
     ports = [free_port(), free_port()]
     database = f"quorum_cluster_{uuid.uuid4().hex[:8]}"
     env = {
         **os.environ,
         "PORTS": " ".join(map(str, ports)),
         "DB": database,
-        "REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0",
+        "REDIS_URL": REDIS_URL,
         "QUORUM_SECRET_KEY": SECRET,
         "QUORUM_AUTH_RATE_LIMIT": "off",
     }

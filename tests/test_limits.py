@@ -18,8 +18,15 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
 from tests.api import PASSWORD, Api, User, problem
-from tests.services import Backend, Server, create_backend, free_port, start_server
-from tests.test_multi_instance import REDIS_HOST, REDIS_PORT, _redis_reachable
+from tests.services import (
+    REDIS_URL,
+    Backend,
+    Server,
+    create_backend,
+    free_port,
+    redis_reachable,
+    start_server,
+)
 
 LIMIT = 5
 MAX_STREAMS = 10
@@ -119,11 +126,11 @@ def sqlite(tmp_path_factory: pytest.TempPathFactory) -> Backend:
 async def test_redis_shares_the_limit_between_instances(
     sqlite: Backend, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    _redis_reachable()
+    redis_reachable()
     logs = tmp_path_factory.mktemp("redis-limit")
     env = {
         "QUORUM_AUTH_RATE_LIMIT": f"{LIMIT}/minute",
-        "QUORUM_REDIS_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/0",
+        "QUORUM_REDIS_URL": REDIS_URL,
     }
     a, b = await asyncio.gather(
         *(asyncio.to_thread(start_server, sqlite, logs, **env) for _ in range(2))

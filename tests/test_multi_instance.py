@@ -3,8 +3,6 @@ clients of the other, fast through Redis, and still (from the log) while Redis i
 
 import asyncio
 import json
-import os
-import socket
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -16,50 +14,30 @@ from websockets.asyncio.client import connect as ws_connect
 from tests.api import Api, User
 from tests.proxy import TcpProxy
 from tests.services import (
+    REDIS_HOST,
+    REDIS_PORT,
     Backend,
     Server,
-    create_backend,
-    drop_backend,
-    service_unreachable,
     start_server,
 )
 from tests.sse import Event, events
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("QUORUM_TEST_REDIS_PORT", "6379"))
 SLOW_POLL = "30"  # with the log polled this rarely, delivery within a second means Redis did it
 
 
-def _redis_reachable() -> None:
-    try:
-        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=2) as s:
-            s.sendall(b"PING\r\n")
-            if not s.recv(16).startswith(b"+PONG"):
-                raise OSError("no PONG")
-    except OSError as exc:
-        service_unreachable(f"Redis at {REDIS_HOST}:{REDIS_PORT}", repr(exc))
-
-
-@pytest.fixture(scope="module")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    _redis_reachable()
-    backend = create_backend("postgresql", tmp_path_factory.mktemp("multi"))
-    yield backend
-    drop_backend(backend)
-
-
-def _pair(pg: Backend, logs: Path, redis_port: int, poll: str) -> tuple[Server, Server]:
+def _pair(backend: Backend, logs: Path, redis_port: int, poll: str) -> tuple[Server, Server]:
     env = {
         "QUORUM_REDIS_URL": f"redis://{REDIS_HOST}:{redis_port}/0",
         "QUORUM_LOG_POLL_INTERVAL_SECONDS": poll,
     }
-    return start_server(pg, logs, **env), start_server(pg, logs, **env)
+    return start_server(backend, logs, **env), start_server(backend, logs, **env)
 
 
 @pytest.fixture(scope="module")
 def servers(
-    pg: Backend, tmp_path_factory: pytest.TempPathFactory
+    pg_with_redis: Backend, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Server, Server]]:
-    a, b = _pair(pg, tmp_path_factory.mktemp("ab"), REDIS_PORT, SLOW_POLL)
+    a, b = _pair(pg_with_redis, tmp_path_factory.mktemp("ab"), REDIS_PORT, SLOW_POLL)
     yield a, b
     a.stop()
     b.stop()
@@ -158,11 +136,13 @@ async def test_ticket_from_one_instance_is_accepted_by_the_other(clients: tuple[
 
 
 async def test_redis_outage_delays_delivery_but_loses_nothing(
-    pg: Backend, tmp_path_factory: pytest.TempPathFactory
+    pg_with_redis: Backend, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     proxy = TcpProxy(REDIS_HOST, REDIS_PORT)
     proxy.up()
-    a_server, b_server = _pair(pg, tmp_path_factory.mktemp("outage"), proxy.port, poll="3")
+    a_server, b_server = _pair(
+        pg_with_redis, tmp_path_factory.mktemp("outage"), proxy.port, poll="3"
+    )
     try:
         async with (
             httpx.AsyncClient(base_url=a_server.url, timeout=30) as ca,
