@@ -19,13 +19,16 @@ from starlette.types import Receive, Scope, Send
 
 from quorum.realtime import metrics
 from quorum.realtime.message import HEARTBEAT, Message
-from quorum.realtime.stream import Streams
+from quorum.realtime.stream import Streams, StreamSession
 from quorum.realtime.subscriber import Subscriber
 
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache, no-transform"),
     (b"x-accel-buffering", b"no"),
+    # When a stream ends (the client fell behind, the server shuts down) the connection
+    # ends with it: the client reconnects, rather than the socket idling in keep-alive.
+    (b"connection", b"close"),
 ]
 
 
@@ -59,21 +62,33 @@ class EventStreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         session = self.streams.open(self.topic_id)
-        sub = session.subscriber
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, sub))
+        watcher = asyncio.ensure_future(_watch_disconnect(receive, session.subscriber))
+        # The writer is a task of its own. Every message wakes it, and waking a task
+        # resumes every coroutine it is suspended in: this request's task is suspended
+        # under the whole ASGI stack (server, middleware, router, route: some 25 frames),
+        # the writer under 3. Its sends and their order are the same.
+        writer = asyncio.ensure_future(self._write(session, send))
         gauge = metrics.CONNECTIONS.labels("sse")
         gauge.inc()
+        try:
+            await writer
+        finally:
+            gauge.dec()
+            if not writer.done():  # this task was cancelled, and so the writer: let it end
+                writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+
+    async def _write(self, session: StreamSession, send: Send) -> None:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             retry = b"retry: %d\n\n" % self.streams.retry_ms
             await send({"type": "http.response.body", "body": retry, "more_body": True})
             await session.run(_SSETransport(send), self.resume_from)
-            if sub.close_reason != "disconnected":
+            if session.subscriber.close_reason != "disconnected":
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:  # the client went away mid-write
             pass
-        finally:
-            gauge.dec()
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
