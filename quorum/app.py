@@ -20,6 +20,7 @@ from quorum.db.retry import wait_for_database
 from quorum.decisions.router import router as decisions_router
 from quorum.decisions.snapshot import snapshot_reader
 from quorum.decisions.streams import router as streams_router
+from quorum.gctuning import tune_for_server
 from quorum.realtime.setup import create_realtime
 from quorum.settings import Settings, get_settings
 from quorum.shutdown import end_streams_on_signal
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             asyncio.create_task(maintenance.run_forever(settings, sessionmaker)),
         ]
         await realtime.start()
+        if settings.gc_tuning:
+            tune_for_server()
         try:
             with end_streams_on_signal(realtime.hub.end_streams):
                 yield

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     log_retention_seconds: int | None = Field(default=None, ge=60, description="max entry age")
     maintenance_interval_seconds: float = Field(default=300.0, gt=0)
 
+    gc_tuning: bool = True  # quorum/gctuning.py: fewer, cheaper collections with many streams
     log_format: Literal["auto", "json", "console"] = "auto"  # auto: JSON unless on a terminal
     log_level: str = "INFO"
     access_log: bool = True
