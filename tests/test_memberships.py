@@ -71,14 +71,20 @@ async def test_second_request_is_409_whatever_the_first_became(api: Api) -> None
         problem(again, 409, "membership_exists")
 
 
+async def decider_with_role(api: Api, owner: User, event: str, role: str) -> User:
+    """The organizer itself, or a fresh member the organizer made ADMIN."""
+    if role == "ORGANIZER":
+        return owner
+    admin = await api.user("admin")
+    await api.join(owner, event, admin, role="ADMIN")
+    return admin
+
+
 @pytest.mark.parametrize("decider_role", ["ORGANIZER", "ADMIN"])
 async def test_organizer_or_admin_approves(api: Api, decider_role: str) -> None:
     owner, joiner = await api.user("owner"), await api.user("joiner")
     event = await api.event(owner)
-    decider = owner
-    if decider_role == "ADMIN":
-        decider = await api.user("admin")
-        await api.join(owner, event, decider, role="ADMIN")
+    decider = await decider_with_role(api, owner, event, decider_role)
     request = await request_to_join(api, event, joiner)
 
     r = await decide(api, decider, event, request["id"], status="APPROVED")
@@ -93,10 +99,7 @@ async def test_organizer_or_admin_approves(api: Api, decider_role: str) -> None:
 async def test_organizer_or_admin_rejects(api: Api, decider_role: str) -> None:
     owner, joiner = await api.user("owner"), await api.user("joiner")
     event = await api.event(owner)
-    decider = owner
-    if decider_role == "ADMIN":
-        decider = await api.user("admin")
-        await api.join(owner, event, decider, role="ADMIN")
+    decider = await decider_with_role(api, owner, event, decider_role)
     request = await request_to_join(api, event, joiner)
 
     r = await decide(api, decider, event, request["id"], status="REJECTED")
