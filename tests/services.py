@@ -1,5 +1,6 @@
 """The real services the suite runs against: a fresh database per backend, migrated
-with ``alembic upgrade head``, and real ``uvicorn`` server processes on 127.0.0.1.
+with ``quorum migrate`` (Alembic's ``upgrade head``), and real ``uvicorn`` server
+processes on 127.0.0.1.
 
 Under ``CI=true`` an unreachable PostgreSQL fails the run; on a laptop without it the
 PostgreSQL half of the suite is skipped with the reason.
@@ -63,20 +64,22 @@ class Backend:
     data_dir: Path
     pg_database: str | None = None
 
-    def migrate(self, *args: str) -> None:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "alembic",
-                "-x",
-                f"url={self.url}",
-                *(args or ("upgrade", "head")),
-            ],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-        )
+    def migrate(self, revision: str = "head") -> None:
+        """``quorum migrate`` (Alembic's ``upgrade``, configured by the package itself), run
+        from the data directory rather than the repository: no alembic.ini within reach."""
+        env = {
+            **os.environ,
+            "QUORUM_DATABASE_URL": self.url,
+            "QUORUM_DATA_DIR": str(self.data_dir),
+            "QUORUM_SECRET_KEY": SECRET,
+        }
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "quorum.cli", "migrate", revision],
+            cwd=self.data_dir, env=env, capture_output=True, text=True,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(f"quorum migrate {revision}:\n{result.stdout}{result.stderr}")
 
 
 async def _pg_admin(sql: str) -> None:

@@ -1,4 +1,8 @@
-"""Alembic environment, async, for SQLite and PostgreSQL alike."""
+"""Alembic environment, async, for SQLite and PostgreSQL alike.
+
+Run by ``quorum migrate`` (configured in code, quorum/migrate.py) and by ``alembic`` at the
+root of the repository (alembic.ini).
+"""
 
 import asyncio
 from logging.config import fileConfig
