@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = False  # see README: one 503 per process after a database restart
     db_pool_recycle: int = Field(default=1800, description="seconds; -1 disables")
     db_connect_retry_max_delay: float = Field(default=30.0, gt=0)
+    # PostgreSQL only (quorum/db/engine.py); 0 disables. A lock wait counts as statement time.
+    db_statement_timeout_seconds: float = Field(
+        default=30.0, ge=0, description="longest statement before PostgreSQL cancels it"
+    )
+    db_idle_in_transaction_timeout_seconds: float = Field(
+        default=60.0, ge=0, description="longest pause inside a transaction before it is ended"
+    )
 
     access_token_ttl_seconds: int = Field(default=3600, ge=60)
     argon2_time_cost: int = Field(default=3, ge=1)

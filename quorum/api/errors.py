@@ -3,7 +3,9 @@
 Clients branch on ``code``, which never changes once published; ``title`` and
 ``detail`` are for people. Validation failures list their fields under ``errors``.
 A lost database connection is a 503 with Retry-After, not a 500: the client should
-retry, and the pool reconnects by itself once the database is back.
+retry, and the pool reconnects by itself once the database is back. So is a statement the
+database cancelled on its statement_timeout (``database_timeout``): the transaction was
+rolled back, and the lock or the load it waited on is usually gone a moment later.
 """
 
 from collections.abc import Mapping
@@ -21,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from quorum import errors
-from quorum.db.errors import is_unavailable
+from quorum.db.errors import is_timeout, is_unavailable
 
 log = structlog.get_logger(__name__)
 
@@ -86,7 +88,11 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _documented("Body too large"),
     422: _documented("Validation failed; the fields are under ``errors``"),
     429: _documented("Too many attempts or open streams", retry_after=True),
-    503: _documented("A dependency is unavailable; retry", retry_after=True),
+    503: _documented(
+        "A dependency is unavailable or timed out (``database_unavailable``, "
+        "``database_timeout``); retry",
+        retry_after=True,
+    ),
 }
 
 
@@ -177,7 +183,19 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _database_timeout(request: Request, exc: Exception) -> Response:
+    log.warning("database_timeout", error=type(exc).__name__, message=str(exc)[:200])
+    return problem(
+        503,
+        "database_timeout",
+        "The database did not complete the request in time; retry shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _db_error(request: Request, exc: Exception) -> Response:
+    if is_timeout(exc):
+        return await _database_timeout(request, exc)
     if is_unavailable(exc):
         return await _database_unavailable(request, exc)
     return await _internal_error(request, exc)

@@ -1,5 +1,15 @@
 """Engine creation, tuned per backend.
 
+On PostgreSQL every session carries ``statement_timeout`` and
+``idle_in_transaction_session_timeout``: the server cancels a statement that runs or
+waits too long (a lock wait counts as statement time), so a request stuck behind a lock
+gets an answer, and it ends a transaction left idle, releasing its row locks, so a
+client that went silent mid-transaction holds no lock forever. Both are enforced by the
+server: they cannot interrupt a wait on a network that drops every packet without a
+reset. The settings travel in the startup packet (asyncpg's ``server_settings``).
+PgBouncer refuses startup parameters it does not know: behind it, set both to 0 and put
+the timeouts on the database role instead (``ALTER ROLE quorum SET statement_timeout``).
+
 SQLite allows one writer at a time and fails a transaction that tries to upgrade a read
 lock to a write lock while another writer holds it (SQLITE_BUSY, which busy_timeout
 cannot wait out). Every transaction therefore starts with ``BEGIN IMMEDIATE``: writers
@@ -40,10 +50,27 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=settings.db_pool_pre_ping,
         pool_recycle=settings.db_pool_recycle,
-        connect_args={"timeout": CONNECT_TIMEOUT_SECONDS},
+        connect_args={
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+            "server_settings": server_settings(settings),
+        },
     )
     _wrap_connect_errors(engine)
     return engine
+
+
+def server_settings(settings: Settings) -> dict[str, str]:
+    """The PostgreSQL session settings of every connection (milliseconds, 0: none)."""
+    return {
+        "statement_timeout": _milliseconds(settings.db_statement_timeout_seconds),
+        "idle_in_transaction_session_timeout": _milliseconds(
+            settings.db_idle_in_transaction_timeout_seconds
+        ),
+    }
+
+
+def _milliseconds(seconds: float) -> str:
+    return str(max(1, round(seconds * 1000)) if seconds > 0 else 0)
 
 
 def _wrap_connect_errors(engine: AsyncEngine) -> None:

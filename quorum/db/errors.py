@@ -1,7 +1,9 @@
-"""Which database errors mean "the database cannot be reached right now".
+"""Which database errors mean "the database cannot be reached right now", and which "the
+database gave up on this statement or transaction" (a timeout).
 
-Those are answered 503 with Retry-After: the same request may simply be sent again once
-the database is back. Any other database error is a bug or a broken invariant (500).
+Both are answered 503 with Retry-After (``database_unavailable``, ``database_timeout``):
+the transaction was rolled back, and the same request may simply be sent again. Any
+other database error is a bug or a broken invariant (500).
 
 The type alone does not tell: asyncpg reports a login refused while PostgreSQL restarts
 (SQLSTATE 57P03) and a connection lost in the middle of a query (08003) as a plain
@@ -16,6 +18,14 @@ from sqlalchemy import exc as sa_exc
 _UNAVAILABLE_CLASSES = frozenset({"08", "53"})
 # 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now (starting up).
 _UNAVAILABLE_CODES = frozenset({"57P01", "57P02", "57P03"})
+# 57014 query_canceled: statement_timeout (waiting for a lock included) or a cancel request;
+# 55P03 lock_not_available: lock_timeout; 25P03 idle_in_transaction_session_timeout, when
+# the server's notice arrives before the connection is seen closed (else: unavailable).
+_TIMEOUT_CODES = frozenset({"57014", "55P03", "25P03"})
+
+
+def is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, sa_exc.DBAPIError) and _sqlstate(exc) in _TIMEOUT_CODES
 
 
 def is_unavailable(exc: BaseException) -> bool:
@@ -27,5 +37,9 @@ def is_unavailable(exc: BaseException) -> bool:
         exc, sa_exc.OperationalError | sa_exc.InterfaceError
     ):
         return True
-    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    sqlstate = _sqlstate(exc)
     return sqlstate[:2] in _UNAVAILABLE_CLASSES or sqlstate in _UNAVAILABLE_CODES
+
+
+def _sqlstate(exc: sa_exc.DBAPIError) -> str:
+    return str(getattr(exc.orig, "sqlstate", None) or "")

@@ -1,7 +1,9 @@
 """Alembic environment, async, for SQLite and PostgreSQL alike.
 
 Run by ``quorum migrate`` (configured in code, quorum/migrate.py) and by ``alembic`` at the
-root of the repository (alembic.ini).
+root of the repository (alembic.ini). Migrations use an engine of their own, without the
+application's statement_timeout (an index build may take longer than any request should),
+and wait at most 5 s for a lock (below).
 """
 
 import asyncio
