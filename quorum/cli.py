@@ -51,22 +51,28 @@ def migrate(revision: str = typer.Argument("head", help="Alembic revision to upg
 
 
 @app.command()
-def demo() -> None:
-    """Create a demo event with a few people, proposals and votes, and say how to log in."""
+def demo(
+    url: str = typer.Option(
+        "http://localhost:8000", help="The server's address, as the printed commands use it."
+    ),
+) -> None:
+    """Create a demo event with a few people, proposals and votes (once: a second run reuses
+    them), and say how to log in."""
     from quorum.demo import create_demo
 
     settings = get_settings()
     if settings.is_sqlite:
         migrations.upgrade(settings)
     result = asyncio.run(create_demo(settings))
+    base = url.rstrip("/")
     console.print(f"[bold]Demo event[/bold] {result.event_id}")
     console.print(f"Users: {', '.join(result.emails)}  (password: {result.password})")
     console.print(
-        "Log in:  curl -s -X POST localhost:8000/api/v1/auth/token "
+        f"Log in:  curl -s -X POST {base}/api/v1/auth/token "
         f"-d username={result.emails[0]} -d password={result.password}"
     )
     console.print(
-        f"Then:    curl -s localhost:8000/api/v1/events/{result.event_id}/proposals "
+        f"Then:    curl -s {base}/api/v1/events/{result.event_id}/proposals "
         "-H 'Authorization: Bearer <access_token>'"
     )
 

@@ -1,4 +1,8 @@
-"""``quorum demo``: a small event with people, proposals and votes, to look around."""
+"""``quorum demo``: a small event with people, proposals and votes, to look around.
+
+Running it again changes nothing: the demo users and their event are found and reused,
+so a second run (a restarted container, a README followed twice) shows the same event.
+"""
 
 from dataclasses import dataclass
 
@@ -13,11 +17,12 @@ from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.uow import transaction
 from quorum.decisions import service as decisions
 from quorum.decisions.access import EventAccess
-from quorum.decisions.models import MembershipStatus, ProposalKind, Role
+from quorum.decisions.models import Event, MembershipStatus, ProposalKind, Role
 from quorum.decisions.schemas import EventCreate, MembershipUpdate, ProposalCreate
 from quorum.settings import Settings
 
 PASSWORD = "quorum-demo"  # noqa: S105 - the demo's published password
+TITLE = "Where should the team offsite be?"
 PEOPLE = [
     ("alice@demo.quorum", "Alice (organizer)"),
     ("bob@demo.quorum", "Bob"),
@@ -47,12 +52,15 @@ async def create_demo(settings: Settings) -> Demo:
         async with transaction(create_sessionmaker(engine)) as session:
             passwords = Passwords(settings)
             alice, bob, carol = [await _user(session, passwords, e, n) for e, n in PEOPLE]
+            existing = await session.scalar(
+                select(Event.id).where(Event.organizer_id == alice.id, Event.title == TITLE)
+            )
+            if existing is not None:
+                return Demo(str(existing), [e for e, _ in PEOPLE], PASSWORD)
             event = await decisions.create_event(
                 session,
                 alice.id,
-                EventCreate(
-                    title="Where should the team offsite be?", description="Demo", vote_threshold=2
-                ),
+                EventCreate(title=TITLE, description="Demo", vote_threshold=2),
             )
             organizer = EventAccess(
                 event.id, alice.id, Role.ORGANIZER, event.status, event.vote_threshold

@@ -26,6 +26,7 @@ from quorum.errors import Conflict, NotFound
 from quorum.realtime import log
 
 _events = cast(Table, Event.__table__)
+_proposals = cast(Table, Proposal.__table__)
 
 
 class Access(NamedTuple):
@@ -70,14 +71,24 @@ def _page(query: Select[M], id_column: Any, params: PageParams, *, newest_first:
     return query.order_by(order).limit(params.limit + 1)
 
 
-# The event log's counter (quorum/realtime/log.py): bind parameters topic_id and n.
+# The event log's counter (quorum/realtime/log.py): bind parameters topic_id and n. It
+# also returns the threshold, read under the event row's lock: see ``Counted``.
 _COUNT = (
     update(_events)
     .where(_events.c.id == bindparam("topic_id"))
     .values(last_seq=_events.c.last_seq + bindparam("n"))
-    .returning(_events.c.last_seq)
+    .returning(_events.c.last_seq, _events.c.vote_threshold)
 )
 _COUNT_IF_OPEN = _COUNT.where(_events.c.status == EventStatus.OPEN.value)
+
+
+class Counted(NamedTuple):
+    """The event row as the log's counter left it. ``vote_threshold`` is the latest
+    committed one: a threshold change commits under the same row lock, so a vote that
+    read an older threshold at its start learns the current one here."""
+
+    last_seq: int
+    vote_threshold: int | None
 
 
 async def append_log(
@@ -86,23 +97,23 @@ async def append_log(
     entries: Sequence[tuple[str, dict[str, Any]]],
     *,
     require_open: bool = True,
-) -> int:
+) -> Counted:
     """Number ``entries`` in the event's log, in this transaction; the event row stays locked
     until commit, which is what keeps the log gap-free in commit order. The same UPDATE
     checks that the event is still OPEN, so no change slips into a closed event."""
-    last_seq = await log.append(
-        session, event_id, entries, _COUNT_IF_OPEN if require_open else _COUNT
-    )
-    if last_seq is None:
+    row = await log.append(session, event_id, entries, _COUNT_IF_OPEN if require_open else _COUNT)
+    if row is None:
         raise Conflict("event_closed", "The event is closed: it accepts no changes.")
-    return last_seq
+    return Counted(int(row.last_seq), row.vote_threshold)
 
 
 # -- events -----------------------------------------------------------------------------
 
 
-async def get_event(session: AsyncSession, event_id: uuid.UUID) -> Event:
-    event = await session.get(Event, event_id)
+async def get_event(
+    session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False
+) -> Event:
+    event = await session.get(Event, event_id, with_for_update=for_update)
     if event is None:
         raise NotFound("event_not_found", "No such event.")
     return event
@@ -186,13 +197,47 @@ async def list_proposals(
     return (await session.scalars(_page(query, Proposal.id, params, newest_first=True))).all()
 
 
+async def lock_pending_proposals(session: AsyncSession, event_id: uuid.UUID) -> None:
+    """Lock the event's PENDING proposals (in id order), before a change that may decide
+    them locks the event row: votes lock their proposal first and the event row last, so
+    taking them in the same order cannot deadlock with a vote, and every vote already
+    counting on one of them commits before the change goes on."""
+    await session.execute(
+        select(_proposals.c.id)
+        .where(_proposals.c.event_id == event_id, _proposals.c.status == rules.VOTABLE.value)
+        .order_by(_proposals.c.id)
+        .with_for_update()
+    )
+
+
+async def accept_reaching(
+    session: AsyncSession, event_id: uuid.UUID, threshold: int, proposal_id: uuid.UUID | None = None
+) -> Sequence[Any]:
+    """Accept (``decided_by: auto``) the event's PENDING proposals whose votes already
+    reach ``threshold`` (or just ``proposal_id``); the accepted rows, in id order."""
+    condition = and_(
+        _proposals.c.event_id == event_id,
+        _proposals.c.status == rules.VOTABLE.value,
+        _proposals.c.vote_count >= threshold,
+    )
+    if proposal_id is not None:
+        condition = and_(condition, _proposals.c.id == proposal_id)
+    connection = await session.connection()
+    result = await connection.execute(
+        update(_proposals)
+        .where(condition)
+        .values(status=ProposalStatus.ACCEPTED.value, decided_by=AUTO, decided_at=utcnow())
+        .returning(*_proposals.c)
+    )
+    return sorted(result.all(), key=lambda row: row.id)
+
+
 async def _proposal_status(
     session: AsyncSession, event_id: uuid.UUID, proposal_id: uuid.UUID
 ) -> str:
     return (await get_proposal(session, event_id, proposal_id)).status
 
 
-_proposals = cast(Table, Proposal.__table__)
 _VOTABLE = and_(
     _proposals.c.id == bindparam("p_proposal"),
     _proposals.c.event_id == bindparam("p_event"),

@@ -88,16 +88,24 @@ async def update_event(session: AsyncSession, access: EventAccess, data: EventUp
             raise InvalidInput(f"{field}_required", f"An event's {field} cannot be null.")
     if changes.get("description", "") is None:
         changes["description"] = ""
-    event = await session.get_one(Event, access.event_id, with_for_update=True)
+    new_threshold = changes.get("vote_threshold")
+    may_accept = new_threshold is not None and changes.get("status") != EventStatus.CLOSED
+    if may_accept:
+        await repo.lock_pending_proposals(session, access.event_id)
+    event = await repo.get_event(session, access.event_id, for_update=True)
     if event.status == EventStatus.CLOSED and changes.get("status") != EventStatus.OPEN:
         raise Conflict("event_closed", "The event is closed: reopen it (status OPEN) to change it.")
     for field, value in changes.items():
         setattr(event, field, value)
     await session.flush()
     out = EventOut.model_validate(event)
-    out.last_seq = await repo.append_log(
-        session, event.id, [("event.updated", _data(out))], require_open=False
-    )
+    entries = [("event.updated", _data(out))]
+    if may_accept and new_threshold is not None:
+        # Proposals that the new threshold already decides are accepted by this change.
+        accepted = await repo.accept_reaching(session, event.id, new_threshold)
+        entries += [("proposal.updated", _data(ProposalOut.model_validate(p))) for p in accepted]
+    counted = await repo.append_log(session, event.id, entries, require_open=False)
+    out.last_seq = counted.last_seq
     return out
 
 
@@ -235,7 +243,16 @@ async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uui
     ]
     if out.status == ProposalStatus.ACCEPTED:
         entries.append(("proposal.updated", _data(out)))
-    await repo.append_log(session, access.event_id, entries)
+    counted = await repo.append_log(session, access.event_id, entries)
+    if out.status == rules.VOTABLE and rules.reaches_threshold(
+        out.vote_count, counted.vote_threshold
+    ):
+        # The threshold was lowered while this vote was on its way (it counted against
+        # the one it read at its start); the counter read the current one under the
+        # event row's lock, so this vote accepts the proposal, still exactly once.
+        accepted = await repo.accept_reaching(session, access.event_id, out.vote_count, proposal_id)
+        out = ProposalOut.model_validate(accepted[0])
+        await repo.append_log(session, access.event_id, [("proposal.updated", _data(out))])
     return VoteOut(proposal=out)
 
 

@@ -19,7 +19,8 @@ from typing import Any, cast
 from sqlalchemy import (
     JSON,
     BigInteger,
-    Insert,
+    Row,
+    Select,
     String,
     Table,
     Update,
@@ -66,33 +67,35 @@ async def append(
     topic_id: uuid.UUID,
     entries: Sequence[tuple[str, dict[str, Any]]],
     counter: Update,
-) -> int | None:
+) -> Row[Any] | None:
     """Number ``entries`` with the caller's counter and write them, in this transaction;
     publish them once (and only if) the transaction commits.
 
     ``counter`` is an ``UPDATE ... SET last_seq = last_seq + :n WHERE <key> = :topic_id
-    ... RETURNING last_seq`` on the caller's own row (see the module docstring for why
-    that row's lock makes the numbering gap-free). Returns the new ``last_seq``, or None
-    if the UPDATE matched no row (the caller's condition failed) and nothing was written.
-    On PostgreSQL the UPDATE and the INSERT are one statement, so the counter row stays
-    locked one round trip less.
+    ... RETURNING last_seq[, ...]`` on the caller's own row (see the module docstring for
+    why that row's lock makes the numbering gap-free). Returns the counter's row as the
+    UPDATE returned it (``last_seq`` and whatever else the caller asked for: values read
+    under the lock, the latest committed), or None if the UPDATE matched no row (the
+    caller's condition failed) and nothing was written. On PostgreSQL the UPDATE and the
+    INSERT are one statement, so the counter row stays locked one round trip less.
     """
     n = len(entries)
     now = utcnow()
     connection = await session.connection()
+    row: Row[Any] | None
     if connection.dialect.name == "postgresql":
         params: dict[str, Any] = {"topic_id": topic_id, "n": n, "now": now}
         for i, (type_, data) in enumerate(entries):
             params |= {f"type{i}": type_, f"data{i}": data}
-        seqs = (await connection.execute(_counted_insert(counter, n), params)).scalars().all()
-        if not seqs:
+        row = (await connection.execute(_counted_insert(counter, n), params)).one_or_none()
+        if row is None:
             return None
-        last_seq = int(max(seqs))
+        last_seq = int(row.last_seq)
     else:
-        found = (await connection.execute(counter, {"topic_id": topic_id, "n": n})).scalar()
-        if found is None:
+        row = (await connection.execute(counter, {"topic_id": topic_id, "n": n})).one_or_none()
+        if row is None:
             return None
-        last_seq = int(found)
+        last_seq = int(row.last_seq)
         rows = [
             {
                 "topic_id": topic_id,
@@ -113,14 +116,16 @@ async def append(
             await publisher([Message.build(topic_id, *entry, t, live=True) for entry in numbered])
 
         after_commit(session, publish)
-    return last_seq
+    return row
 
 
 @functools.cache
-def _counted_insert(counter: Update, n: int) -> Insert:
-    """``WITH counter AS (<counter>) INSERT INTO event_log SELECT ... FROM counter`` for
-    ``n`` entries, built once per counter and size (bind parameters: topic_id, n, now,
-    type<i>, data<i>)."""
+def _counted_insert(counter: Update, n: int) -> Select[Any]:
+    """``WITH counter AS (<counter>), logged AS (INSERT INTO event_log SELECT ... FROM
+    counter) SELECT * FROM counter`` for ``n`` entries, built once per counter and size
+    (bind parameters: topic_id, n, now, type<i>, data<i>). The INSERT runs although the
+    outer SELECT does not read it: PostgreSQL runs every data-modifying CTE to
+    completion."""
     numbers = counter.cte("counter")
     log = LOG_TABLE
     rows = [
@@ -135,7 +140,8 @@ def _counted_insert(counter: Update, n: int) -> Insert:
     ]
     columns = ["topic_id", "seq", "type", "data", "created_at"]
     source = union_all(*rows) if n > 1 else rows[0]
-    return insert(log).from_select(columns, source).add_cte(numbers).returning(log.c.seq)
+    logged = insert(log).from_select(columns, source).cte("logged")
+    return select(*numbers.c).add_cte(logged)
 
 
 async def read(
