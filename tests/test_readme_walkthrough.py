@@ -1,0 +1,51 @@
+"""The README's curl walkthrough, run as it stands against a real server: a new user who
+copies it gets an accepted proposal and a stream that shows every step."""
+
+import re
+import subprocess
+from pathlib import Path
+
+from tests.services import ROOT, Server
+
+BLOCK = re.compile(r"<!-- walkthrough -->\n```sh\n(.*?)```\n<!-- /walkthrough -->", re.S)
+
+
+def test_the_readme_walkthrough_runs_as_written(server: Server, tmp_path: Path) -> None:
+    script = BLOCK.search((ROOT / "README.md").read_text()).group(1)  # type: ignore[union-attr]
+    script = script.replace("http://localhost:8000", server.url)
+    # The stream runs in the background as the README shows, into a file here, so that the
+    # script can wait for what it stands for: the snapshot before the first change, the
+    # last change before the end.
+    background = 'curl -sN $Q/events/$EVENT/stream -H "Authorization: Bearer $ADA" &'
+    assert background in script
+    script = script.replace(
+        background,
+        background.replace(" &", " > stream.txt &") + "\n" + _wait_for("snapshot"),
+    )
+    script += _wait_for("comment.created") + "\nkill %1; wait; cat stream.txt\n"
+
+    done = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+
+    out = done.stdout
+    assert done.stderr == "", done.stderr
+    assert '"status":"APPROVED"' in out, out
+    assert '"status":"ACCEPTED"' in out and '"decided_by":"auto"' in out, out
+    stream = re.findall(r"^event: (\S+)$", out, re.M)
+    assert stream == [
+        "snapshot",
+        "membership.requested",
+        "membership.updated",
+        "proposal.created",
+        "vote.cast",
+        "vote.cast",
+        "proposal.updated",
+        "comment.created",
+    ], out
+
+
+def _wait_for(event: str) -> str:
+    return (
+        f"timeout 30 bash -c 'until grep -q \"^event: {event}$\" stream.txt; do sleep 0.05; done'"
+    )
