@@ -68,10 +68,12 @@ def stream_user(
 
 
 def parse_resume(header: str | None, query: str | None) -> int | None:
+    """The position to resume after: ASCII digits only. ``str.isdigit()`` alone also takes
+    "²" and "①" (which ``int()`` refuses: a 500) and "٣" (which ``int()`` reads as 3)."""
     raw = header if header is not None else query
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise InvalidInput("invalid_last_event_id", "Last-Event-ID must be a non-negative integer.")
     return int(raw)
 

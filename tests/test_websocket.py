@@ -1,0 +1,113 @@
+"""The WebSocket of an event, and the stream's resume position, over real connections to a
+real server: resume on connect with ``?last_event_id=``, an in-band ``resume_from`` that
+never repeats an entry, malformed positions, and frames the server does not take."""
+
+import asyncio
+import json
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import InvalidStatus
+
+from tests.api import PROBLEM_JSON, Api, User, problem
+from tests.services import Server
+
+TIMEOUT = 10
+# str.isdigit() accepts them, int() does not: superscript two, circled one, Arabic-Indic three.
+UNICODE_DIGITS = ["²", "①", "٣"]
+
+
+def ws_url(server: Server, event: str, query: str = "") -> str:
+    url = server.url.replace("http", "ws", 1) + f"/api/v1/events/{event}/ws"
+    return f"{url}?{query}" if query else url
+
+
+def sse_path(event: str) -> str:
+    return f"/api/v1/events/{event}/stream"
+
+
+async def next_message(ws: ClientConnection) -> dict[str, Any]:
+    """The next message that is not a heartbeat."""
+    while True:
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+        if message.get("type") != "heartbeat":
+            return message
+
+
+async def seeded(api: Api, comments: int) -> tuple[User, str, str, int]:
+    """An event with a proposal and ``comments`` comments: its owner, ids and last seq."""
+    owner = await api.user("owner")
+    event = await api.event(owner)
+    proposal = await api.proposal(owner, event)
+    for i in range(comments):
+        await api.comment(owner, event, proposal, f"c{i}")
+    r = await api.client.get(f"/api/v1/events/{event}", headers=owner.auth)
+    return owner, event, proposal, int(r.json()["last_seq"])
+
+
+def assert_never_repeats(messages: list[dict[str, Any]]) -> None:
+    """Within one connection an entry's seq is above everything sent before it; only a
+    snapshot (which supersedes the client's state) may carry a seq already seen."""
+    highest = -1
+    for i, message in enumerate(messages):
+        if message["type"] != "snapshot":
+            assert message["seq"] > highest, f"message {i} repeats: {messages}"
+        highest = max(highest, message["seq"])
+
+
+@pytest.mark.parametrize("value", UNICODE_DIGITS)
+async def test_sse_last_event_id_with_unicode_digits_is_422(
+    api: Api, server: Server, value: str
+) -> None:
+    owner = await api.user()
+    event = await api.event(owner)
+    async with api.client.stream(
+        "GET", sse_path(event), params={"last_event_id": value}, headers=owner.auth
+    ) as r:
+        assert r.status_code != 200, "streaming from a position that is not a number"
+        await r.aread()
+    problem(r, 422, "invalid_last_event_id")
+
+
+async def test_sse_last_event_id_header_with_a_latin1_digit_is_422(
+    api: Api, server: Server
+) -> None:
+    """Header values are latin-1: b"\\xb2" is "²". Sent as raw bytes."""
+    owner = await api.user()
+    event = await api.event(owner)
+    host, port = server.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        f"GET {sse_path(event)} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"
+        f"Authorization: Bearer {owner.token}\r\n".encode()
+        + b"Last-Event-ID: \xb2\r\n\r\n"
+    )
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), TIMEOUT)
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        assert status_line.split()[1] == "422", head
+        headers = dict(line.lower().split(": ", 1) for line in header_lines if line)
+        assert headers["content-type"].startswith(PROBLEM_JSON)
+        body = await asyncio.wait_for(reader.readexactly(int(headers["content-length"])), TIMEOUT)
+    finally:
+        writer.close()
+    assert json.loads(body)["code"] == "invalid_last_event_id"
+
+
+@pytest.mark.parametrize("value", UNICODE_DIGITS)
+async def test_websocket_last_event_id_with_unicode_digits_is_denied_422(
+    api: Api, server: Server, value: str
+) -> None:
+    owner = await api.user()
+    event = await api.event(owner)
+    url = ws_url(server, event, f"last_event_id={quote(value)}")
+    with pytest.raises(InvalidStatus) as denied:
+        async with ws_connect(url, additional_headers=owner.auth):
+            pass
+    response = denied.value.response
+    assert response.status_code == 422, response
+    assert response.headers["content-type"].startswith(PROBLEM_JSON)
+    assert json.loads(response.body)["code"] == "invalid_last_event_id"
