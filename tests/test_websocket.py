@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.api import PROBLEM_JSON, Api, User, problem
 from tests.services import Server
@@ -111,3 +111,28 @@ async def test_websocket_last_event_id_with_unicode_digits_is_denied_422(
     assert response.status_code == 422, response
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
     assert json.loads(response.body)["code"] == "invalid_last_event_id"
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (b"\x00\x01binary", 1003),  # unsupported data
+        ("not json", 1008),  # policy violation
+        ('{"resume_from": -1}', 1008),
+    ],
+)
+async def test_websocket_closes_on_a_frame_it_does_not_take(
+    api: Api, server: Server, frame: str | bytes, code: int
+) -> None:
+    owner, event, _, _ = await seeded(api, 0)
+    logged = len(server.log())
+    async with ws_connect(ws_url(server, event), additional_headers=owner.auth) as ws:
+        assert (await next_message(ws))["type"] == "snapshot"
+        await ws.send(frame)
+        with pytest.raises(ConnectionClosed) as closed:
+            await next_message(ws)
+    received = closed.value.rcvd
+    assert received is not None, "the server never sent a close frame"
+    assert received.code == code and received.reason, received
+    log = server.log()[logged:]
+    assert "Exception in ASGI application" not in log and "Traceback" not in log, log

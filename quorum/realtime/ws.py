@@ -20,6 +20,11 @@ from quorum.realtime.subscriber import Subscriber
 
 HEARTBEAT_FRAME = '{"type":"heartbeat"}'
 MAX_CLIENT_FRAME = 1024
+# Why the server ended a stream -> the close code it sends (anything else: 1001, going away).
+CLOSE_CODES = {
+    "bad_client_frame": 1008,  # policy violation: text that is not a resume request
+    "binary_frame": 1003,  # unsupported data: the protocol is JSON text frames
+}
 
 
 class _WSTransport:
@@ -37,18 +42,38 @@ class _WSTransport:
 
 
 async def _read_client(websocket: WebSocket, sub: Subscriber) -> None:
-    """Take resume requests; anything else is a protocol error that closes the stream."""
+    """Take resume requests; any other frame is a protocol error that closes the stream."""
     try:
         while True:
-            raw = await websocket.receive_text()
-            request = orjson.loads(raw) if len(raw) <= MAX_CLIENT_FRAME else None
-            seq = request.get("resume_from") if isinstance(request, dict) else None
-            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                sub.close("disconnected")
+                return
+            text = message.get("text")
+            if text is None:
+                sub.close("binary_frame")
+                return
+            seq = _resume_request(text)
+            if seq is None:
                 sub.close("bad_client_frame")
                 return
             sub.request_resume(seq)
-    except (WebSocketDisconnect, orjson.JSONDecodeError, RuntimeError):
+    except RuntimeError:  # receive() after the socket was closed
         sub.close("disconnected")
+
+
+def _resume_request(text: str) -> int | None:
+    """N of ``{"resume_from": N}``, or None if ``text`` is anything else."""
+    if len(text) > MAX_CLIENT_FRAME:
+        return None
+    try:
+        request = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    seq = request.get("resume_from") if isinstance(request, dict) else None
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        return None
+    return seq
 
 
 async def serve(
@@ -62,8 +87,7 @@ async def serve(
     try:
         reason = await session.run(_WSTransport(websocket), resume_from)
         if reason != "disconnected":
-            code = 1008 if reason == "bad_client_frame" else 1001  # policy violation / going away
-            await websocket.close(code=code, reason=reason)
+            await websocket.close(code=CLOSE_CODES.get(reason, 1001), reason=reason)
     except (WebSocketDisconnect, OSError, RuntimeError):
         pass
     finally:
