@@ -58,6 +58,54 @@ def assert_never_repeats(messages: list[dict[str, Any]]) -> None:
         highest = max(highest, message["seq"])
 
 
+async def test_websocket_resumes_on_connect_with_last_event_id(api: Api, server: Server) -> None:
+    owner, event, proposal, last = await seeded(api, 3)
+    url = ws_url(server, event, f"last_event_id={last - 2}")
+    async with ws_connect(url, additional_headers=owner.auth) as ws:
+        got = [await next_message(ws), await next_message(ws)]
+        assert [(m["type"], m["seq"]) for m in got] == [
+            ("comment.created", last - 1),
+            ("comment.created", last),
+        ]
+        await api.comment(owner, event, proposal, "live")
+        live = await next_message(ws)
+        assert (live["type"], live["seq"]) == ("comment.created", last + 1)
+
+
+async def test_websocket_in_band_resume_never_repeats_an_entry(api: Api, server: Server) -> None:
+    owner, event, proposal, last = await seeded(api, 3)
+    url = ws_url(server, event, f"last_event_id={last - 2}")
+    async with ws_connect(url, additional_headers=owner.auth) as ws:
+        assert [(await next_message(ws))["seq"] for _ in range(2)] == [last - 1, last]
+        # Nothing is being written: what comes next is exact. At or ahead of what the
+        # connection sent, a request changes nothing; behind it, the client gets a fresh
+        # snapshot that supersedes its state, never an entry a second time.
+        for position in (last + 100, last, last - 2):
+            await ws.send(json.dumps({"resume_from": position}))
+        snapshot = await next_message(ws)
+        assert (snapshot["type"], snapshot["seq"]) == ("snapshot", last)
+        assert [p["id"] for p in snapshot["data"]["proposals"]] == [proposal]
+        await api.comment(owner, event, proposal, "live")
+        live = await next_message(ws)
+        assert (live["type"], live["seq"]) == ("comment.created", last + 1)
+
+
+async def test_websocket_resume_sent_right_after_connecting_repeats_nothing(
+    api: Api, server: Server
+) -> None:
+    """The client that did what the README used to say: connect, then send
+    ``{"resume_from": N}``. It got the snapshot, then entries it already had, one twice."""
+    owner, event, proposal, last = await seeded(api, 5)
+    async with ws_connect(ws_url(server, event), additional_headers=owner.auth) as ws:
+        await ws.send(json.dumps({"resume_from": last - 4}))
+        await api.comment(owner, event, proposal, "live")
+        got = [await next_message(ws)]
+        while got[-1]["seq"] < last + 1:
+            got.append(await next_message(ws))
+    assert (got[0]["type"], got[0]["seq"]) == ("snapshot", last)
+    assert_never_repeats(got)
+
+
 @pytest.mark.parametrize("value", UNICODE_DIGITS)
 async def test_sse_last_event_id_with_unicode_digits_is_422(
     api: Api, server: Server, value: str

@@ -122,7 +122,8 @@ async def websocket(
     ticket: Annotated[str | None, Query(max_length=TICKET_MAX)] = None,
     last_event_id: Annotated[str | None, Query(max_length=20)] = None,
 ) -> None:
-    """The same messages as JSON text frames; send ``{"resume_from": N}`` to resume."""
+    """The same messages as JSON text frames. Resume with ``?last_event_id=N`` on connect;
+    ``{"resume_from": N}`` later never repeats an entry (behind: a fresh snapshot)."""
     settings: Settings = websocket.app.state.settings
     authorization = websocket.headers.get("authorization", "")
     bearer = authorization[7:] if authorization.lower().startswith("bearer ") else None

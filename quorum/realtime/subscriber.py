@@ -36,7 +36,7 @@ class Subscriber:
         self.closed = False
         self.close_reason = ""
         self.heartbeat = False
-        self.resume_from: int | None = None  # a client's request to restart after this seq
+        self.resume_from: int | None = None  # the lowest position a client asked to resume from
         self._queue: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the connection's, once it waits
@@ -57,7 +57,10 @@ class Subscriber:
         self._wake()
 
     def request_resume(self, seq: int) -> None:
-        self.resume_from = seq
+        """The client says it holds everything up to ``seq``. Requests that arrive before
+        the connection's task wakes are one: the lowest, so that one behind what was sent
+        is never hidden by a later one."""
+        self.resume_from = seq if self.resume_from is None else min(self.resume_from, seq)
         self._wake()
 
     def close(self, reason: str) -> None:

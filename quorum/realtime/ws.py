@@ -1,8 +1,10 @@
 """WebSocket transport: the same messages as SSE, one JSON text frame each.
 
-A client may send ``{"resume_from": N}`` at any time to restart delivery after ``N``
-(from the log, or with a snapshot if ``N`` is too old), exactly as an SSE client does
-by reconnecting with Last-Event-ID.
+A client resumes on connect with ``?last_event_id=N`` (the route reads it before the
+first frame is sent), exactly as an SSE client does with Last-Event-ID. Once delivery has
+started, ``{"resume_from": N}`` is taken from where the connection is: at or ahead of the
+last seq sent, nothing changes; behind it, a fresh ``snapshot`` follows, which supersedes
+the client's state. No entry is ever sent twice on one connection.
 """
 
 import asyncio
