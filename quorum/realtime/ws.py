@@ -16,6 +16,7 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from quorum.realtime import metrics
+from quorum.realtime.abort import abort_of
 from quorum.realtime.message import Message
 from quorum.realtime.stream import Streams
 from quorum.realtime.subscriber import Subscriber
@@ -83,6 +84,7 @@ async def serve(
 ) -> None:
     await websocket.accept()
     session = streams.open(topic_id)
+    session.subscriber.abort = abort_of(websocket.scope)
     reader = asyncio.ensure_future(_read_client(websocket, session.subscriber))
     gauge = metrics.CONNECTIONS.labels("ws")
     gauge.inc()
