@@ -5,6 +5,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from quorum import logs, maintenance
 from quorum.accounts.passwords import Passwords
@@ -21,11 +22,19 @@ from quorum.decisions.router import router as decisions_router
 from quorum.decisions.snapshot import snapshot_reader
 from quorum.decisions.streams import router as streams_router
 from quorum.gctuning import tune_for_server
+from quorum.realtime.abort import ConnectionAbort
 from quorum.realtime.setup import create_realtime
 from quorum.settings import Settings, get_settings
 from quorum.shutdown import end_streams_on_signal
 
 API_PREFIX = "/api/v1"
+
+
+class _Quorum(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # Outside even Starlette's error middleware, which wraps ``send``: ConnectionAbort
+        # must see the server's own.
+        return ConnectionAbort(super().build_middleware_stack())
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -61,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await guards.close(app)
             await engine.dispose()
 
-    app = FastAPI(title="Quorum", version="0.1.0", lifespan=lifespan)
+    app = _Quorum(title="Quorum", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -68,10 +68,12 @@ def stream_user(
 
 
 def parse_resume(header: str | None, query: str | None) -> int | None:
+    """The position to resume after: ASCII digits only. ``str.isdigit()`` alone also takes
+    "²" and "①" (which ``int()`` refuses: a 500) and "٣" (which ``int()`` reads as 3)."""
     raw = header if header is not None else query
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise InvalidInput("invalid_last_event_id", "Last-Event-ID must be a non-negative integer.")
     return int(raw)
 
@@ -120,7 +122,8 @@ async def websocket(
     ticket: Annotated[str | None, Query(max_length=TICKET_MAX)] = None,
     last_event_id: Annotated[str | None, Query(max_length=20)] = None,
 ) -> None:
-    """The same messages as JSON text frames; send ``{"resume_from": N}`` to resume."""
+    """The same messages as JSON text frames. Resume with ``?last_event_id=N`` on connect;
+    ``{"resume_from": N}`` later never repeats an entry (behind: a fresh snapshot)."""
     settings: Settings = websocket.app.state.settings
     authorization = websocket.headers.get("authorization", "")
     bearer = authorization[7:] if authorization.lower().startswith("bearer ") else None

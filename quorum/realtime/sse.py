@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from quorum.realtime import metrics
+from quorum.realtime.abort import abort_of
 from quorum.realtime.message import HEARTBEAT, Message
 from quorum.realtime.stream import Streams, StreamSession
 from quorum.realtime.subscriber import Subscriber
@@ -62,6 +63,7 @@ class EventStreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         session = self.streams.open(self.topic_id)
+        session.subscriber.abort = abort_of(scope)
         watcher = asyncio.ensure_future(_watch_disconnect(receive, session.subscriber))
         # The writer is a task of its own. Every message wakes it, and waking a task
         # resumes every coroutine it is suspended in: this request's task is suspended

@@ -4,6 +4,10 @@ Start: with no position, a ``snapshot`` (the full state, whose ``seq`` says what
 reflects); with a position still covered by the log, every entry after it; with a
 position older than the log (or newer than anything written), a fresh snapshot.
 
+Once started, no entry is written twice on one connection: ``sent_seq`` only grows. A
+client that asks to resume from behind it (WebSocket ``{"resume_from": N}``) gets a
+fresh snapshot, which supersedes its state; from at or ahead of it, nothing changes.
+
 The subscriber is registered with the hub *before* the start is read, so nothing
 committed in between can fall through: live messages wait in the queue, and those the
 start already covered are skipped by ``seq``. If the queue ever shows a gap, the
@@ -69,8 +73,9 @@ class StreamSession:
             await self._start(transport, resume_from)
             while (batch := await sub.wait()) is not None:
                 if sub.resume_from is not None:
-                    resume, sub.resume_from = sub.resume_from, None
-                    await self._start(transport, resume)
+                    behind, sub.resume_from = sub.resume_from < sub.sent_seq, None
+                    if behind:  # the client lost track: a snapshot supersedes, never a repeat
+                        await self._snapshot(transport)
                 fresh = await self._in_order(transport, batch)
                 if fresh:
                     await transport.write(fresh)
@@ -89,9 +94,15 @@ class StreamSession:
             self.subscriber.sent_seq = resume_from
             await self._replay(transport)
         else:
-            snapshot = await self.snapshot(self.topic_id)
-            self.subscriber.sent_seq = snapshot.seq
-            await transport.write([snapshot])
+            await self._snapshot(transport)
+
+    async def _snapshot(self, transport: Transport) -> None:
+        """The full state; then only entries after both it and anything sent before it."""
+        snapshot = await self.snapshot(self.topic_id)
+        # A snapshot reflects every committed entry, so it is never behind what was sent;
+        # max() keeps ``sent_seq`` from going back (an entry sent twice) whatever happens.
+        self.subscriber.sent_seq = max(self.subscriber.sent_seq, snapshot.seq)
+        await transport.write([snapshot])
 
     async def _replay(self, transport: Transport) -> None:
         while True:

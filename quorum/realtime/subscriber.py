@@ -2,13 +2,14 @@
 
 The hub pushes references to shared ``Message`` objects; the connection's own task takes
 them in batches and writes them. A subscriber that lets its queue fill up is closed
-rather than allowed to grow memory or slow the publisher: its client resumes from the
-log with Last-Event-ID.
+rather than allowed to grow memory or slow the publisher, and its connection reset at
+once (``abort``): its client resumes from the log with Last-Event-ID.
 """
 
 import asyncio
 import uuid
 from collections import deque
+from collections.abc import Callable
 
 from quorum.realtime.message import Message
 
@@ -24,6 +25,7 @@ class Subscriber:
         "close_reason",
         "heartbeat",
         "resume_from",
+        "abort",
         "_queue",
         "_waiter",
         "_loop",
@@ -36,7 +38,10 @@ class Subscriber:
         self.closed = False
         self.close_reason = ""
         self.heartbeat = False
-        self.resume_from: int | None = None  # a client's request to restart after this seq
+        self.resume_from: int | None = None  # the lowest position a client asked to resume from
+        # Resets the connection: set by a transport that can, called when the subscriber is
+        # dropped, as its writer may be stuck in a write the client will never take.
+        self.abort: Callable[[], None] | None = None
         self._queue: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the connection's, once it waits
@@ -47,6 +52,8 @@ class Subscriber:
             return True
         if len(self._queue) >= self.limit:
             self.close("slow_consumer")
+            if self.abort is not None:
+                self.abort()
             return False
         self._queue.append(message)
         self._wake()
@@ -57,7 +64,10 @@ class Subscriber:
         self._wake()
 
     def request_resume(self, seq: int) -> None:
-        self.resume_from = seq
+        """The client says it holds everything up to ``seq``. Requests that arrive before
+        the connection's task wakes are one: the lowest, so that one behind what was sent
+        is never hidden by a later one."""
+        self.resume_from = seq if self.resume_from is None else min(self.resume_from, seq)
         self._wake()
 
     def close(self, reason: str) -> None:

@@ -1,8 +1,10 @@
 """WebSocket transport: the same messages as SSE, one JSON text frame each.
 
-A client may send ``{"resume_from": N}`` at any time to restart delivery after ``N``
-(from the log, or with a snapshot if ``N`` is too old), exactly as an SSE client does
-by reconnecting with Last-Event-ID.
+A client resumes on connect with ``?last_event_id=N`` (the route reads it before the
+first frame is sent), exactly as an SSE client does with Last-Event-ID. Once delivery has
+started, ``{"resume_from": N}`` is taken from where the connection is: at or ahead of the
+last seq sent, nothing changes; behind it, a fresh ``snapshot`` follows, which supersedes
+the client's state. No entry is ever sent twice on one connection.
 """
 
 import asyncio
@@ -14,12 +16,18 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from quorum.realtime import metrics
+from quorum.realtime.abort import abort_of
 from quorum.realtime.message import Message
 from quorum.realtime.stream import Streams
 from quorum.realtime.subscriber import Subscriber
 
 HEARTBEAT_FRAME = '{"type":"heartbeat"}'
 MAX_CLIENT_FRAME = 1024
+# Why the server ended a stream -> the close code it sends (anything else: 1001, going away).
+CLOSE_CODES = {
+    "bad_client_frame": 1008,  # policy violation: text that is not a resume request
+    "binary_frame": 1003,  # unsupported data: the protocol is JSON text frames
+}
 
 
 class _WSTransport:
@@ -37,18 +45,38 @@ class _WSTransport:
 
 
 async def _read_client(websocket: WebSocket, sub: Subscriber) -> None:
-    """Take resume requests; anything else is a protocol error that closes the stream."""
+    """Take resume requests; any other frame is a protocol error that closes the stream."""
     try:
         while True:
-            raw = await websocket.receive_text()
-            request = orjson.loads(raw) if len(raw) <= MAX_CLIENT_FRAME else None
-            seq = request.get("resume_from") if isinstance(request, dict) else None
-            if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                sub.close("disconnected")
+                return
+            text = message.get("text")
+            if text is None:
+                sub.close("binary_frame")
+                return
+            seq = _resume_request(text)
+            if seq is None:
                 sub.close("bad_client_frame")
                 return
             sub.request_resume(seq)
-    except (WebSocketDisconnect, orjson.JSONDecodeError, RuntimeError):
+    except RuntimeError:  # receive() after the socket was closed
         sub.close("disconnected")
+
+
+def _resume_request(text: str) -> int | None:
+    """N of ``{"resume_from": N}``, or None if ``text`` is anything else."""
+    if len(text) > MAX_CLIENT_FRAME:
+        return None
+    try:
+        request = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    seq = request.get("resume_from") if isinstance(request, dict) else None
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        return None
+    return seq
 
 
 async def serve(
@@ -56,14 +84,14 @@ async def serve(
 ) -> None:
     await websocket.accept()
     session = streams.open(topic_id)
+    session.subscriber.abort = abort_of(websocket.scope)
     reader = asyncio.ensure_future(_read_client(websocket, session.subscriber))
     gauge = metrics.CONNECTIONS.labels("ws")
     gauge.inc()
     try:
         reason = await session.run(_WSTransport(websocket), resume_from)
         if reason != "disconnected":
-            code = 1008 if reason == "bad_client_frame" else 1001  # policy violation / going away
-            await websocket.close(code=code, reason=reason)
+            await websocket.close(code=CLOSE_CODES.get(reason, 1001), reason=reason)
     except (WebSocketDisconnect, OSError, RuntimeError):
         pass
     finally:
