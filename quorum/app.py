@@ -20,6 +20,7 @@ from quorum.db.metrics import observe_pool
 from quorum.db.retry import wait_for_database
 from quorum.decisions.router import router as decisions_router
 from quorum.decisions.snapshot import snapshot_reader
+from quorum.decisions.streams import contract_router
 from quorum.decisions.streams import router as streams_router
 from quorum.gctuning import tune_for_server
 from quorum.realtime.abort import ConnectionAbort
@@ -81,5 +82,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_router, prefix=API_PREFIX)
     app.include_router(decisions_router, prefix=API_PREFIX)
     app.include_router(streams_router, prefix=API_PREFIX)
+    app.include_router(contract_router)
     app.include_router(metrics_router)
     return app

@@ -2,9 +2,7 @@
 its event-log entries in that same transaction, and returns response schemas."""
 
 import uuid
-from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +13,16 @@ from quorum.db.insert import insert_unless_exists
 from quorum.decisions import repository as repo
 from quorum.decisions import rules
 from quorum.decisions.access import EventAccess
+from quorum.decisions.events import (
+    CommentCreated,
+    EventUpdated,
+    MembershipRequested,
+    MembershipUpdated,
+    ProposalCreated,
+    ProposalUpdated,
+    VoteCast,
+    VoteWithdrawn,
+)
 from quorum.decisions.models import (
     Comment,
     Event,
@@ -41,10 +49,6 @@ from quorum.decisions.schemas import (
 from quorum.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 
 LATEST_COMMENTS = 10
-
-
-def _data(model: BaseModel) -> dict[str, Any]:
-    return model.model_dump(mode="json")
 
 
 # -- events -----------------------------------------------------------------------------
@@ -98,12 +102,12 @@ async def update_event(session: AsyncSession, access: EventAccess, data: EventUp
     for field, value in changes.items():
         setattr(event, field, value)
     await session.flush()
-    out = EventOut.model_validate(event)
-    entries = [("event.updated", _data(out))]
+    out = EventUpdated.model_validate(event)
+    entries = [out.entry()]
     if may_accept and new_threshold is not None:
         # Proposals that the new threshold already decides are accepted by this change.
         accepted = await repo.accept_reaching(session, event.id, new_threshold)
-        entries += [("proposal.updated", _data(ProposalOut.model_validate(p))) for p in accepted]
+        entries += [ProposalUpdated.model_validate(p).entry() for p in accepted]
     counted = await repo.append_log(session, event.id, entries, require_open=False)
     out.last_seq = counted.last_seq
     return out
@@ -132,8 +136,8 @@ async def request_membership(
             "membership_exists", "You already have a membership or a request for this event."
         )
     membership = await session.get_one(Membership, membership_id)
-    out = MembershipOut.model_validate(membership)
-    await repo.append_log(session, event_id, [("membership.requested", _data(out))])
+    out = MembershipRequested.model_validate(membership)
+    await repo.append_log(session, event_id, [out.entry()])
     return out
 
 
@@ -155,8 +159,8 @@ async def update_membership(
     if data.role is not None:
         membership.role = data.role
     await session.flush()
-    out = MembershipOut.model_validate(membership)
-    await repo.append_log(session, access.event_id, [("membership.updated", _data(out))])
+    out = MembershipUpdated.model_validate(membership)
+    await repo.append_log(session, access.event_id, [out.entry()])
     return out
 
 
@@ -179,8 +183,8 @@ async def create_proposal(
     )
     session.add(proposal)
     await session.flush()
-    out = ProposalOut.model_validate(proposal)
-    await repo.append_log(session, access.event_id, [("proposal.created", _data(out))])
+    out = ProposalCreated.model_validate(proposal)
+    await repo.append_log(session, access.event_id, [out.entry()])
     return out
 
 
@@ -214,8 +218,8 @@ async def decide_proposal(
     proposal.decided_by = str(access.user_id)
     proposal.decided_at = utcnow()
     await session.flush()
-    out = ProposalOut.model_validate(proposal)
-    await repo.append_log(session, access.event_id, [("proposal.updated", _data(out))])
+    out = ProposalUpdated.model_validate(proposal)
+    await repo.append_log(session, access.event_id, [out.entry()])
     return out
 
 
@@ -230,19 +234,12 @@ async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uui
         session, Vote, proposal_id=proposal_id, user_id=access.user_id, created_at=utcnow()
     ):
         raise Conflict("already_voted", "You have already voted for this proposal.")
-    out = ProposalOut.model_validate(proposal)
+    out = ProposalUpdated.model_validate(proposal)
     entries = [
-        (
-            "vote.cast",
-            {
-                "proposal_id": str(proposal_id),
-                "user_id": str(access.user_id),
-                "vote_count": out.vote_count,
-            },
-        )
+        VoteCast(proposal_id=proposal_id, user_id=access.user_id, vote_count=out.vote_count).entry()
     ]
     if out.status == ProposalStatus.ACCEPTED:
-        entries.append(("proposal.updated", _data(out)))
+        entries.append(out.entry())
     counted = await repo.append_log(session, access.event_id, entries)
     if out.status == rules.VOTABLE and rules.reaches_threshold(
         out.vote_count, counted.vote_threshold
@@ -251,8 +248,8 @@ async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uui
         # the one it read at its start); the counter read the current one under the
         # event row's lock, so this vote accepts the proposal, still exactly once.
         accepted = await repo.accept_reaching(session, access.event_id, out.vote_count, proposal_id)
-        out = ProposalOut.model_validate(accepted[0])
-        await repo.append_log(session, access.event_id, [("proposal.updated", _data(out))])
+        out = ProposalUpdated.model_validate(accepted[0])
+        await repo.append_log(session, access.event_id, [out.entry()])
     return VoteOut(proposal=out)
 
 
@@ -267,12 +264,10 @@ async def withdraw_vote(session: AsyncSession, access: EventAccess, proposal_id:
     if not await repo.delete_vote(session, proposal_id, access.user_id):
         raise NotFound("vote_not_found", "You have no vote on this proposal.")
     updated = await repo.count_vote(session, access.event_id, proposal_id, -1, None)
-    data = {
-        "proposal_id": str(proposal_id),
-        "user_id": str(access.user_id),
-        "vote_count": updated.vote_count,
-    }
-    await repo.append_log(session, access.event_id, [("vote.withdrawn", data)])
+    withdrawn = VoteWithdrawn(
+        proposal_id=proposal_id, user_id=access.user_id, vote_count=updated.vote_count
+    )
+    await repo.append_log(session, access.event_id, [withdrawn.entry()])
 
 
 # -- comments ---------------------------------------------------------------------------
@@ -307,7 +302,7 @@ async def add_comment(
     )
     session.add(comment)
     await session.flush()
-    out = CommentOut(
+    out = CommentCreated(
         id=comment.id,
         proposal_id=proposal_id,
         author_id=access.user_id,
@@ -315,7 +310,7 @@ async def add_comment(
         body=body,
         created_at=comment.created_at,
     )
-    await repo.append_log(session, access.event_id, [("comment.created", _data(out))])
+    await repo.append_log(session, access.event_id, [out.entry()])
     return out
 
 

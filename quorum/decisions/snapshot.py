@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quorum.db.uow import read_only
+from quorum.decisions import events
 from quorum.decisions.models import Event, Membership, MembershipStatus, Proposal
 from quorum.decisions.schemas import EventOut, MembershipOut, ProposalOut
 from quorum.errors import NotFound
@@ -32,15 +33,12 @@ def snapshot_reader(sessionmaker: async_sessionmaker[AsyncSession]) -> Snapshot:
                 )
                 .order_by(Membership.id)
             )
-            data = {
-                "event": EventOut.model_validate(event).model_dump(mode="json"),
-                "proposals": [
-                    ProposalOut.model_validate(p).model_dump(mode="json") for p in proposals
-                ],
-                "memberships": [
-                    MembershipOut.model_validate(m).model_dump(mode="json") for m in members
-                ],
-            }
-            return Message.build(event_id, event.last_seq, "snapshot", data, time.time())
+            state = events.Snapshot(
+                event=EventOut.model_validate(event),
+                proposals=[ProposalOut.model_validate(p) for p in proposals],
+                memberships=[MembershipOut.model_validate(m) for m in members],
+            )
+            type_, data = state.entry()
+            return Message.build(event_id, event.last_seq, type_, data, time.time())
 
     return snapshot

@@ -7,11 +7,13 @@ valid on every instance and across restarts for every automatic reconnect until 
 expires; then the page fetches a new one and reopens with ``?last_event_id=N``.
 """
 
+import functools
 import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, WebSocket
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, WebSocket
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,6 +24,7 @@ from quorum.api.errors import PROBLEM_RESPONSES, problem, status_of
 from quorum.api.routing import TransactionalRoute
 from quorum.api.streamcap import CappedResponse
 from quorum.db.uow import read_only
+from quorum.decisions import events
 from quorum.decisions.access import EventAccess, EventMember, load_access
 from quorum.errors import DomainError, InvalidInput, PermissionDenied, Unauthenticated
 from quorum.realtime import ws
@@ -33,6 +36,7 @@ TICKET_TTL = timedelta(minutes=5)
 TICKET_MAX = 2048
 
 router = APIRouter(route_class=TransactionalRoute, tags=["live"], responses=PROBLEM_RESPONSES)
+contract_router = APIRouter(tags=["live"])
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
@@ -84,6 +88,21 @@ async def _member(
     """Membership, checked in a transaction of its own that ends before streaming starts."""
     async with read_only(sessionmaker) as session:
         return await load_access(session, event_id, user_id)
+
+
+@functools.cache
+def _contract() -> bytes:
+    return orjson.dumps(events.contract_document())
+
+
+@contract_router.get(
+    "/asyncapi.json",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+)
+async def asyncapi() -> Response:
+    """The event contract: every stream message type and its fields, as AsyncAPI 3.0."""
+    return Response(_contract(), media_type="application/json")
 
 
 @router.get(
