@@ -9,10 +9,13 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.api import Api
 from tests.services import REDIS_URL, ROOT, SECRET, free_port, redis_reachable
 from tests.sse import events
+
+pytestmark = pytest.mark.slow  # a scenario of its own: real processes, seconds each
 
 
 def test_cluster_script_runs_two_connected_instances(tmp_path: Path) -> None:

@@ -4,7 +4,11 @@ then the invariants read back through the API."""
 import asyncio
 from collections import Counter
 
+import pytest
+
 from tests.api import Api, User
+
+pytestmark = pytest.mark.slow  # a scenario of its own: real processes, seconds each
 
 USERS = 100
 

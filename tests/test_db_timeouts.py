@@ -33,6 +33,8 @@ from tests.services import (
     start_server,
 )
 
+pytestmark = pytest.mark.slow  # a scenario of its own: real processes, seconds each
+
 STATEMENT_TIMEOUT = 1.0
 REQUEST_TIMEOUT = 15.0  # far above the statement timeout: anything longer is a hang
 

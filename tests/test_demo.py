@@ -5,8 +5,11 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from tests.services import FAST_ARGON2, ROOT, SECRET, Backend, Server
+
+pytestmark = pytest.mark.slow  # a scenario of its own: real processes, seconds each
 
 
 def _demo(backend: Backend, *args: str) -> str:

@@ -27,6 +27,8 @@ from quorum.settings import Settings
 from tests.api import Api, User
 from tests.services import SECRET, Backend
 
+pytestmark = pytest.mark.slow  # a scenario of its own: real processes, seconds each
+
 
 @pytest.fixture
 async def app(backend: Backend) -> AsyncIterator[FastAPI]:

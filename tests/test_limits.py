@@ -123,6 +123,7 @@ def sqlite(tmp_path_factory: pytest.TempPathFactory) -> Backend:
     return create_backend("sqlite", tmp_path_factory.mktemp("limit-storage"))
 
 
+@pytest.mark.slow
 async def test_redis_shares_the_limit_between_instances(
     sqlite: Backend, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -148,6 +149,7 @@ async def test_redis_shares_the_limit_between_instances(
         b.stop()
 
 
+@pytest.mark.slow
 async def test_unreachable_limit_storage_fails_open(
     sqlite: Backend, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

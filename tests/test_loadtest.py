@@ -4,7 +4,11 @@ nothing lost or duplicated."""
 import subprocess
 import sys
 
+import pytest
+
 from tests.services import ROOT, Server
+
+pytestmark = pytest.mark.slow  # a scenario of its own: real processes, seconds each
 
 
 def test_loadtest_passes_against_a_healthy_server(server: Server) -> None:

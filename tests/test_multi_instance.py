@@ -22,6 +22,8 @@ from tests.services import (
 )
 from tests.sse import Event, events
 
+pytestmark = pytest.mark.slow  # a scenario of its own: real processes, seconds each
+
 SLOW_POLL = "30"  # with the log polled this rarely, delivery within a second means Redis did it
 
 
@@ -69,6 +71,12 @@ async def _receive(
             everything.append(message)
 
 
+async def _snapshot(inbox: asyncio.Queue[tuple[float, Event]]) -> None:
+    """Wait for the stream's first message, the snapshot: from then on it is subscribed."""
+    _, message = await asyncio.wait_for(inbox.get(), 10)
+    assert message.event == "snapshot", message
+
+
 async def _next_live(inbox: asyncio.Queue[tuple[float, Event]], wait: float) -> tuple[float, Event]:
     while True:
         at, message = await asyncio.wait_for(inbox.get(), wait)
@@ -84,7 +92,7 @@ async def test_vote_through_b_reaches_sse_client_of_a_within_a_second(
     inbox: asyncio.Queue[tuple[float, Event]] = asyncio.Queue()
     async with a.client.stream("GET", f"/api/v1/events/{event}/stream", headers=owner.auth) as r:
         reader = asyncio.create_task(_receive(r, inbox))
-        await asyncio.sleep(0.3)
+        await _snapshot(inbox)
         for expected_count in (1, 2):
             if expected_count == 2:
                 await b.client.delete(b.vote_url(event, proposal) + "/me", headers=owner.auth)
@@ -160,7 +168,7 @@ async def test_redis_outage_delays_delivery_but_loses_nothing(
                 "GET", f"/api/v1/events/{event}/stream", headers=owner.auth
             ) as r:
                 reader = asyncio.create_task(_receive(r, inbox, everything))
-                await asyncio.sleep(0.3)
+                await _snapshot(inbox)
                 await _vote(b, event, proposal, voters[:5])
                 proxy.down()
                 await _wait_broker(a, "reconnecting")

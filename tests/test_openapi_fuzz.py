@@ -35,6 +35,8 @@ from quorum.settings import Settings
 from tests.api import PASSWORD, Api, problem
 from tests.services import SECRET, Server
 
+pytestmark = pytest.mark.slow  # a scenario of its own: real processes, seconds each
+
 # Every check of a single call but ``positive_data_acceptance``: the server applies
 # rules a JSON Schema does not express (an opaque cursor it issued, "at least one field
 # to change", an email domain that can receive mail), and refuses those with a 422.

@@ -32,6 +32,8 @@ from tests.services import (
     start_server,
 )
 
+pytestmark = pytest.mark.slow  # a scenario of its own: real processes, seconds each
+
 REQUEST_TIMEOUT = 15.0  # the server's own connect timeout is 5 s: anything longer is a hang
 RECOVERY_TIMEOUT = 30.0
 

@@ -12,6 +12,8 @@ from tests.api import Api, User
 from tests.services import REDIS_URL, Backend, start_server
 from tests.sse import Event, events
 
+pytestmark = pytest.mark.slow  # a scenario of its own: real processes, seconds each
+
 VOTERS = 40
 
 

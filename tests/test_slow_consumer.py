@@ -19,6 +19,8 @@ from tests.api import Api, User, problem
 from tests.services import Backend, Server, start_server
 from tests.sse import Event, events
 
+pytestmark = pytest.mark.slow  # a scenario of its own: real processes, seconds each
+
 QUEUE_LIMIT = 20
 MAX_STREAMS = 3
 CHANGES = 700
@@ -133,16 +135,18 @@ async def test_stalled_client_is_dropped_and_healthy_one_gets_everything(
         stalled = _stalled_stream(small_queue_server, path, owner.token)
 
         got: list[Event] = []
+        subscribed = asyncio.Event()
 
         async def healthy() -> None:
             async with client.stream("GET", path, headers=owner.auth) as r:
                 async for message in events(r):
                     got.append(message)
+                    subscribed.set()  # the snapshot: every later change reaches this stream
                     if len(got) == CHANGES + 1:
                         return
 
         reader = asyncio.create_task(healthy())
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(subscribed.wait(), 30)
         url = f"/api/v1/events/{event}/proposals"
         for i in range(CHANGES):
             new = {"kind": "ASSUMPTION", "title": f"p{i}", "body": BODY}

@@ -48,9 +48,16 @@ def stream_url(event: str) -> str:
 
 
 async def read_until(
-    api: Api, user: User, event: str, last: int, *, headers: dict[str, str] | None = None
+    api: Api,
+    user: User,
+    event: str,
+    last: int,
+    *,
+    headers: dict[str, str] | None = None,
+    started: asyncio.Event | None = None,
 ) -> list[Event]:
-    """Every event of one connection until seq ``last`` (snapshot included)."""
+    """Every event of one connection until seq ``last`` (snapshot included); ``started`` is
+    set once the first message (the snapshot) has arrived."""
     got: list[Event] = []
     async with api.client.stream(
         "GET", stream_url(event), headers={**user.auth, **(headers or {})}
@@ -58,11 +65,14 @@ async def read_until(
         assert r.status_code == 200, await r.aread()
         async for message in events(r):
             got.append(message)
+            if started is not None:
+                started.set()
             if message.id is not None and message.id >= last:
                 return got
     raise AssertionError(f"stream ended before seq {last}: {[e.id for e in got][-5:]}")
 
 
+@pytest.mark.slow
 async def test_concurrent_writers_reach_every_client_in_order_and_resume_without_loss(
     live: Api,
 ) -> None:
@@ -97,9 +107,12 @@ async def test_concurrent_writers_reach_every_client_in_order_and_resume_without
                         break
         return seen
 
-    steady = asyncio.create_task(read_until(live, owner, event, last))
+    steady_started = asyncio.Event()
+    steady = asyncio.create_task(read_until(live, owner, event, last, started=steady_started))
+    # The resuming reader starts from ``start`` whenever it connects; the steady one
+    # must have its snapshot before the first write.
     resuming = asyncio.create_task(resuming_reader())
-    await asyncio.sleep(0.3)  # both connected before the first write
+    await asyncio.wait_for(steady_started.wait(), 30)
     await asyncio.gather(*(write(w, CHANGES // WRITERS) for w in writers))
 
     steady_events = await asyncio.wait_for(steady, 60)

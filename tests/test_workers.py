@@ -12,6 +12,8 @@ from tests.api import Api, User
 from tests.services import Backend, Server, create_backend, start_server
 from tests.sse import Event, events
 
+pytestmark = pytest.mark.slow  # a scenario of its own: real processes, seconds each
+
 STREAMS = 8
 VOTERS = 20
 
@@ -34,7 +36,7 @@ async def test_every_stream_gets_every_event_across_workers(two_workers: Server)
         event = await api.event(owner, members=voters)
         proposal = await api.proposal(owner, event)
 
-    async def listen(received: list[Event]) -> None:
+    async def listen(received: list[Event], started: asyncio.Event) -> None:
         # A client of its own: a new connection, accepted by either worker.
         async with httpx.AsyncClient(base_url=two_workers.url, timeout=30) as client:
             async with client.stream(
@@ -42,6 +44,7 @@ async def test_every_stream_gets_every_event_across_workers(two_workers: Server)
             ) as r:
                 async for message in events(r):
                     received.append(message)
+                    started.set()  # the snapshot is in: later changes reach this stream
                     if (
                         message.event == "vote.cast"
                         and message.data["data"]["vote_count"] == VOTERS
@@ -56,8 +59,12 @@ async def test_every_stream_gets_every_event_across_workers(two_workers: Server)
             assert r.status_code == 201, r.text
 
     inboxes: list[list[Event]] = [[] for _ in range(STREAMS)]
-    listeners = [asyncio.create_task(listen(inbox)) for inbox in inboxes]
-    await asyncio.sleep(0.5)
+    started = [asyncio.Event() for _ in inboxes]
+    listeners = [
+        asyncio.create_task(listen(inbox, ready))
+        for inbox, ready in zip(inboxes, started, strict=True)
+    ]
+    await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in started)), 30)
     for voter in voters:
         await vote(voter)
     await asyncio.wait_for(asyncio.gather(*listeners), 20)
