@@ -4,12 +4,11 @@ Constraint names follow one convention so that Alembic migrations name them the 
 way on SQLite and PostgreSQL, and a downgrade can drop them by name.
 """
 
-import os
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import uuid_utils.compat
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase
@@ -53,13 +52,12 @@ def utcnow() -> datetime:
 
 
 def uuid7() -> uuid.UUID:
-    """A time-ordered UUID (RFC 9562 version 7).
+    """A time-ordered UUID (RFC 9562 version 7), as the standard library's ``uuid.UUID``.
 
     Ids that sort by creation time let every list paginate on the primary key alone:
-    the cursor is the last id, and the index is the one the table already has.
+    the cursor is the last id, and the index is the one the table already has. Python
+    3.14 has ``uuid.uuid7``; until then uuid-utils (its ``compat`` module returns the
+    standard type) generates them (in increasing order within a process, as
+    its test in tests/unit shows).
     """
-    ms = time.time_ns() // 1_000_000
-    value = (ms & 0xFFFF_FFFF_FFFF) << 80 | int.from_bytes(os.urandom(10)) & ((1 << 80) - 1)
-    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
-    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return uuid.UUID(int=value)
+    return uuid_utils.compat.uuid7()
