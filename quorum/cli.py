@@ -1,13 +1,19 @@
-"""The ``quorum`` command: serve, migrate, demo."""
+"""The ``quorum`` command: serve, migrate, demo.
+
+``main`` is the entry point: it runs the command, and turns invalid settings into one
+line per problem on stderr and exit status 2 (a usage error, as for a bad option),
+whichever command read them.
+"""
 
 import asyncio
+import sys
 
 import typer
 import uvicorn
 from rich.console import Console
 
 from quorum import migrate as migrations
-from quorum.settings import get_settings
+from quorum.settings import InvalidSettings, get_settings
 
 # Streams end at once on SIGTERM (quorum/shutdown.py); this bounds what else may linger.
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -88,5 +94,13 @@ def loadtest(
     raise typer.Exit(0 if report.ok else 1)
 
 
+def main() -> None:
+    try:
+        app()
+    except InvalidSettings as exc:
+        print("\n".join(exc.lines), file=sys.stderr)  # plain: no markup in the messages
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    app()
+    main()

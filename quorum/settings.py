@@ -3,6 +3,9 @@
 The embedded default needs no configuration at all: a SQLite file and a secret key
 kept in the data directory. PostgreSQL deployments must bring their own secret,
 because several instances have to agree on it.
+
+Invalid settings raise ``InvalidSettings``: one line per problem, each naming its
+environment variable, which the ``quorum`` command prints instead of a traceback.
 """
 
 import contextlib
@@ -13,14 +16,49 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import limits
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"changeme", "secret", "change-me", "changethis"}
+ENV_PREFIX = "QUORUM_"
+
+
+class InvalidSettings(Exception):
+    """The settings cannot be used; ``lines`` says why, one problem per line, each starting
+    with the environment variable to fix (``QUORUM_X: what is wrong``)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+    @classmethod
+    def from_validation_error(cls, error: ValidationError) -> "InvalidSettings":
+        return cls([_describe(detail) for detail in error.errors(include_url=False)])
+
+
+class _FieldError(ValueError):
+    """A check across several fields that still blames one of them."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _describe(detail: ErrorDetails) -> str:
+    cause = detail.get("ctx", {}).get("error")
+    field = None
+    if isinstance(cause, _FieldError):
+        field = cause.field
+    elif detail["loc"]:
+        field = str(detail["loc"][0])
+    # pydantic prefixes a validator's own message with "Value error, ": ours say enough
+    message = str(cause) if isinstance(cause, ValueError) else detail["msg"]
+    return f"{ENV_PREFIX}{field.upper()}: {message}" if field else message
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="QUORUM_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     data_dir: Path = Path("./data")
     database_url: str = ""
@@ -71,6 +109,13 @@ class Settings(BaseSettings):
         default_factory=list, description="comma-separated; empty: no CORS at all"
     )
 
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret(cls, value: str | None) -> str | None:
+        if value is not None and (value.lower() in _PLACEHOLDER_SECRETS or len(value) < 32):
+            raise ValueError("must be a random string of at least 32 characters")
+        return value
+
     @field_validator("auth_rate_limit")
     @classmethod
     def _parse_rate_limit(cls, value: str) -> str:
@@ -90,12 +135,8 @@ class Settings(BaseSettings):
     def _resolve_defaults(self) -> "Settings":
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'quorum.db'}"
-        if self.secret_key is not None and (
-            self.secret_key.lower() in _PLACEHOLDER_SECRETS or len(self.secret_key) < 32
-        ):
-            raise ValueError("QUORUM_SECRET_KEY must be a random string of at least 32 characters")
         if self.secret_key is None and not self.is_sqlite:
-            raise ValueError("QUORUM_SECRET_KEY is required when the database is not SQLite")
+            raise _FieldError("secret_key", "required when the database is not SQLite")
         return self
 
     @property
@@ -127,4 +168,8 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of this process; ``InvalidSettings`` if any is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSettings.from_validation_error(exc) from None
