@@ -41,6 +41,11 @@ def serve(
         port=port,
         workers=workers,
         log_config=None,  # quorum.logs configures logging, JSON or console
+        # The client's address is the peer's, unless the peer is a proxy named in
+        # QUORUM_FORWARDED_ALLOW_IPS: uvicorn's default believes X-Forwarded-For from
+        # 127.0.0.1, so any local process could pick its address past the per-IP limits.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=False,  # ours, without query strings (they may carry stream tickets)
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         # Longer than a proxy's idle upstream connections (nginx: 60 s), so the proxy never

@@ -9,6 +9,7 @@ environment variable, which the ``quorum`` command prints instead of a traceback
 """
 
 import contextlib
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -108,6 +109,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated; empty: no CORS at all"
     )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="proxies whose X-Forwarded-For/-Proto are believed (addresses, networks, "
+        "'*'); empty: none, the peer is the client",
+    )
 
     @field_validator("secret_key")
     @classmethod
@@ -124,11 +130,23 @@ class Settings(BaseSettings):
             limits.parse(value)  # ValueError names the bad notation
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        """uvicorn would take a typo for a host name and trust nobody, silently."""
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry)  # an address is a network of one
+                except ValueError:
+                    raise ValueError(f"not an IP address, network or '*': {entry!r}") from None
         return value
 
     @model_validator(mode="after")

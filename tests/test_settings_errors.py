@@ -48,3 +48,11 @@ def test_model_level_errors_name_their_variable(tmp_path: Path) -> None:
     assert r.returncode == 2, output
     assert "Traceback" not in output, output
     assert "QUORUM_SECRET_KEY:" in output, output
+
+
+def test_a_proxy_that_is_no_address_is_refused(tmp_path: Path) -> None:
+    """uvicorn would take ``nginx`` for a literal host and silently trust nobody."""
+    r = run_cli("migrate", tmp_path=tmp_path, QUORUM_FORWARDED_ALLOW_IPS="10.0.0.5, nginx")
+    output = r.stdout + r.stderr
+    assert r.returncode == 2, output
+    assert "QUORUM_FORWARDED_ALLOW_IPS: not an IP address, network or '*': 'nginx'" in output
