@@ -13,6 +13,7 @@ import uvicorn
 from rich.console import Console
 
 from quorum import migrate as migrations
+from quorum.headerlimit import HeaderLimitProtocol
 from quorum.settings import InvalidSettings, get_settings
 
 # Streams end at once on SIGTERM (quorum/shutdown.py); this bounds what else may linger.
@@ -40,6 +41,7 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        http=HeaderLimitProtocol,  # httptools, with a cap on request heads (431)
         log_config=None,  # quorum.logs configures logging, JSON or console
         # The client's address is the peer's, unless the peer is a proxy named in
         # QUORUM_FORWARDED_ALLOW_IPS: uvicorn's default believes X-Forwarded-For from

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     access_log: bool = True
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # quorum/headerlimit.py: request line and headers in all, and one line of them
+    max_header_bytes: int = Field(default=65_536, ge=1024)
+    max_header_line_bytes: int = Field(default=16_384, ge=256)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
     auth_rate_limit: str = Field(
