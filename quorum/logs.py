@@ -4,9 +4,10 @@ JSON lines in production, readable lines on a terminal (``QUORUM_LOG_FORMAT``: a
 console). Every line carries the request id bound by ``quorum.api.request_context``.
 
 Secrets stay out, in two layers. Values under secret-looking keys are replaced; and
-every string of every line — our messages, the standard library's records (uvicorn logs
-a WebSocket handshake's whole URL, ``?ticket=`` included), rendered tracebacks — has
-its secret-looking parts replaced: ``ticket=``/``token=``/``password=``-style parameters,
+every string value of every line — our messages, the standard library's records
+(uvicorn logs a WebSocket handshake's whole URL, ``?ticket=`` included), rendered
+tracebacks; not strings nested in lists or dicts — has its secret-looking parts
+replaced: ``ticket=``/``token=``/``password=``-style parameters,
 ``Bearer``/``Basic`` credentials, credential headers and anything shaped like a JWT. The
 access log is written by us without the query string, and uvicorn's own is off.
 Tracebacks are the standard library's — frames, no values: structlog's rich renderer
