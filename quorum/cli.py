@@ -1,13 +1,20 @@
-"""The ``quorum`` command: serve, migrate, demo."""
+"""The ``quorum`` command: serve, migrate, demo.
+
+``main`` is the entry point: it runs the command, and turns invalid settings into one
+line per problem on stderr and exit status 2 (a usage error, as for a bad option),
+whichever command read them.
+"""
 
 import asyncio
+import sys
 
 import typer
 import uvicorn
 from rich.console import Console
 
 from quorum import migrate as migrations
-from quorum.settings import get_settings
+from quorum.headerlimit import HeaderLimitProtocol
+from quorum.settings import InvalidSettings, get_settings
 
 # Streams end at once on SIGTERM (quorum/shutdown.py); this bounds what else may linger.
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -34,7 +41,13 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        http=HeaderLimitProtocol,  # httptools, with a cap on request heads (431)
         log_config=None,  # quorum.logs configures logging, JSON or console
+        # The client's address is the peer's, unless the peer is a proxy named in
+        # QUORUM_FORWARDED_ALLOW_IPS: uvicorn's default believes X-Forwarded-For from
+        # 127.0.0.1, so any local process could pick its address past the per-IP limits.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=False,  # ours, without query strings (they may carry stream tickets)
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         # Longer than a proxy's idle upstream connections (nginx: 60 s), so the proxy never
@@ -94,5 +107,13 @@ def loadtest(
     raise typer.Exit(0 if report.ok else 1)
 
 
+def main() -> None:
+    try:
+        app()
+    except InvalidSettings as exc:
+        print("\n".join(exc.lines), file=sys.stderr)  # plain: no markup in the messages
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    app()
+    main()

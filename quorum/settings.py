@@ -3,9 +3,13 @@
 The embedded default needs no configuration at all: a SQLite file and a secret key
 kept in the data directory. PostgreSQL deployments must bring their own secret,
 because several instances have to agree on it.
+
+Invalid settings raise ``InvalidSettings``: one line per problem, each naming its
+environment variable, which the ``quorum`` command prints instead of a traceback.
 """
 
 import contextlib
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -13,14 +17,49 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import limits
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"changeme", "secret", "change-me", "changethis"}
+ENV_PREFIX = "QUORUM_"
+
+
+class InvalidSettings(Exception):
+    """The settings cannot be used; ``lines`` says why, one problem per line, each starting
+    with the environment variable to fix (``QUORUM_X: what is wrong``)."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+    @classmethod
+    def from_validation_error(cls, error: ValidationError) -> "InvalidSettings":
+        return cls([_describe(detail) for detail in error.errors(include_url=False)])
+
+
+class _FieldError(ValueError):
+    """A check across several fields that still blames one of them."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _describe(detail: ErrorDetails) -> str:
+    cause = detail.get("ctx", {}).get("error")
+    field = None
+    if isinstance(cause, _FieldError):
+        field = cause.field
+    elif detail["loc"]:
+        field = str(detail["loc"][0])
+    # pydantic prefixes a validator's own message with "Value error, ": ours say enough
+    message = str(cause) if isinstance(cause, ValueError) else detail["msg"]
+    return f"{ENV_PREFIX}{field.upper()}: {message}" if field else message
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="QUORUM_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     data_dir: Path = Path("./data")
     database_url: str = ""
@@ -68,6 +107,9 @@ class Settings(BaseSettings):
     access_log: bool = True
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # quorum/headerlimit.py: request line and headers in all, and one line of them
+    max_header_bytes: int = Field(default=65_536, ge=1024)
+    max_header_line_bytes: int = Field(default=16_384, ge=256)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
     auth_rate_limit: str = Field(
@@ -77,6 +119,18 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated; empty: no CORS at all"
     )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="proxies whose X-Forwarded-For/-Proto are believed (addresses, networks, "
+        "'*'); empty: none, the peer is the client",
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret(cls, value: str | None) -> str | None:
+        if value is not None and (value.lower() in _PLACEHOLDER_SECRETS or len(value) < 32):
+            raise ValueError("must be a random string of at least 32 characters")
+        return value
 
     @field_validator("auth_rate_limit")
     @classmethod
@@ -86,23 +140,31 @@ class Settings(BaseSettings):
             limits.parse(value)  # ValueError names the bad notation
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "forwarded_allow_ips", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_list(cls, value: object) -> object:
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        """uvicorn would take a typo for a host name and trust nobody, silently."""
+        for entry in value:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry)  # an address is a network of one
+                except ValueError:
+                    raise ValueError(f"not an IP address, network or '*': {entry!r}") from None
         return value
 
     @model_validator(mode="after")
     def _resolve_defaults(self) -> "Settings":
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.data_dir / 'quorum.db'}"
-        if self.secret_key is not None and (
-            self.secret_key.lower() in _PLACEHOLDER_SECRETS or len(self.secret_key) < 32
-        ):
-            raise ValueError("QUORUM_SECRET_KEY must be a random string of at least 32 characters")
         if self.secret_key is None and not self.is_sqlite:
-            raise ValueError("QUORUM_SECRET_KEY is required when the database is not SQLite")
+            raise _FieldError("secret_key", "required when the database is not SQLite")
         return self
 
     @property
@@ -134,4 +196,8 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings of this process; ``InvalidSettings`` if any is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidSettings.from_validation_error(exc) from None

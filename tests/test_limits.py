@@ -2,8 +2,10 @@
 and per username for logins; in memory or in Redis, failing open without Redis), and
 the cap on one user's concurrent streams (SSE and WebSocket together).
 
-uvicorn takes the client address from X-Forwarded-For when the peer is 127.0.0.1 (its
-default ``--forwarded-allow-ips``), so a test stands for many clients by sending it.
+These servers are plain uvicorn, which takes the client address from X-Forwarded-For
+when the peer is 127.0.0.1 (its default ``--forwarded-allow-ips``), so a test stands for
+many clients by sending it. ``quorum serve`` does not, unless told to
+(tests/test_client_address.py).
 """
 
 import asyncio

@@ -11,8 +11,9 @@ reached, the limiter fails open**: the attempt is allowed and the outage logged.
 able to log in matters more than the brake, and a Redis outage must not become an
 outage of logins.
 
-The client IP is the connection's peer as the ASGI server reports it; behind a reverse
-proxy, tell uvicorn to trust it (``--forwarded-allow-ips``) so that it is the client's.
+The client IP is the connection's peer as the ASGI server reports it. ``quorum serve``
+believes X-Forwarded-For only from the proxies in ``QUORUM_FORWARDED_ALLOW_IPS`` (none by
+default): trusted from anyone, it would let a client choose its address, and its budget.
 """
 
 import math
