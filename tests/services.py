@@ -159,8 +159,10 @@ def start_server(
     with log_path.open("wb") as log_file:
         # A keep-alive longer than the clients' (httpx: 5 s), so that a client never reuses a
         # connection at the very moment the server closes it as idle.
+        # The same HTTP protocol and proxy policy as ``quorum serve`` (quorum/cli.py).
         uvicorn = [sys.executable, "-m", "uvicorn", "quorum.app:create_app", "--factory",
                    "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                   "--http", "quorum.headerlimit:HeaderLimitProtocol", "--no-proxy-headers",
                    "--timeout-keep-alive", "30"]  # fmt: skip
         cli = [
             sys.executable,
