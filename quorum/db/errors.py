@@ -1,4 +1,5 @@
-"""Which database errors mean "the database cannot be reached right now".
+"""Which database errors mean "the database cannot be reached right now", and which
+one is a foreign key that points nowhere.
 
 Those are answered 503 with Retry-After: the same request may simply be sent again once
 the database is back. Any other database error is a bug or a broken invariant (500).
@@ -29,3 +30,23 @@ def is_unavailable(exc: BaseException) -> bool:
         return True
     sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
     return sqlstate[:2] in _UNAVAILABLE_CLASSES or sqlstate in _UNAVAILABLE_CODES
+
+
+# SQLSTATE 23503 foreign_key_violation; SQLite names the same failure by its extended code.
+_FOREIGN_KEY_SQLSTATE = "23503"
+_SQLITE_FOREIGN_KEY = "SQLITE_CONSTRAINT_FOREIGNKEY"
+
+
+def is_foreign_key_violation(exc: BaseException) -> bool:
+    """A row was written with a reference to a row that does not exist (any more).
+
+    SQLite does not say which constraint failed, so callers that care which row is
+    missing must ask the database, as ``quorum.api.routing`` does for the caller's user.
+    """
+    if not isinstance(exc, sa_exc.IntegrityError):
+        return False
+    orig = exc.orig
+    return (
+        str(getattr(orig, "sqlstate", None) or "") == _FOREIGN_KEY_SQLSTATE
+        or getattr(orig, "sqlite_errorname", None) == _SQLITE_FOREIGN_KEY
+    )
