@@ -166,6 +166,39 @@ async def test_invalid_token_is_401_invalid_token(client: httpx.AsyncClient, tok
     problem(r, 401, "invalid_token")
 
 
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": "soon"},
+        {"exp": "4102444800"},  # a number in a string is not a NumericDate
+        {"exp": True},
+        {"exp": [4_102_444_800]},
+        {"exp": {"at": 4_102_444_800}},
+        {"exp": float("nan")},  # JSON NaN: never "<= now", so it would never expire
+        {"exp": float("inf")},
+        {"sub": 42},
+        {"sub": True},
+        {"sub": ["a"]},
+        {"iat": "yesterday"},
+        {"nbf": "soon"},
+    ],
+    ids=lambda claims: ",".join(f"{k}={v!r}" for k, v in claims.items()),
+)
+async def test_claims_of_the_wrong_type_are_401_invalid_token(
+    client: httpx.AsyncClient, claims: dict[str, object]
+) -> None:
+    """Signed with the real key, so only the claims' types can give them away."""
+    r = await client.get(ME, headers=bearer(_token(**claims)))
+    problem(r, 401, "invalid_token")
+
+
+async def test_a_far_future_expiry_is_just_far_away(client: httpx.AsyncClient) -> None:
+    """An integer too large for a float (JSON allows it) is still a valid, distant time:
+    the token passes, and only the unknown user is refused."""
+    r = await client.get(ME, headers=bearer(_token(exp=10**400)))
+    problem(r, 401, "user_not_found")
+
+
 async def test_unsigned_token_is_refused(client: httpx.AsyncClient) -> None:
     unsigned = jwt.encode(
         {"sub": str(uuid.uuid4()), "aud": "quorum:api", "exp": 4_102_444_800},
