@@ -120,9 +120,25 @@ async def test_unknown_email_is_401_invalid_credentials(client: httpx.AsyncClien
     problem(r, 401, "invalid_credentials")
 
 
+FORM_HINT = "application/x-www-form-urlencoded"
+
+
 async def test_token_without_form_fields_is_422(client: httpx.AsyncClient) -> None:
     r = await client.post(TOKEN, data={"username": unique_email()})
-    problem(r, 422, "validation_error")
+    body = problem(r, 422, "validation_error")
+    assert [e["loc"] for e in body["errors"]] == [["body", "password"]]
+    assert FORM_HINT in body["detail"]
+
+
+async def test_token_sent_as_json_says_to_send_a_form(client: httpx.AsyncClient) -> None:
+    email = unique_email()
+    await register(client, email)
+
+    r = await client.post(TOKEN, json={"username": email, "password": PASSWORD})
+
+    body = problem(r, 422, "validation_error")
+    assert FORM_HINT in body["detail"] and "username=" in body["detail"], body
+    assert [e["loc"] for e in body["errors"]] == [["body", "username"], ["body", "password"]]
 
 
 async def test_me_without_a_token_is_401_not_authenticated(client: httpx.AsyncClient) -> None:

@@ -10,7 +10,7 @@ from quorum.accounts import service, tokens
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.schemas import RegisterIn, TokenOut, UserOut
 from quorum.api.deps import CurrentUserId, SessionDep, SettingsDep
-from quorum.api.errors import PROBLEM_RESPONSES
+from quorum.api.errors import PROBLEM_RESPONSES, validation_hint
 from quorum.api.ratelimit import limit_login, limit_register
 from quorum.api.routing import TransactionalRoute
 
@@ -23,6 +23,11 @@ def get_passwords(request: Request) -> Passwords:
 
 
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+# Clients often send the login as JSON, like every other body of this API.
+LOGIN_FORM = (
+    "Send an application/x-www-form-urlencoded OAuth2 password form: "
+    "username=<email>&password=<password>."
+)
 
 
 @router.post("/auth/register", status_code=201, dependencies=[Depends(limit_register)])
@@ -30,7 +35,7 @@ async def register(body: RegisterIn, session: SessionDep, passwords: PasswordsDe
     return UserOut.model_validate(await service.register(session, passwords, body))
 
 
-@router.post("/auth/token", dependencies=[Depends(limit_login)])
+@router.post("/auth/token", dependencies=[validation_hint(LOGIN_FORM), Depends(limit_login)])
 async def token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],

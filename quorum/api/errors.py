@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import orjson
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import exc as sa_exc
@@ -127,15 +127,31 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     return problem(status, exc.code, exc.detail, headers=headers)
 
 
+def validation_hint(detail: str) -> Any:
+    """For a route's ``dependencies=``: the ``detail`` of its 422 ``validation_error``,
+    to say what the route expects where clients commonly get it wrong (a form where they
+    send JSON). It runs even when validation fails: FastAPI calls every dependency whose
+    own inputs are valid before it raises the errors of the others."""
+
+    async def hint(request: Request) -> None:
+        request.state.validation_detail = detail
+
+    return Depends(hint)
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     exc = cast(RequestValidationError, exc)
-    details = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in exc.errors()
-    ]
+    details: list[dict[str, Any]] = []
+    for e in exc.errors():
+        found = {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        # FastAPI validates a body-reading dependency once per dependant that uses it, so
+        # the same failure can come twice; list each once.
+        if found not in details:
+            details.append(found)
     if any(d["type"] == "json_invalid" for d in details):
         return problem(400, "malformed_json", "The request body is not valid JSON.")
-    return problem(422, "validation_error", "The request failed validation.", errors=details)
+    detail = getattr(request.state, "validation_detail", "The request failed validation.")
+    return problem(422, "validation_error", detail, errors=details)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
