@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from quorum import logs, maintenance
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.router import router as accounts_router
-from quorum.api import errors, guards
+from quorum.api import docs, errors, guards
 from quorum.api.health import router as health_router
 from quorum.api.limits import BodySizeLimit
 from quorum.api.metrics import router as metrics_router
@@ -61,7 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await guards.close(app)
             await engine.dispose()
 
-    app = FastAPI(title="Quorum", version="0.1.0", lifespan=lifespan)
+    # The docs pages are quorum.api.docs's: FastAPI's own load their assets from a CDN.
+    app = FastAPI(title="Quorum", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -73,4 +74,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(decisions_router, prefix=API_PREFIX)
     app.include_router(streams_router, prefix=API_PREFIX)
     app.include_router(metrics_router)
+    docs.install(app)
     return app
