@@ -134,9 +134,14 @@ def validation_hint(detail: str) -> Any:
     own inputs are valid before it raises the errors of the others."""
 
     async def hint(request: Request) -> None:
-        request.state.validation_detail = detail
+        explain_validation(request, detail)
 
     return Depends(hint)
+
+
+def explain_validation(request: Request, detail: str) -> None:
+    """The ``detail`` of this request's 422 ``validation_error``, should it fail."""
+    request.state.validation_detail = detail
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -24,10 +24,12 @@ from starlette.responses import Response
 
 from quorum.accounts.service import user_exists, user_not_found
 from quorum.api import idempotency
+from quorum.api.bodyless import refuse_body
 from quorum.db.errors import is_foreign_key_violation
 from quorum.db.uow import READ_ONLY, read_only, transaction
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
+_MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REPLAYS = Counter(
     "quorum_idempotent_replays_total", "Responses replayed for a repeated Idempotency-Key."
 )
@@ -36,8 +38,13 @@ REPLAYS = Counter(
 class TransactionalRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = super().get_route_handler()
+        # A mutating route that declares no body refuses one (quorum/api/bodyless.py).
+        mutating = bool(_MUTATING_METHODS.intersection(self.methods or ()))
+        refuses_body = mutating and self.body_field is None
 
         async def handler(request: Request) -> Response:
+            if refuses_body:
+                await refuse_body(request)
             try:
                 async with transaction(request.app.state.sessionmaker) as session:
                     if request.method in _READ_METHODS:
