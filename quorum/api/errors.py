@@ -63,33 +63,6 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None  # validation failures: loc, msg, type
 
 
-def _documented(description: str, *, retry_after: bool = False) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
-    }
-    if retry_after:
-        response["headers"] = {
-            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
-        }
-    return response
-
-
-# The errors any API route may answer, for the routers' ``responses=``: clients (and the
-# schemathesis run in the tests) can then tell a documented error from a surprise.
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _documented("Malformed request (``malformed_json``)"),
-    401: _documented("No valid credentials"),
-    403: _documented("Not allowed"),
-    404: _documented("No such resource"),
-    409: _documented("The current state forbids it"),
-    413: _documented("Body too large"),
-    422: _documented("Validation failed; the fields are under ``errors``"),
-    429: _documented("Too many attempts or open streams", retry_after=True),
-    503: _documented("A dependency is unavailable; retry", retry_after=True),
-}
-
-
 def problem(
     status: int,
     code: str,
