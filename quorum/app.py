@@ -10,7 +10,7 @@ from starlette.types import ASGIApp
 from quorum import logs, maintenance
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.router import router as accounts_router
-from quorum.api import errors, guards
+from quorum.api import docs, errors, guards
 from quorum.api.health import router as health_router
 from quorum.api.limits import BodySizeLimit
 from quorum.api.metrics import router as metrics_router
@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await guards.close(app)
             await engine.dispose()
 
-    app = _Quorum(title="Quorum", version="0.1.0", lifespan=lifespan)
+    # The docs pages are quorum.api.docs's: FastAPI's own load their assets from a CDN.
+    app = _Quorum(title="Quorum", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -84,4 +85,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(streams_router, prefix=API_PREFIX)
     app.include_router(contract_router)
     app.include_router(metrics_router)
+    docs.install(app)
     return app

@@ -120,9 +120,25 @@ async def test_unknown_email_is_401_invalid_credentials(client: httpx.AsyncClien
     problem(r, 401, "invalid_credentials")
 
 
+FORM_HINT = "application/x-www-form-urlencoded"
+
+
 async def test_token_without_form_fields_is_422(client: httpx.AsyncClient) -> None:
     r = await client.post(TOKEN, data={"username": unique_email()})
-    problem(r, 422, "validation_error")
+    body = problem(r, 422, "validation_error")
+    assert [e["loc"] for e in body["errors"]] == [["body", "password"]]
+    assert FORM_HINT in body["detail"]
+
+
+async def test_token_sent_as_json_says_to_send_a_form(client: httpx.AsyncClient) -> None:
+    email = unique_email()
+    await register(client, email)
+
+    r = await client.post(TOKEN, json={"username": email, "password": PASSWORD})
+
+    body = problem(r, 422, "validation_error")
+    assert FORM_HINT in body["detail"] and "username=" in body["detail"], body
+    assert [e["loc"] for e in body["errors"]] == [["body", "username"], ["body", "password"]]
 
 
 async def test_me_without_a_token_is_401_not_authenticated(client: httpx.AsyncClient) -> None:
@@ -164,6 +180,39 @@ def _token(key: str = SECRET, **claims: object) -> str:
 async def test_invalid_token_is_401_invalid_token(client: httpx.AsyncClient, token: str) -> None:
     r = await client.get(ME, headers=bearer(token))
     problem(r, 401, "invalid_token")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": "soon"},
+        {"exp": "4102444800"},  # a number in a string is not a NumericDate
+        {"exp": True},
+        {"exp": [4_102_444_800]},
+        {"exp": {"at": 4_102_444_800}},
+        {"exp": float("nan")},  # JSON NaN: never "<= now", so it would never expire
+        {"exp": float("inf")},
+        {"sub": 42},
+        {"sub": True},
+        {"sub": ["a"]},
+        {"iat": "yesterday"},
+        {"nbf": "soon"},
+    ],
+    ids=lambda claims: ",".join(f"{k}={v!r}" for k, v in claims.items()),
+)
+async def test_claims_of_the_wrong_type_are_401_invalid_token(
+    client: httpx.AsyncClient, claims: dict[str, object]
+) -> None:
+    """Signed with the real key, so only the claims' types can give them away."""
+    r = await client.get(ME, headers=bearer(_token(**claims)))
+    problem(r, 401, "invalid_token")
+
+
+async def test_a_far_future_expiry_is_just_far_away(client: httpx.AsyncClient) -> None:
+    """An integer too large for a float (JSON allows it) is still a valid, distant time:
+    the token passes, and only the unknown user is refused."""
+    r = await client.get(ME, headers=bearer(_token(exp=10**400)))
+    problem(r, 401, "user_not_found")
 
 
 async def test_unsigned_token_is_refused(client: httpx.AsyncClient) -> None:

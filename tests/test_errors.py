@@ -292,3 +292,87 @@ async def test_deeply_nested_json_is_400_not_500(api: Api) -> None:
         headers={**owner.auth, "Content-Type": "application/json"},
     )
     problem(r, 400, "malformed_json")
+
+
+# -- bodies where none is taken ------------------------------------------------------------
+
+
+async def test_a_vote_with_a_body_is_422_and_not_counted(api: Api) -> None:
+    owner, event, proposal = await owner_event_proposal(api)
+    url = api.vote_url(event, proposal)
+
+    for content, content_type in (
+        (b'{"value": -1}', "application/json"),
+        (b'{"value": -1}', None),
+        (b"[]", "application/json"),
+        (b"null", "application/json"),
+        (b"-1", "text/plain"),
+        (b"{" * 10_000, "application/json"),
+    ):
+        headers = {**owner.auth, **({"Content-Type": content_type} if content_type else {})}
+        r = await api.client.post(url, content=content, headers=headers)
+        errors = problem(r, 422, "validation_error")["errors"]
+        assert [e["loc"] for e in errors] == [["body"]], errors
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"value":'
+        yield b" -1}"
+
+    r = await api.client.post(url, content=chunks(), headers=owner.auth)
+    assert "content-length" not in r.request.headers
+    problem(r, 422, "validation_error")
+    assert (await api.get_proposal(owner, event, proposal))["vote_count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "headers"),
+    [
+        (b"", {}),
+        (b"{}", {"Content-Type": "application/json"}),
+        (b" { }\n", {"Content-Type": "application/json"}),
+    ],
+    ids=["empty", "empty-object", "empty-object-spaced"],
+)
+async def test_a_vote_with_no_body_or_an_empty_object_counts(
+    api: Api, content: bytes, headers: dict[str, str]
+) -> None:
+    owner, event, proposal = await owner_event_proposal(api)
+    r = await api.client.post(
+        api.vote_url(event, proposal), content=content, headers={**owner.auth, **headers}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["proposal"]["vote_count"] == 1
+
+
+async def test_every_bodyless_mutating_route_refuses_a_body(api: Api) -> None:
+    owner, event, proposal = await owner_event_proposal(api)
+    joiner = await api.user("joiner")
+    vote = api.vote_url(event, proposal)
+    assert (await api.client.post(vote, headers=owner.auth)).status_code == 201
+    body = {"role": "ADMIN"}
+    for method, url, user in (
+        ("DELETE", f"{vote}/me", owner),
+        ("POST", f"{EVENTS}/{event}/stream-tickets", owner),
+        ("POST", f"{EVENTS}/{event}/memberships", joiner),
+    ):
+        r = await api.client.request(method, url, json=body, headers=user.auth)
+        problem(r, 422, "validation_error")
+    assert (await api.get_proposal(owner, event, proposal))["vote_count"] == 1
+    r = await api.client.get(f"{EVENTS}/{event}/memberships", headers=owner.auth)
+    assert [m["user_id"] for m in r.json()["items"]] == [owner.id]  # no request was made
+
+
+async def test_a_chunked_empty_object_is_no_body_and_replays_by_key(api: Api) -> None:
+    owner, event, proposal = await owner_event_proposal(api)
+    headers = {**owner.auth, "Content-Type": "application/json", "Idempotency-Key": "chunked"}
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"{"
+        yield b" }"
+
+    first = await api.client.post(api.vote_url(event, proposal), content=chunks(), headers=headers)
+    again = await api.client.post(api.vote_url(event, proposal), content=chunks(), headers=headers)
+
+    assert first.status_code == 201, first.text
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert (await api.get_proposal(owner, event, proposal))["vote_count"] == 1

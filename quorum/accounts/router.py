@@ -10,11 +10,20 @@ from quorum.accounts import service, tokens
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.schemas import RegisterIn, TokenOut, UserOut
 from quorum.api.deps import CurrentUserId, SessionDep, SettingsDep
-from quorum.api.errors import PROBLEM_RESPONSES
+from quorum.api.errors import validation_hint
+from quorum.api.problems import (
+    AUTH,
+    BODY_TOO_LARGE,
+    DATABASE,
+    JSON_BODY,
+    RATE_LIMITED,
+    Case,
+    problems,
+)
 from quorum.api.ratelimit import limit_login, limit_register
 from quorum.api.routing import TransactionalRoute
 
-router = APIRouter(route_class=TransactionalRoute, tags=["accounts"], responses=PROBLEM_RESPONSES)
+router = APIRouter(route_class=TransactionalRoute, tags=["accounts"])
 
 
 def get_passwords(request: Request) -> Passwords:
@@ -23,20 +32,53 @@ def get_passwords(request: Request) -> Passwords:
 
 
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+# Clients often send the login as JSON, like every other body of this API.
+LOGIN_FORM = (
+    "Send an application/x-www-form-urlencoded OAuth2 password form: "
+    "username=<email>&password=<password>."
+)
+EMAIL_TAKEN = Case(409, "email_taken", "An account with this email already exists.")
+INVALID_CREDENTIALS = Case(401, "invalid_credentials", "Wrong email or password.")
+BAD_FORM = Case(400, "bad_request", "There was an error parsing the body")  # FastAPI's words
+FORM_REQUIRED = Case(
+    422,
+    "validation_error",
+    LOGIN_FORM,
+    extra={"errors": [{"loc": ["body", "username"], "msg": "Field required", "type": "missing"}]},
+)
 
 
-@router.post("/auth/register", status_code=201, dependencies=[Depends(limit_register)])
+@router.post(
+    "/auth/register",
+    status_code=201,
+    dependencies=[Depends(limit_register)],
+    responses=problems(JSON_BODY, EMAIL_TAKEN, RATE_LIMITED, DATABASE),
+)
 async def register(body: RegisterIn, session: SessionDep, passwords: PasswordsDep) -> UserOut:
+    """Create an account; the email is unique whatever its case."""
     return UserOut.model_validate(await service.register(session, passwords, body))
 
 
-@router.post("/auth/token", dependencies=[Depends(limit_login)])
+@router.post(
+    "/auth/token",
+    dependencies=[validation_hint(LOGIN_FORM), Depends(limit_login)],
+    responses=problems(
+        BAD_FORM,
+        INVALID_CREDENTIALS,
+        BODY_TOO_LARGE,
+        FORM_REQUIRED,
+        RATE_LIMITED,
+        DATABASE,
+    ),
+)
 async def token(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     passwords: PasswordsDep,
     settings: SettingsDep,
 ) -> TokenOut:
+    """Log in with an OAuth2 password form (``username`` is the email), not JSON: a
+    bearer access token for every other route."""
     sessionmaker = request.app.state.sessionmaker
     user = await service.authenticate(sessionmaker, passwords, form.username, form.password)
     ttl = settings.access_token_ttl_seconds
@@ -46,6 +88,7 @@ async def token(
     return TokenOut(access_token=access_token, expires_in=ttl)
 
 
-@router.get("/me")
+@router.get("/me", responses=problems(AUTH, DATABASE))
 async def me(user_id: CurrentUserId, session: SessionDep) -> UserOut:
+    """The account the access token belongs to."""
     return UserOut.model_validate(await service.get_user(session, user_id))

@@ -45,8 +45,23 @@ async def authenticate(
     return user
 
 
+def user_not_found() -> Unauthenticated:
+    """What a valid token of a deleted account gets, on every route: the token is not
+    the problem, the account is, and logging in again will not bring it back."""
+    return Unauthenticated("user_not_found", "This account no longer exists.")
+
+
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     user = await session.get(User, user_id)
     if user is None:
-        raise Unauthenticated("user_not_found", "This account no longer exists.")
+        raise user_not_found()
     return user
+
+
+async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    return await session.scalar(select(User.id).where(User.id == user_id)) is not None
+
+
+async def require_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    if not await user_exists(session, user_id):
+        raise user_not_found()

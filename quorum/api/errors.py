@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import orjson
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import exc as sa_exc
@@ -65,37 +65,6 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None  # validation failures: loc, msg, type
 
 
-def _documented(description: str, *, retry_after: bool = False) -> dict[str, Any]:
-    response: dict[str, Any] = {
-        "description": description,
-        "content": {PROBLEM_JSON: {"schema": Problem.model_json_schema()}},
-    }
-    if retry_after:
-        response["headers"] = {
-            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
-        }
-    return response
-
-
-# The errors any API route may answer, for the routers' ``responses=``: clients (and the
-# schemathesis run in the tests) can then tell a documented error from a surprise.
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: _documented("Malformed request (``malformed_json``)"),
-    401: _documented("No valid credentials"),
-    403: _documented("Not allowed"),
-    404: _documented("No such resource"),
-    409: _documented("The current state forbids it"),
-    413: _documented("Body too large"),
-    422: _documented("Validation failed; the fields are under ``errors``"),
-    429: _documented("Too many attempts or open streams", retry_after=True),
-    503: _documented(
-        "A dependency is unavailable or timed out (``database_unavailable``, "
-        "``database_timeout``); retry",
-        retry_after=True,
-    ),
-}
-
-
 def problem(
     status: int,
     code: str,
@@ -133,15 +102,36 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     return problem(status, exc.code, exc.detail, headers=headers)
 
 
+def validation_hint(detail: str) -> Any:
+    """For a route's ``dependencies=``: the ``detail`` of its 422 ``validation_error``,
+    to say what the route expects where clients commonly get it wrong (a form where they
+    send JSON). It runs even when validation fails: FastAPI calls every dependency whose
+    own inputs are valid before it raises the errors of the others."""
+
+    async def hint(request: Request) -> None:
+        explain_validation(request, detail)
+
+    return Depends(hint)
+
+
+def explain_validation(request: Request, detail: str) -> None:
+    """The ``detail`` of this request's 422 ``validation_error``, should it fail."""
+    request.state.validation_detail = detail
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     exc = cast(RequestValidationError, exc)
-    details = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in exc.errors()
-    ]
+    details: list[dict[str, Any]] = []
+    for e in exc.errors():
+        found = {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+        # FastAPI validates a body-reading dependency once per dependant that uses it, so
+        # the same failure can come twice; list each once.
+        if found not in details:
+            details.append(found)
     if any(d["type"] == "json_invalid" for d in details):
         return problem(400, "malformed_json", "The request body is not valid JSON.")
-    return problem(422, "validation_error", "The request failed validation.", errors=details)
+    detail = getattr(request.state, "validation_detail", "The request failed validation.")
+    return problem(422, "validation_error", detail, errors=details)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

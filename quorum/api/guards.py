@@ -23,8 +23,7 @@ def install(app: FastAPI, settings: Settings) -> None:
     """Add the middleware (outermost last) and the limiters; close with ``close``."""
     app.state.auth_limiter = AuthLimiter.from_settings(settings)
     app.state.stream_cap = StreamCap(settings.max_streams_per_user)
-    pages = [app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url]
-    app.add_middleware(SecurityHeaders, pages=[p for p in pages if p])
+    app.add_middleware(SecurityHeaders)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -4,11 +4,10 @@ The API serves data, never pages, so its responses say so to browsers: no MIME
 sniffing, no framing, no referrer, and a Content-Security-Policy that allows nothing,
 so that a response opened as a document (a JSON body holding ``<script>``, say) can
 run nothing. JSON is not cached (``no-store``): it is per user and changes all the
-time. The interactive docs are a page with scripts of their own, so they get no CSP;
-a header the response already set (the SSE stream's Cache-Control) is left alone.
+time. A header the response already set is left alone: the SSE stream's Cache-Control,
+and the interactive docs pages' own CSP, which lets them run their scripts from this
+origin (quorum/api/docs.py).
 """
-
-from collections.abc import Iterable
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,23 +22,20 @@ _JSON_TYPES = ("application/json", "application/problem+json")
 
 
 class SecurityHeaders:
-    def __init__(self, app: ASGIApp, pages: Iterable[str] = ()) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.pages = frozenset(pages)  # paths that are HTML pages with their own scripts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        is_page = scope["path"] in self.pages
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in ALWAYS.items():
                     headers.setdefault(name, value)
-                if not is_page:
-                    headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("Content-Security-Policy", CSP)
                 media_type = headers.get("content-type", "").split(";")[0].strip()
                 if media_type in _JSON_TYPES:
                     headers.setdefault("Cache-Control", "no-store")

@@ -10,7 +10,8 @@ the load balancer would turn a delay into an outage.
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from quorum.api.errors import PROBLEM_RESPONSES, RETRY_AFTER_SECONDS, problem
+from quorum.api.errors import RETRY_AFTER_SECONDS, problem
+from quorum.api.problems import NOT_READY, problems
 from quorum.db.retry import ping
 
 router = APIRouter(tags=["health"])
@@ -18,11 +19,13 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
+    """Liveness: the process serves requests. It asks nothing of the database."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", response_model=None, responses={503: PROBLEM_RESPONSES[503]})
+@router.get("/readyz", response_model=None, responses=problems(NOT_READY))
 async def readyz(request: Request) -> dict[str, object] | Response:
+    """Readiness: the database answers now; the broker's state is reported, not required."""
     broker = request.app.state.realtime.broker.status()
     if await ping(request.app.state.engine):
         return {"status": "ready", "checks": {"database": "ok", "broker": broker}}

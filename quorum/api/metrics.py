@@ -9,4 +9,5 @@ router = APIRouter(tags=["health"])
 
 @router.get("/metrics", response_class=Response)
 async def metrics() -> Response:
+    """This process's Prometheus metrics, in the text exposition format."""
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

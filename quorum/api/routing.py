@@ -6,6 +6,11 @@ wraps the endpoint: it opens the unit of work, runs dependencies and endpoint, s
 the idempotency record with the rendered response, commits, and only then returns the
 response to be sent. Any exception rolls the whole request back. GET and HEAD run in
 read-only transactions (on SQLite: without taking the write lock).
+
+A foreign key violation is where a deleted account shows up on a write that nothing
+checked first (creating an event, requesting a membership, a race with the deletion):
+the route then asks whether the caller still exists and answers 401 ``user_not_found``
+if not. The question is asked only after such a failure, so no write pays for it.
 """
 
 from collections.abc import Callable, Coroutine
@@ -14,12 +19,17 @@ from typing import Any
 from fastapi import Request
 from fastapi.routing import APIRoute
 from prometheus_client import Counter
+from sqlalchemy import exc as sa_exc
 from starlette.responses import Response
 
+from quorum.accounts.service import user_exists, user_not_found
 from quorum.api import idempotency
-from quorum.db.uow import READ_ONLY, transaction
+from quorum.api.bodyless import refuse_body
+from quorum.db.errors import is_foreign_key_violation
+from quorum.db.uow import READ_ONLY, read_only, transaction
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
+_MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 REPLAYS = Counter(
     "quorum_idempotent_replays_total", "Responses replayed for a repeated Idempotency-Key."
 )
@@ -28,8 +38,13 @@ REPLAYS = Counter(
 class TransactionalRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = super().get_route_handler()
+        # A mutating route that declares no body refuses one (quorum/api/bodyless.py).
+        mutating = bool(_MUTATING_METHODS.intersection(self.methods or ()))
+        refuses_body = mutating and self.body_field is None
 
         async def handler(request: Request) -> Response:
+            if refuses_body:
+                await refuse_body(request)
             try:
                 async with transaction(request.app.state.sessionmaker) as session:
                     if request.method in _READ_METHODS:
@@ -42,6 +57,18 @@ class TransactionalRoute(APIRoute):
             except idempotency.IdempotentReplay as replay:
                 REPLAYS.inc()
                 return replay.response
+            except sa_exc.IntegrityError as exc:
+                if is_foreign_key_violation(exc) and await _caller_is_gone(request):
+                    raise user_not_found() from exc
+                raise
             return response
 
         return handler
+
+
+async def _caller_is_gone(request: Request) -> bool:
+    user_id = getattr(request.state, "user_id", None)  # set by ``current_user_id``
+    if user_id is None:
+        return False
+    async with read_only(request.app.state.sessionmaker) as session:
+        return not await user_exists(session, user_id)

@@ -1,9 +1,10 @@
-"""Which database errors mean "the database cannot be reached right now", and which "the
-database gave up on this statement or transaction" (a timeout).
+"""Which database errors mean "the database cannot be reached right now", which "the
+database gave up on this statement or transaction" (a timeout), and which one is a
+foreign key that points nowhere.
 
-Both are answered 503 with Retry-After (``database_unavailable``, ``database_timeout``):
-the transaction was rolled back, and the same request may simply be sent again. Any
-other database error is a bug or a broken invariant (500).
+The first two are answered 503 with Retry-After (``database_unavailable``,
+``database_timeout``): the transaction was rolled back, and the same request may simply
+be sent again. Any other database error is a bug or a broken invariant (500).
 
 The type alone does not tell: asyncpg reports a login refused while PostgreSQL restarts
 (SQLSTATE 57P03) and a connection lost in the middle of a query (08003) as a plain
@@ -43,3 +44,23 @@ def is_unavailable(exc: BaseException) -> bool:
 
 def _sqlstate(exc: sa_exc.DBAPIError) -> str:
     return str(getattr(exc.orig, "sqlstate", None) or "")
+
+
+# SQLSTATE 23503 foreign_key_violation; SQLite names the same failure by its extended code.
+_FOREIGN_KEY_SQLSTATE = "23503"
+_SQLITE_FOREIGN_KEY = "SQLITE_CONSTRAINT_FOREIGNKEY"
+
+
+def is_foreign_key_violation(exc: BaseException) -> bool:
+    """A row was written with a reference to a row that does not exist (any more).
+
+    SQLite does not say which constraint failed, so callers that care which row is
+    missing must ask the database, as ``quorum.api.routing`` does for the caller's user.
+    """
+    if not isinstance(exc, sa_exc.IntegrityError):
+        return False
+    orig = exc.orig
+    return (
+        _sqlstate(exc) == _FOREIGN_KEY_SQLSTATE
+        or getattr(orig, "sqlite_errorname", None) == _SQLITE_FOREIGN_KEY
+    )

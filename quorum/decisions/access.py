@@ -3,6 +3,11 @@
 Authorization for every event-scoped route lives here, decided by one query that reads
 the event and the caller's membership together: an unknown event is 404
 ``event_not_found``, anyone without an approved membership 403 ``not_a_member``.
+
+A token outlives its account, and a deleted account's memberships go with it (ON DELETE
+CASCADE), so a refusal first asks whether the caller still exists: 401
+``user_not_found`` then, as everywhere else. Only the refusal path pays that query; a
+member's request does not.
 """
 
 import uuid
@@ -12,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quorum.accounts.service import require_user
 from quorum.api.deps import CurrentUserId, SessionDep
 from quorum.decisions import repository as repo
 from quorum.decisions.models import MembershipStatus, Role
@@ -41,6 +47,9 @@ async def load_access(
     session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID
 ) -> EventAccess:
     found = await repo.access(session, event_id, user_id)
+    member = found is not None and found.membership_status == MembershipStatus.APPROVED
+    if not member:
+        await require_user(session, user_id)
     if found is None:
         raise NotFound("event_not_found", "No such event.")
     if found.membership_status != MembershipStatus.APPROVED or found.role is None:

@@ -6,15 +6,44 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from quorum.api.deps import CurrentUserId, SessionDep
-from quorum.api.errors import PROBLEM_RESPONSES
 from quorum.api.idempotency import IdempotencyDep
 from quorum.api.pagination import MAX_LIMIT, Page, PageParams, make_page, page_params
+from quorum.api.problems import (
+    AUTH,
+    DATABASE,
+    IDEMPOTENT,
+    JSON_BODY,
+    NO_BODY,
+    PAGE,
+    VALIDATION_ERROR,
+    problems,
+)
 from quorum.api.routing import TransactionalRoute
 from quorum.api.text import NoNul
 from quorum.decisions import repository as repo
 from quorum.decisions import service
 from quorum.decisions.access import EventAdmin, EventMember
 from quorum.decisions.models import EventStatus, MembershipStatus, ProposalKind, ProposalStatus
+from quorum.decisions.problems import (
+    ADMIN,
+    ALREADY_VOTED,
+    CHANGE,
+    EMPTY_UPDATE,
+    EVENT_NOT_FOUND,
+    INVALID_TRANSITION,
+    MEMBER,
+    MEMBERSHIP_ALREADY_DECIDED,
+    MEMBERSHIP_EXISTS,
+    MEMBERSHIP_NOT_FOUND,
+    NOT_ALLOWED,
+    ORGANIZER_MEMBERSHIP_FIXED,
+    PROPOSAL_DELETED,
+    PROPOSAL_NOT_FOUND,
+    PROPOSAL_NOT_PENDING,
+    STATUS_REQUIRED,
+    TITLE_REQUIRED,
+    VOTE_NOT_FOUND,
+)
 from quorum.decisions.schemas import (
     CommentCreate,
     CommentOut,
@@ -34,21 +63,23 @@ from quorum.decisions.schemas import (
 from quorum.realtime import log
 
 router = APIRouter(
-    route_class=TransactionalRoute,
-    dependencies=[IdempotencyDep],
-    tags=["decisions"],
-    responses=PROBLEM_RESPONSES,
+    route_class=TransactionalRoute, dependencies=[IdempotencyDep], tags=["decisions"]
 )
 PageDep = Annotated[PageParams, Depends(page_params)]
 MAX_SEQ = 2**63 - 1  # log seqs are BIGINT: a larger ``after`` must be a 422, not a 500
 
 
-@router.post("/events", status_code=201)
+@router.post(
+    "/events",
+    status_code=201,
+    responses=problems(AUTH, JSON_BODY, IDEMPOTENT, DATABASE),
+)
 async def create_event(body: EventCreate, user_id: CurrentUserId, session: SessionDep) -> EventOut:
+    """Create an event; the caller becomes its organizer, an approved member."""
     return await service.create_event(session, user_id, body)
 
 
-@router.get("/events")
+@router.get("/events", responses=problems(AUTH, PAGE, DATABASE))
 async def list_events(
     user_id: CurrentUserId,
     session: SessionDep,
@@ -56,50 +87,86 @@ async def list_events(
     status: EventStatus | None = None,
     q: Annotated[Annotated[str, NoNul] | None, Query(max_length=200)] = None,
 ) -> Page[EventOut]:
+    """The events the caller is an approved member of, newest first; ``q`` searches titles."""
     rows = await repo.list_events(session, user_id, status, q, page)
     return make_page([EventOut.model_validate(r) for r in rows], page, lambda e: e.id)
 
 
-@router.get("/events/{event_id}")
+@router.get("/events/{event_id}", responses=problems(MEMBER))
 async def get_event(access: EventMember, session: SessionDep) -> EventOut:
+    """One event, for its members."""
     return EventOut.model_validate(await repo.get_event(session, access.event_id))
 
 
-@router.patch("/events/{event_id}")
+@router.patch(
+    "/events/{event_id}",
+    responses=problems(ADMIN, JSON_BODY, CHANGE, EMPTY_UPDATE, TITLE_REQUIRED, STATUS_REQUIRED),
+)
 async def update_event(body: EventUpdate, access: EventAdmin, session: SessionDep) -> EventOut:
+    """Change an event's title, description, threshold or status (organizer or admin); a
+    closed event changes only by being reopened."""
     return await service.update_event(session, access, body)
 
 
-@router.post("/events/{event_id}/memberships", status_code=201)
+@router.post(
+    "/events/{event_id}/memberships",
+    status_code=201,
+    responses=problems(
+        AUTH,
+        VALIDATION_ERROR,
+        NO_BODY,
+        CHANGE,
+        EVENT_NOT_FOUND,
+        MEMBERSHIP_EXISTS,
+        DATABASE,
+    ),
+)
 async def request_membership(
     event_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
 ) -> MembershipOut:
+    """Ask to join an event: a PENDING request that an organizer or admin decides on."""
     return await service.request_membership(session, event_id, user_id)
 
 
-@router.get("/events/{event_id}/memberships")
+@router.get("/events/{event_id}/memberships", responses=problems(MEMBER, PAGE))
 async def list_memberships(
     access: EventMember, session: SessionDep, page: PageDep, status: MembershipStatus | None = None
 ) -> Page[MembershipOut]:
+    """The event's memberships and requests, oldest first, optionally by status."""
     rows = await repo.list_memberships(session, access.event_id, status, page)
     return make_page([MembershipOut.model_validate(r) for r in rows], page, lambda m: m.id)
 
 
-@router.patch("/events/{event_id}/memberships/{membership_id}")
+@router.patch(
+    "/events/{event_id}/memberships/{membership_id}",
+    responses=problems(
+        ADMIN,
+        JSON_BODY,
+        CHANGE,
+        EMPTY_UPDATE,
+        MEMBERSHIP_NOT_FOUND,
+        ORGANIZER_MEMBERSHIP_FIXED,
+        MEMBERSHIP_ALREADY_DECIDED,
+    ),
+)
 async def update_membership(
     membership_id: uuid.UUID, body: MembershipUpdate, access: EventAdmin, session: SessionDep
 ) -> MembershipOut:
+    """Approve or reject a PENDING request, or change a member's role (organizer or admin)."""
     return await service.update_membership(session, access, membership_id, body)
 
 
-@router.post("/events/{event_id}/proposals", status_code=201)
+@router.post(
+    "/events/{event_id}/proposals", status_code=201, responses=problems(MEMBER, JSON_BODY, CHANGE)
+)
 async def create_proposal(
     body: ProposalCreate, access: EventMember, session: SessionDep
 ) -> ProposalOut:
+    """Put forward an assumption, a criterion or a conclusion; it starts PENDING."""
     return await service.create_proposal(session, access, body)
 
 
-@router.get("/events/{event_id}/proposals")
+@router.get("/events/{event_id}/proposals", responses=problems(MEMBER, PAGE))
 async def list_proposals(
     access: EventMember,
     session: SessionDep,
@@ -107,53 +174,88 @@ async def list_proposals(
     kind: ProposalKind | None = None,
     status: ProposalStatus | None = None,
 ) -> Page[ProposalOut]:
+    """The event's proposals, newest first, optionally by kind and status."""
     rows = await repo.list_proposals(session, access.event_id, kind, status, page)
     return make_page([ProposalOut.model_validate(r) for r in rows], page, lambda p: p.id)
 
 
-@router.get("/events/{event_id}/proposals/{proposal_id}")
+@router.get(
+    "/events/{event_id}/proposals/{proposal_id}", responses=problems(MEMBER, PROPOSAL_NOT_FOUND)
+)
 async def get_proposal(
     proposal_id: uuid.UUID, access: EventMember, session: SessionDep
 ) -> ProposalDetail:
+    """One proposal with its latest comments."""
     return await service.get_proposal(session, access, proposal_id)
 
 
-@router.patch("/events/{event_id}/proposals/{proposal_id}")
+@router.patch(
+    "/events/{event_id}/proposals/{proposal_id}",
+    responses=problems(
+        MEMBER, JSON_BODY, CHANGE, PROPOSAL_NOT_FOUND, NOT_ALLOWED, INVALID_TRANSITION
+    ),
+)
 async def decide_proposal(
     proposal_id: uuid.UUID, body: ProposalUpdate, access: EventMember, session: SessionDep
 ) -> ProposalOut:
+    """Accept or reject a PENDING proposal (organizer or admin), or delete it (also its
+    author); a decided proposal is final."""
     return await service.decide_proposal(session, access, proposal_id, body.status)
 
 
-@router.post("/events/{event_id}/proposals/{proposal_id}/votes", status_code=201)
+@router.post(
+    "/events/{event_id}/proposals/{proposal_id}/votes",
+    status_code=201,
+    responses=problems(
+        MEMBER, NO_BODY, CHANGE, PROPOSAL_NOT_FOUND, ALREADY_VOTED, PROPOSAL_NOT_PENDING
+    ),
+)
 async def cast_vote(proposal_id: uuid.UUID, access: EventMember, session: SessionDep) -> VoteOut:
+    """Vote for a PENDING proposal, once; the vote that reaches the event's threshold
+    accepts it. Takes no body (an empty one or ``{}`` is fine)."""
     return await service.cast_vote(session, access, proposal_id)
 
 
-@router.delete("/events/{event_id}/proposals/{proposal_id}/votes/me", status_code=204)
+@router.delete(
+    "/events/{event_id}/proposals/{proposal_id}/votes/me",
+    status_code=204,
+    responses=problems(
+        MEMBER, NO_BODY, CHANGE, PROPOSAL_NOT_FOUND, VOTE_NOT_FOUND, PROPOSAL_NOT_PENDING
+    ),
+)
 async def withdraw_vote(
     proposal_id: uuid.UUID, access: EventMember, session: SessionDep
 ) -> Response:
+    """Withdraw the caller's vote while the proposal is still PENDING."""
     await service.withdraw_vote(session, access, proposal_id)
     return Response(status_code=204)
 
 
-@router.post("/events/{event_id}/proposals/{proposal_id}/comments", status_code=201)
+@router.post(
+    "/events/{event_id}/proposals/{proposal_id}/comments",
+    status_code=201,
+    responses=problems(MEMBER, JSON_BODY, CHANGE, PROPOSAL_NOT_FOUND, PROPOSAL_DELETED),
+)
 async def add_comment(
     proposal_id: uuid.UUID, body: CommentCreate, access: EventMember, session: SessionDep
 ) -> CommentOut:
+    """Comment on a proposal that has not been deleted."""
     return await service.add_comment(session, access, proposal_id, body.body)
 
 
-@router.get("/events/{event_id}/proposals/{proposal_id}/comments")
+@router.get(
+    "/events/{event_id}/proposals/{proposal_id}/comments",
+    responses=problems(MEMBER, PAGE, PROPOSAL_NOT_FOUND),
+)
 async def list_comments(
     proposal_id: uuid.UUID, access: EventMember, session: SessionDep, page: PageDep
 ) -> Page[CommentOut]:
+    """A proposal's comments, oldest first."""
     rows = await service.list_comments(session, access, proposal_id, page)
     return make_page(rows, page, lambda c: c.id)
 
 
-@router.get("/events/{event_id}/log")
+@router.get("/events/{event_id}/log", responses=problems(MEMBER))
 async def read_log(
     access: EventMember,
     session: SessionDep,

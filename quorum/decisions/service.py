@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.accounts.models import User
+from quorum.accounts.service import user_not_found
 from quorum.api.pagination import PageParams
 from quorum.db.base import utcnow, uuid7
 from quorum.db.insert import insert_unless_exists
@@ -291,8 +292,8 @@ async def add_comment(
     if proposal.status == ProposalStatus.DELETED:
         raise Conflict("proposal_deleted", "The proposal was deleted: it takes no comments.")
     author_name = await session.scalar(select(User.display_name).where(User.id == access.user_id))
-    if author_name is None:
-        raise NotFound("user_not_found", "Your account no longer exists.")
+    if author_name is None:  # deleted since the membership was checked
+        raise user_not_found()
     comment = Comment(
         id=uuid7(),
         proposal_id=proposal_id,

@@ -20,12 +20,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quorum.accounts import tokens
 from quorum.api.deps import SessionDep, SettingsDep
-from quorum.api.errors import PROBLEM_RESPONSES, problem, status_of
+from quorum.api.errors import problem, status_of
+from quorum.api.problems import NO_BODY, TOO_MANY_STREAMS, problems
 from quorum.api.routing import TransactionalRoute
 from quorum.api.streamcap import CappedResponse
 from quorum.db.uow import read_only
 from quorum.decisions import events
 from quorum.decisions.access import EventAccess, EventMember, load_access
+from quorum.decisions.problems import INVALID_LAST_EVENT_ID, MEMBER, TICKET_WRONG_EVENT
 from quorum.errors import DomainError, InvalidInput, PermissionDenied, Unauthenticated
 from quorum.realtime import ws
 from quorum.realtime.sse import EventStreamResponse
@@ -35,7 +37,7 @@ from quorum.settings import Settings
 TICKET_TTL = timedelta(minutes=5)
 TICKET_MAX = 2048
 
-router = APIRouter(route_class=TransactionalRoute, tags=["live"], responses=PROBLEM_RESPONSES)
+router = APIRouter(route_class=TransactionalRoute, tags=["live"])
 contract_router = APIRouter(tags=["live"])
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -45,8 +47,12 @@ class TicketOut(BaseModel):
     expires_in: int
 
 
-@router.post("/events/{event_id}/stream-tickets", status_code=201)
+@router.post(
+    "/events/{event_id}/stream-tickets", status_code=201, responses=problems(MEMBER, NO_BODY)
+)
 async def issue_ticket(access: EventMember, settings: SettingsDep) -> TicketOut:
+    """A 5-minute ticket for ``?ticket=`` on the stream and WebSocket URLs, where a
+    browser cannot send an Authorization header. Takes no body."""
     ticket = tokens.issue(
         settings.signing_key(),
         access.user_id,
@@ -109,7 +115,10 @@ async def asyncapi() -> Response:
     "/events/{event_id}/stream",
     response_class=EventStreamResponse,
     status_code=200,  # FastAPI cannot read it off the response class, and /openapi.json fails
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **problems(MEMBER, TICKET_WRONG_EVENT, INVALID_LAST_EVENT_ID, TOO_MANY_STREAMS),
+    },
 )
 async def stream(
     request: Request,

@@ -1,0 +1,48 @@
+"""The errors of the decisions routes, for their OpenAPI description (quorum/api/problems.py).
+
+The details are examples in the words the services use; the codes are the contract.
+"""
+
+from quorum.api.problems import AUTH, DATABASE, IDEMPOTENT, VALIDATION_ERROR, Case
+
+EVENT_NOT_FOUND = Case(404, "event_not_found", "No such event.")
+NOT_A_MEMBER = Case(403, "not_a_member", "You are not an approved member of this event.")
+ADMIN_REQUIRED = Case(403, "admin_required", "Only the event's organizer or an admin may do this.")
+NOT_ALLOWED = Case(403, "not_allowed", "Only an organizer or admin (or the author, to delete) may.")
+ORGANIZER_MEMBERSHIP_FIXED = Case(
+    403, "organizer_membership_fixed", "The organizer's membership cannot change."
+)
+TICKET_WRONG_EVENT = Case(403, "ticket_wrong_event", "This stream ticket is for another event.")
+PROPOSAL_NOT_FOUND = Case(404, "proposal_not_found", "No such proposal in this event.")
+MEMBERSHIP_NOT_FOUND = Case(404, "membership_not_found", "No such membership in this event.")
+VOTE_NOT_FOUND = Case(404, "vote_not_found", "You have no vote on this proposal.")
+EVENT_CLOSED = Case(409, "event_closed", "The event is closed: it accepts no changes.")
+MEMBERSHIP_EXISTS = Case(
+    409, "membership_exists", "You already have a membership or a request for this event."
+)
+MEMBERSHIP_ALREADY_DECIDED = Case(
+    409,
+    "membership_already_decided",
+    "A membership request cannot go from APPROVED to REJECTED.",
+)
+ALREADY_VOTED = Case(409, "already_voted", "You have already voted for this proposal.")
+PROPOSAL_NOT_PENDING = Case(
+    409, "proposal_not_pending", "The proposal is ACCEPTED: votes count only while PENDING."
+)
+INVALID_TRANSITION = Case(
+    409, "invalid_transition", "A proposal cannot go from ACCEPTED to REJECTED."
+)
+PROPOSAL_DELETED = Case(409, "proposal_deleted", "The proposal was deleted: it takes no comments.")
+EMPTY_UPDATE = Case(422, "empty_update", "Send at least one field to change.")
+TITLE_REQUIRED = Case(422, "title_required", "An event's title cannot be null.")
+STATUS_REQUIRED = Case(422, "status_required", "An event's status cannot be null.")
+INVALID_LAST_EVENT_ID = Case(
+    422, "invalid_last_event_id", "Last-Event-ID must be a non-negative integer."
+)
+
+# Every event-scoped route: the caller's token, the event id in the path, the membership.
+MEMBER = (*AUTH, VALIDATION_ERROR, EVENT_NOT_FOUND, NOT_A_MEMBER, DATABASE)
+ADMIN = (*MEMBER, ADMIN_REQUIRED)
+# Every change to an event: it may carry an Idempotency-Key, and its log entry is
+# refused once the event is closed.
+CHANGE = (*IDEMPOTENT, EVENT_CLOSED)
