@@ -11,8 +11,8 @@ from quorum import logs, maintenance
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.router import router as accounts_router
 from quorum.api import docs, errors, guards
+from quorum.api.bodysize import BodySizeLimit
 from quorum.api.health import router as health_router
-from quorum.api.limits import BodySizeLimit
 from quorum.api.metrics import router as metrics_router
 from quorum.api.request_context import RequestContext
 from quorum.db.engine import create_engine, create_sessionmaker

@@ -6,8 +6,8 @@ import asyncio
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from quorum.api.idempotency import purge_expired
 from quorum.db.uow import transaction
+from quorum.idempotency.repository import purge_expired
 from quorum.realtime import log as event_log
 from quorum.settings import Settings
 

@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from quorum.api.idempotency import IdempotencyRecord
 from quorum.app import create_app
 from quorum.db.models import Event, Vote
+from quorum.idempotency.models import IdempotencyRecord
 from quorum.realtime import log
 from quorum.settings import Settings
 from tests.api import Api, User

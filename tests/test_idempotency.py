@@ -8,8 +8,8 @@ import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from quorum.api.idempotency import IdempotencyRecord
 from quorum.db.base import utcnow
+from quorum.idempotency.models import IdempotencyRecord
 from tests.api import Api, User, problem
 from tests.services import Backend
 

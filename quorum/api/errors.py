@@ -119,6 +119,12 @@ def explain_validation(request: Request, detail: str) -> None:
     request.state.validation_detail = detail
 
 
+def _malformed_json() -> Response:
+    """A JSON body that does not parse, whichever layer found out (pydantic, or FastAPI
+    before it when the bytes are not UTF-8 or nest too deep): one code, one body."""
+    return problem(400, "malformed_json", "The request body is not valid JSON.")
+
+
 async def _validation_error(request: Request, exc: Exception) -> Response:
     exc = cast(RequestValidationError, exc)
     details: list[dict[str, Any]] = []
@@ -129,7 +135,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         if found not in details:
             details.append(found)
     if any(d["type"] == "json_invalid" for d in details):
-        return problem(400, "malformed_json", "The request body is not valid JSON.")
+        return _malformed_json()
     detail = getattr(request.state, "validation_detail", "The request failed validation.")
     return problem(422, "validation_error", detail, errors=details)
 
@@ -139,7 +145,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError | RecursionError):
         # FastAPI's own 400 for a JSON body that is not UTF-8 (RFC 8259 requires it) or
         # nests too deep to parse: malformed JSON as well, under the same code.
-        return problem(400, "malformed_json", "The request body is not valid JSON.")
+        return _malformed_json()
     code = _CODE_BY_STATUS.get(exc.status_code, "http_error")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     headers = exc.headers

@@ -11,6 +11,9 @@ advisory lock on (user, key) that the retry fails to take; the lock is released 
 after commit, when the stored response is already visible. SQLite serialises writing
 transactions (BEGIN IMMEDIATE), so there the retry simply waits and then replays.
 
+The table and its queries are quorum/idempotency/; this module is the HTTP side: the
+header, the fingerprint of the request, the replayed response.
+
 Error responses are not stored: the transaction that would have stored them rolled
 back, and the client may retry with the same key.
 """
@@ -18,36 +21,19 @@ back, and the client may retry with the same key.
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 from starlette.responses import Response
 
 from quorum.api.deps import CurrentUserId, SessionDep, SettingsDep
-from quorum.db.base import Base, UTCDateTime, utcnow
 from quorum.errors import Conflict, InvalidInput
+from quorum.idempotency import repository
+from quorum.idempotency.models import KEY_MAX, IdempotencyRecord
 
 HEADER = "Idempotency-Key"
-KEY_MAX = 255
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-class IdempotencyRecord(Base):
-    __tablename__ = "idempotency_keys"
-
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(String(KEY_MAX), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int] = mapped_column(Integer)
-    content_type: Mapped[str | None] = mapped_column(String(100))
-    body: Mapped[bytes] = mapped_column(LargeBinary)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class IdempotentReplay(Exception):  # noqa: N818 - a control-flow signal, not an error
@@ -79,11 +65,6 @@ async def _fingerprint(request: Request) -> str:
     return digest.hexdigest()
 
 
-def _advisory_lock_id(user_id: uuid.UUID, key: str) -> int:
-    raw = hashlib.blake2b(f"{user_id}:{key}".encode(), digest_size=8).digest()
-    return int.from_bytes(raw, "big", signed=True)
-
-
 async def claim(
     request: Request,
     session: SessionDep,
@@ -98,22 +79,12 @@ async def claim(
         raise InvalidInput(
             "invalid_idempotency_key", f"{HEADER} must be 1-{KEY_MAX} printable characters."
         )
-    if not settings.is_sqlite:
-        locked = await session.scalar(
-            select(func.pg_try_advisory_xact_lock(_advisory_lock_id(user_id, key)))
-        )
-        if not locked:
-            raise Conflict(
-                "idempotency_in_progress", "A request with this key is still in progress."
-            )
+    if not settings.is_sqlite and not await repository.try_lock(session, user_id, key):
+        raise Conflict("idempotency_in_progress", "A request with this key is still in progress.")
     fingerprint = await _fingerprint(request)
-    record = await session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
-        )
-    )
-    expired = record is not None and record.created_at < utcnow() - timedelta(
-        seconds=settings.idempotency_ttl_seconds
+    record = await repository.find(session, user_id, key)
+    expired = record is not None and record.created_at < repository.expired_before(
+        settings.idempotency_ttl_seconds
     )
     if record is not None and not expired:
         if record.fingerprint != fingerprint:
@@ -125,32 +96,16 @@ async def claim(
 
 
 async def store(session: AsyncSession, claimed: ClaimedKey, response: Response) -> None:
-    if claimed.replaces_expired:
-        await session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.user_id == claimed.user_id, IdempotencyRecord.key == claimed.key
-            )
-        )
-    session.add(
-        IdempotencyRecord(
-            user_id=claimed.user_id,
-            key=claimed.key,
-            fingerprint=claimed.fingerprint,
-            status_code=response.status_code,
-            content_type=response.headers.get("content-type"),
-            body=bytes(response.body),
-        )
+    """Keep ``response`` as the answer to every retry of the claimed key."""
+    record = IdempotencyRecord(
+        user_id=claimed.user_id,
+        key=claimed.key,
+        fingerprint=claimed.fingerprint,
+        status_code=response.status_code,
+        content_type=response.headers.get("content-type"),
+        body=bytes(response.body),
     )
-    await session.flush()
-
-
-async def purge_expired(session: AsyncSession, ttl_seconds: int) -> int:
-    result = await session.execute(
-        delete(IdempotencyRecord).where(
-            IdempotencyRecord.created_at < utcnow() - timedelta(seconds=ttl_seconds)
-        )
-    )
-    return result.rowcount or 0  # type: ignore[attr-defined]
+    await repository.save(session, record, replaces_expired=claimed.replaces_expired)
 
 
 IdempotencyDep = Depends(claim)

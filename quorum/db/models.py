@@ -1,9 +1,9 @@
 """Every table, imported in one place, for Alembic and the schema-drift test."""
 
 from quorum.accounts.models import User
-from quorum.api.idempotency import IdempotencyRecord
 from quorum.db.base import Base
 from quorum.decisions.models import Comment, Event, Membership, Proposal, Vote
+from quorum.idempotency.models import IdempotencyRecord
 from quorum.realtime.log import LogEntry
 
 metadata = Base.metadata
