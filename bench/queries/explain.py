@@ -36,8 +36,8 @@ import asyncpg
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quorum.api.pagination import PageParams
 from quorum.db.engine import create_engine, create_sessionmaker
+from quorum.db.repository import PageParams
 from quorum.decisions import repository as repo
 from quorum.decisions import service
 from quorum.decisions.access import EventAccess, load_access

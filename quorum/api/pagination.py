@@ -2,18 +2,21 @@
 
 Every list is ordered by a time-ordered UUID primary key, so the cursor is the last
 id of the page, base64url-encoded. Keyset pagination stays fast at any depth and
-never skips or repeats a row when rows are inserted between two pages.
+never skips or repeats a row when rows are inserted between two pages. The query side
+(where a page starts, whether another follows) is quorum/db/repository.py; this module
+turns the cursor into ``PageParams`` and a page of rows into a ``Page``.
 """
 
 import base64
 import binascii
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
 
+from quorum.db.repository import PageParams, Rows
 from quorum.errors import InvalidInput
 
 MAX_LIMIT = 100
@@ -21,6 +24,7 @@ DEFAULT_LIMIT = 20
 
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Page(BaseModel, Generic[T]):
@@ -40,20 +44,18 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         raise InvalidInput("invalid_cursor", "The cursor is not one this API issued.") from None
 
 
-class PageParams(BaseModel):
-    after: uuid.UUID | None
-    limit: int
-
-
-def page_params(
+async def page_params(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
 ) -> PageParams:
+    """``async`` for the reason quorum/api/deps.py gives: no worker thread per request."""
     return PageParams(after=decode_cursor(cursor) if cursor else None, limit=limit)
 
 
-def make_page(rows: Sequence[T], params: PageParams, key: Callable[[T], uuid.UUID]) -> Page[T]:
-    """``rows`` was fetched with ``limit + 1``: the extra row only says a next page exists."""
-    items = list(rows[: params.limit])
-    more = len(rows) > params.limit
-    return Page[T](items=items, next_cursor=encode_cursor(key(items[-1])) if more else None)
+def page(rows: Rows[R, uuid.UUID], item: Callable[[R], T]) -> Page[T]:
+    """The ``Page`` of ``rows``, each made into its response schema by ``item``."""
+    after = rows.next_after
+    return Page[T](
+        items=[item(row) for row in rows.items],
+        next_cursor=encode_cursor(after) if after is not None else None,
+    )

@@ -1,15 +1,17 @@
-"""Queries of the decisions domain. Only ``flush()`` here; the unit of work commits."""
+"""Queries and row locks of the decisions domain. Only ``flush()`` here; the unit of work
+commits."""
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, case, delete, func, literal, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from quorum.api.pagination import PageParams
-from quorum.db.base import utcnow
+from quorum.db.base import utcnow, uuid7
+from quorum.db.insert import insert_unless_exists
+from quorum.db.repository import PageParams, Rows, fetch_page, get, paginate
 from quorum.decisions import rules
 from quorum.decisions.models import (
     AUTO,
@@ -20,12 +22,15 @@ from quorum.decisions.models import (
     MembershipStatus,
     Proposal,
     ProposalStatus,
+    Role,
     Vote,
 )
 from quorum.errors import Conflict, NotFound
 from quorum.realtime import log
+from quorum.realtime.log import LogEntry
 
 _events = cast(Table, Event.__table__)
+_memberships = cast(Table, Membership.__table__)
 _proposals = cast(Table, Proposal.__table__)
 
 
@@ -36,7 +41,6 @@ class Access(NamedTuple):
     membership_status: str | None
 
 
-_memberships = cast(Table, Membership.__table__)
 _ACCESS = (
     select(_events.c.status, _events.c.vote_threshold, _memberships.c.role, _memberships.c.status)
     .select_from(
@@ -61,15 +65,7 @@ async def access(session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID)
     return Access(*row) if row is not None else None
 
 
-M = TypeVar("M", Event, Membership, Proposal, Comment)
-
-
-def _page(query: Select[M], id_column: Any, params: PageParams, *, newest_first: bool) -> Select[M]:
-    if params.after is not None:
-        query = query.where(id_column < params.after if newest_first else id_column > params.after)
-    order = id_column.desc() if newest_first else id_column.asc()
-    return query.order_by(order).limit(params.limit + 1)
-
+# -- the event log ----------------------------------------------------------------------
 
 # The event log's counter (quorum/realtime/log.py): bind parameters topic_id and n. It
 # also returns the threshold, read under the event row's lock: see ``Counted``.
@@ -107,13 +103,22 @@ async def append_log(
     return Counted(int(row.last_seq), row.vote_threshold)
 
 
+async def read_log(
+    session: AsyncSession, event_id: uuid.UUID, after: int, limit: int
+) -> Rows[LogEntry, int]:
+    """A page of the event's log after ``seq`` ``after``, oldest first."""
+    return await fetch_page(
+        lambda n: log.read(session, event_id, after, n), limit, lambda entry: entry.seq
+    )
+
+
 # -- events -----------------------------------------------------------------------------
 
 
 async def get_event(
     session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False
 ) -> Event:
-    event = await session.get(Event, event_id, with_for_update=for_update)
+    event = await get(session, Event, Event.id == event_id, for_update=for_update)
     if event is None:
         raise NotFound("event_not_found", "No such event.")
     return event
@@ -121,7 +126,7 @@ async def get_event(
 
 async def list_events(
     session: AsyncSession, user_id: uuid.UUID, status: str | None, q: str | None, params: PageParams
-) -> Sequence[Event]:
+) -> Rows[Event, uuid.UUID]:
     query = (
         select(Event)
         .join(Membership, Membership.event_id == Event.id)
@@ -132,32 +137,69 @@ async def list_events(
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(func.lower(Event.title).like(f"%{escaped.lower()}%", escape="\\"))
-    return (await session.scalars(_page(query, Event.id, params, newest_first=True))).all()
+    return await paginate(session, query, Event.id, params, newest_first=True)
 
 
 # -- memberships ------------------------------------------------------------------------
 
 
-async def get_membership_for_update(
-    session: AsyncSession, event_id: uuid.UUID, membership_id: uuid.UUID
+async def get_membership(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    membership_id: uuid.UUID,
+    *,
+    for_update: bool = False,
 ) -> Membership:
-    membership = await session.scalar(
-        select(Membership)
-        .where(Membership.id == membership_id, Membership.event_id == event_id)
-        .with_for_update()
+    membership = await get(
+        session,
+        Membership,
+        Membership.id == membership_id,
+        Membership.event_id == event_id,
+        for_update=for_update,
     )
     if membership is None:
         raise NotFound("membership_not_found", "No such membership in this event.")
     return membership
 
 
+async def add_membership(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, role: Role, status: str
+) -> Membership | None:
+    """The new membership, or None if the user already has one (or a request): the UNIQUE
+    key decides, between concurrent requests too."""
+    membership_id = uuid7()
+    if not await insert_unless_exists(
+        session,
+        Membership,
+        id=membership_id,
+        event_id=event_id,
+        user_id=user_id,
+        role=role,
+        status=status,
+        created_at=utcnow(),
+    ):
+        return None
+    return await session.get_one(Membership, membership_id)
+
+
 async def list_memberships(
     session: AsyncSession, event_id: uuid.UUID, status: str | None, params: PageParams
-) -> Sequence[Membership]:
+) -> Rows[Membership, uuid.UUID]:
     query = select(Membership).where(Membership.event_id == event_id)
     if status is not None:
         query = query.where(Membership.status == status)
-    return (await session.scalars(_page(query, Membership.id, params, newest_first=False))).all()
+    return await paginate(session, query, Membership.id, params)
+
+
+async def current_memberships(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Membership]:
+    """Every membership and request of the event but the rejected ones, oldest first."""
+    return (
+        await session.scalars(
+            select(Membership)
+            .where(Membership.event_id == event_id, Membership.status != MembershipStatus.REJECTED)
+            .order_by(Membership.id)
+        )
+    ).all()
 
 
 # -- proposals --------------------------------------------------------------------------
@@ -173,10 +215,14 @@ async def get_proposal(
 ) -> Proposal:
     """``for_update`` before deciding on it; ``for_share`` to keep its status still while
     attaching something to it."""
-    query = select(Proposal).where(Proposal.id == proposal_id, Proposal.event_id == event_id)
-    if for_update or for_share:
-        query = query.with_for_update(read=for_share and not for_update)
-    proposal = await session.scalar(query)
+    proposal = await get(
+        session,
+        Proposal,
+        Proposal.id == proposal_id,
+        Proposal.event_id == event_id,
+        for_update=for_update,
+        for_share=for_share,
+    )
     if proposal is None:
         raise NotFound("proposal_not_found", "No such proposal in this event.")
     return proposal
@@ -188,13 +234,22 @@ async def list_proposals(
     kind: str | None,
     status: str | None,
     params: PageParams,
-) -> Sequence[Proposal]:
+) -> Rows[Proposal, uuid.UUID]:
     query = select(Proposal).where(Proposal.event_id == event_id)
     if kind is not None:
         query = query.where(Proposal.kind == kind)
     if status is not None:
         query = query.where(Proposal.status == status)
-    return (await session.scalars(_page(query, Proposal.id, params, newest_first=True))).all()
+    return await paginate(session, query, Proposal.id, params, newest_first=True)
+
+
+async def all_proposals(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Proposal]:
+    """Every proposal of the event, oldest first."""
+    return (
+        await session.scalars(
+            select(Proposal).where(Proposal.event_id == event_id).order_by(Proposal.id)
+        )
+    ).all()
 
 
 async def lock_pending_proposals(session: AsyncSession, event_id: uuid.UUID) -> None:
@@ -232,11 +287,7 @@ async def accept_reaching(
     return sorted(result.all(), key=lambda row: row.id)
 
 
-async def _proposal_status(
-    session: AsyncSession, event_id: uuid.UUID, proposal_id: uuid.UUID
-) -> str:
-    return (await get_proposal(session, event_id, proposal_id)).status
-
+# -- votes ------------------------------------------------------------------------------
 
 _VOTABLE = and_(
     _proposals.c.id == bindparam("p_proposal"),
@@ -279,11 +330,18 @@ async def count_vote(
     connection = await session.connection()
     row = (await connection.execute(statement, params)).one_or_none()
     if row is None:
-        status = await _proposal_status(session, event_id, proposal_id)  # raises if absent
+        status = (await get_proposal(session, event_id, proposal_id)).status  # raises if absent
         raise Conflict(
             "proposal_not_pending", f"The proposal is {status}: votes count only while PENDING."
         )
     return row
+
+
+async def add_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """False if the user has already voted for the proposal (the primary key decides)."""
+    return await insert_unless_exists(
+        session, Vote, proposal_id=proposal_id, user_id=user_id, created_at=utcnow()
+    )
 
 
 async def delete_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uuid.UUID) -> bool:
@@ -300,12 +358,10 @@ async def delete_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uu
 
 async def list_comments(
     session: AsyncSession, proposal_id: uuid.UUID, params: PageParams, *, newest_first: bool = False
-) -> Sequence[Comment]:
+) -> Rows[Comment, uuid.UUID]:
     query = (
         select(Comment)
         .where(Comment.proposal_id == proposal_id)
         .options(selectinload(Comment.author))
     )
-    return (
-        await session.scalars(_page(query, Comment.id, params, newest_first=newest_first))
-    ).all()
+    return await paginate(session, query, Comment.id, params, newest_first=newest_first)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from quorum.api.deps import CurrentUserId, SessionDep
 from quorum.api.idempotency import IdempotencyDep
-from quorum.api.pagination import MAX_LIMIT, Page, PageParams, make_page, page_params
+from quorum.api.pagination import MAX_LIMIT, Page, page, page_params
 from quorum.api.problems import (
     AUTH,
     DATABASE,
@@ -20,6 +20,7 @@ from quorum.api.problems import (
 )
 from quorum.api.routing import TransactionalRoute
 from quorum.api.text import NoNul
+from quorum.db.repository import PageParams
 from quorum.decisions import repository as repo
 from quorum.decisions import service
 from quorum.decisions.access import EventAdmin, EventMember
@@ -60,7 +61,6 @@ from quorum.decisions.schemas import (
     ProposalUpdate,
     VoteOut,
 )
-from quorum.realtime import log
 
 router = APIRouter(
     route_class=TransactionalRoute, dependencies=[IdempotencyDep], tags=["decisions"]
@@ -83,13 +83,13 @@ async def create_event(body: EventCreate, user_id: CurrentUserId, session: Sessi
 async def list_events(
     user_id: CurrentUserId,
     session: SessionDep,
-    page: PageDep,
+    params: PageDep,
     status: EventStatus | None = None,
     q: Annotated[Annotated[str, NoNul] | None, Query(max_length=200)] = None,
 ) -> Page[EventOut]:
     """The events the caller is an approved member of, newest first; ``q`` searches titles."""
-    rows = await repo.list_events(session, user_id, status, q, page)
-    return make_page([EventOut.model_validate(r) for r in rows], page, lambda e: e.id)
+    rows = await repo.list_events(session, user_id, status, q, params)
+    return page(rows, EventOut.model_validate)
 
 
 @router.get("/events/{event_id}", responses=problems(MEMBER))
@@ -130,11 +130,14 @@ async def request_membership(
 
 @router.get("/events/{event_id}/memberships", responses=problems(MEMBER, PAGE))
 async def list_memberships(
-    access: EventMember, session: SessionDep, page: PageDep, status: MembershipStatus | None = None
+    access: EventMember,
+    session: SessionDep,
+    params: PageDep,
+    status: MembershipStatus | None = None,
 ) -> Page[MembershipOut]:
     """The event's memberships and requests, oldest first, optionally by status."""
-    rows = await repo.list_memberships(session, access.event_id, status, page)
-    return make_page([MembershipOut.model_validate(r) for r in rows], page, lambda m: m.id)
+    rows = await repo.list_memberships(session, access.event_id, status, params)
+    return page(rows, MembershipOut.model_validate)
 
 
 @router.patch(
@@ -170,13 +173,13 @@ async def create_proposal(
 async def list_proposals(
     access: EventMember,
     session: SessionDep,
-    page: PageDep,
+    params: PageDep,
     kind: ProposalKind | None = None,
     status: ProposalStatus | None = None,
 ) -> Page[ProposalOut]:
     """The event's proposals, newest first, optionally by kind and status."""
-    rows = await repo.list_proposals(session, access.event_id, kind, status, page)
-    return make_page([ProposalOut.model_validate(r) for r in rows], page, lambda p: p.id)
+    rows = await repo.list_proposals(session, access.event_id, kind, status, params)
+    return page(rows, ProposalOut.model_validate)
 
 
 @router.get(
@@ -248,11 +251,11 @@ async def add_comment(
     responses=problems(MEMBER, PAGE, PROPOSAL_NOT_FOUND),
 )
 async def list_comments(
-    proposal_id: uuid.UUID, access: EventMember, session: SessionDep, page: PageDep
+    proposal_id: uuid.UUID, access: EventMember, session: SessionDep, params: PageDep
 ) -> Page[CommentOut]:
     """A proposal's comments, oldest first."""
-    rows = await service.list_comments(session, access, proposal_id, page)
-    return make_page(rows, page, lambda c: c.id)
+    rows = await service.list_comments(session, access, proposal_id, params)
+    return page(rows, service.comment_out)
 
 
 @router.get("/events/{event_id}/log", responses=problems(MEMBER))
@@ -263,6 +266,6 @@ async def read_log(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
 ) -> LogPage:
     """The event log after ``after``: what a client that was away has missed."""
-    rows = await log.read(session, access.event_id, after, limit + 1)
-    items = [LogEntryOut.model_validate(r) for r in rows[:limit]]
-    return LogPage(items=items, next_after=items[-1].seq if len(rows) > limit else None)
+    rows = await repo.read_log(session, access.event_id, after, limit)
+    items = [LogEntryOut.model_validate(r) for r in rows.items]
+    return LogPage(items=items, next_after=rows.next_after)

@@ -8,9 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.accounts.models import User
 from quorum.accounts.service import user_not_found
-from quorum.api.pagination import PageParams
 from quorum.db.base import utcnow, uuid7
-from quorum.db.insert import insert_unless_exists
+from quorum.db.repository import PageParams, Rows
 from quorum.decisions import repository as repo
 from quorum.decisions import rules
 from quorum.decisions.access import EventAccess
@@ -33,7 +32,6 @@ from quorum.decisions.models import (
     Proposal,
     ProposalStatus,
     Role,
-    Vote,
 )
 from quorum.decisions.schemas import (
     CommentOut,
@@ -121,22 +119,13 @@ async def request_membership(
     session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID
 ) -> MembershipOut:
     await repo.get_event(session, event_id)
-    membership_id = uuid7()
-    created = await insert_unless_exists(
-        session,
-        Membership,
-        id=membership_id,
-        event_id=event_id,
-        user_id=user_id,
-        role=Role.MEMBER,
-        status=MembershipStatus.PENDING,
-        created_at=utcnow(),
+    membership = await repo.add_membership(
+        session, event_id, user_id, Role.MEMBER, MembershipStatus.PENDING
     )
-    if not created:
+    if membership is None:
         raise Conflict(
             "membership_exists", "You already have a membership or a request for this event."
         )
-    membership = await session.get_one(Membership, membership_id)
     out = MembershipRequested.model_validate(membership)
     await repo.append_log(session, event_id, [out.entry()])
     return out
@@ -147,7 +136,7 @@ async def update_membership(
 ) -> MembershipOut:
     if data.status is None and data.role is None:
         raise InvalidInput("empty_update", "Send a status, a role, or both.")
-    membership = await repo.get_membership_for_update(session, access.event_id, membership_id)
+    membership = await repo.get_membership(session, access.event_id, membership_id, for_update=True)
     if membership.role == Role.ORGANIZER:
         raise PermissionDenied(
             "organizer_membership_fixed", "The organizer's membership cannot change."
@@ -198,7 +187,7 @@ async def get_proposal(
     )
     return ProposalDetail(
         **ProposalOut.model_validate(proposal).model_dump(),
-        latest_comments=[comment_out(c) for c in latest[:LATEST_COMMENTS]],
+        latest_comments=[comment_out(c) for c in latest.items],
     )
 
 
@@ -231,9 +220,7 @@ async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uui
     proposal = await repo.count_vote(
         session, access.event_id, proposal_id, +1, access.vote_threshold
     )
-    if not await insert_unless_exists(
-        session, Vote, proposal_id=proposal_id, user_id=access.user_id, created_at=utcnow()
-    ):
+    if not await repo.add_vote(session, proposal_id, access.user_id):
         raise Conflict("already_voted", "You have already voted for this proposal.")
     out = ProposalUpdated.model_validate(proposal)
     entries = [
@@ -317,6 +304,7 @@ async def add_comment(
 
 async def list_comments(
     session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, params: PageParams
-) -> list[CommentOut]:
+) -> Rows[Comment, uuid.UUID]:
+    """A page of the proposal's comments (``comment_out`` makes each a response)."""
     await repo.get_proposal(session, access.event_id, proposal_id)
-    return [comment_out(c) for c in await repo.list_comments(session, proposal_id, params)]
+    return await repo.list_comments(session, proposal_id, params)

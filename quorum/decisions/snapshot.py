@@ -5,14 +5,12 @@ snapshot), so a client resumes exactly after it."""
 import time
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quorum.db.uow import read_only
 from quorum.decisions import events
-from quorum.decisions.models import Event, Membership, MembershipStatus, Proposal
+from quorum.decisions import repository as repo
 from quorum.decisions.schemas import EventOut, MembershipOut, ProposalOut
-from quorum.errors import NotFound
 from quorum.realtime.message import Message
 from quorum.realtime.stream import Snapshot
 
@@ -20,19 +18,9 @@ from quorum.realtime.stream import Snapshot
 def snapshot_reader(sessionmaker: async_sessionmaker[AsyncSession]) -> Snapshot:
     async def snapshot(event_id: uuid.UUID) -> Message:
         async with read_only(sessionmaker, consistent=True) as session:
-            event = await session.get(Event, event_id)
-            if event is None:
-                raise NotFound("event_not_found", "No such event.")
-            proposals = await session.scalars(
-                select(Proposal).where(Proposal.event_id == event_id).order_by(Proposal.id)
-            )
-            members = await session.scalars(
-                select(Membership)
-                .where(
-                    Membership.event_id == event_id, Membership.status != MembershipStatus.REJECTED
-                )
-                .order_by(Membership.id)
-            )
+            event = await repo.get_event(session, event_id)
+            proposals = await repo.all_proposals(session, event_id)
+            members = await repo.current_memberships(session, event_id)
             state = events.Snapshot(
                 event=EventOut.model_validate(event),
                 proposals=[ProposalOut.model_validate(p) for p in proposals],
