@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quorum.accounts import repository as users
 from quorum.accounts import service as accounts
 from quorum.accounts.models import User
 from quorum.accounts.passwords import Passwords
@@ -38,7 +39,7 @@ class Demo:
 
 
 async def _user(session: AsyncSession, passwords: Passwords, email: str, name: str) -> User:
-    existing = await session.scalar(select(User).where(User.email == email))
+    existing = await users.get_user_by_email(session, email)
     if existing is not None:
         return existing
     return await accounts.register(

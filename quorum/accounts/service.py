@@ -1,33 +1,27 @@
-"""Registration and login."""
+"""Registration and login, and the one answer for an account that no longer exists."""
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from quorum.accounts import repository as repo
 from quorum.accounts.models import User
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.schemas import RegisterIn
-from quorum.db.base import utcnow, uuid7
-from quorum.db.insert import insert_unless_exists
 from quorum.db.uow import transaction
 from quorum.errors import Conflict, Unauthenticated
 
 
 async def register(session: AsyncSession, passwords: Passwords, data: RegisterIn) -> User:
-    user_id = uuid7()
-    created = await insert_unless_exists(
+    user = await repo.add_user(
         session,
-        User,
-        id=user_id,
         email=data.email.lower(),
         display_name=data.display_name,
         password_hash=await passwords.hash(data.password),
-        created_at=utcnow(),
     )
-    if not created:
+    if user is None:
         raise Conflict("email_taken", "An account with this email already exists.")
-    return await session.get_one(User, user_id)
+    return user
 
 
 async def authenticate(
@@ -39,7 +33,7 @@ async def authenticate(
     user = None
     if "\x00" not in email:  # no stored email has one, and PostgreSQL refuses it in a query
         async with transaction(sessionmaker) as session:
-            user = await session.scalar(select(User).where(User.email == email))
+            user = await repo.get_user_by_email(session, email)
     if not await passwords.verify(user.password_hash if user else None, password) or user is None:
         raise Unauthenticated("invalid_credentials", "Wrong email or password.")
     return user
@@ -52,16 +46,12 @@ def user_not_found() -> Unauthenticated:
 
 
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
+    user = await repo.get_user(session, user_id)
     if user is None:
         raise user_not_found()
     return user
 
 
-async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
-    return await session.scalar(select(User.id).where(User.id == user_id)) is not None
-
-
 async def require_user(session: AsyncSession, user_id: uuid.UUID) -> None:
-    if not await user_exists(session, user_id):
+    if not await repo.user_exists(session, user_id):
         raise user_not_found()

@@ -22,7 +22,8 @@ from prometheus_client import Counter
 from sqlalchemy import exc as sa_exc
 from starlette.responses import Response
 
-from quorum.accounts.service import user_exists, user_not_found
+from quorum.accounts.repository import user_exists
+from quorum.accounts.service import user_not_found
 from quorum.api import idempotency
 from quorum.api.bodyless import refuse_body
 from quorum.db.errors import is_foreign_key_violation

@@ -3,10 +3,9 @@ its event-log entries in that same transaction, and returns response schemas."""
 
 import uuid
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quorum.accounts.models import User
+from quorum.accounts import repository as accounts
 from quorum.accounts.service import user_not_found
 from quorum.db.base import utcnow, uuid7
 from quorum.db.repository import PageParams, Rows
@@ -278,7 +277,7 @@ async def add_comment(
     proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_share=True)
     if proposal.status == ProposalStatus.DELETED:
         raise Conflict("proposal_deleted", "The proposal was deleted: it takes no comments.")
-    author_name = await session.scalar(select(User.display_name).where(User.id == access.user_id))
+    author_name = await accounts.display_name(session, access.user_id)
     if author_name is None:  # deleted since the membership was checked
         raise user_not_found()
     comment = Comment(
