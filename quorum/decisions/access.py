@@ -2,7 +2,8 @@
 
 Authorization for every event-scoped route lives here, decided by one query that reads
 the event and the caller's membership together: an unknown event is 404
-``event_not_found``, anyone without an approved membership 403 ``not_a_member``.
+``event_not_found``, anyone without an approved membership 403 ``not_a_member``. What
+counts as a member and as an admin is quorum/decisions/rules.py's to say.
 
 A token outlives its account, and a deleted account's memberships go with it (ON DELETE
 CASCADE), so a refusal first asks whether the caller still exists: 401
@@ -15,13 +16,13 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.accounts.service import require_user
 from quorum.api.deps import CurrentUserId, SessionDep
 from quorum.decisions import repository as repo
-from quorum.decisions.models import MembershipStatus, Role
-from quorum.errors import NotFound, PermissionDenied
+from quorum.decisions import rules
+from quorum.decisions.models import Role
+from quorum.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -32,41 +33,26 @@ class EventAccess:
     event_status: str
     vote_threshold: int | None
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role in (Role.ORGANIZER, Role.ADMIN)
-
 
 async def event_member(
     event_id: Annotated[uuid.UUID, Path()], user_id: CurrentUserId, session: SessionDep
 ) -> EventAccess:
-    return await load_access(session, event_id, user_id)
-
-
-async def load_access(
-    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID
-) -> EventAccess:
+    """The caller's access to the event, as an approved member. Also called outside a
+    route's dependencies, with a session of the caller's (the stream routes)."""
     found = await repo.access(session, event_id, user_id)
-    member = found is not None and found.membership_status == MembershipStatus.APPROVED
-    if not member:
+    if found is None or not rules.is_member(found.membership_status):
         await require_user(session, user_id)
     if found is None:
         raise NotFound("event_not_found", "No such event.")
-    if found.membership_status != MembershipStatus.APPROVED or found.role is None:
-        raise PermissionDenied("not_a_member", "You are not an approved member of this event.")
-    return EventAccess(
-        event_id, user_id, Role(found.role), found.event_status, found.vote_threshold
-    )
+    role = rules.member_role(found.role, found.membership_status)
+    return EventAccess(event_id, user_id, role, found.event_status, found.vote_threshold)
 
 
 EventMember = Annotated[EventAccess, Depends(event_member)]
 
 
 async def event_admin(access: EventMember) -> EventAccess:
-    if not access.is_admin:
-        raise PermissionDenied(
-            "admin_required", "Only the event's organizer or an admin may do this."
-        )
+    rules.check_admin(access.role)
     return access
 
 

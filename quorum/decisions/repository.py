@@ -1,5 +1,6 @@
 """Queries and row locks of the decisions domain. Only ``flush()`` here; the unit of work
-commits."""
+commits. The conditions of its conditional UPDATEs (votable, the threshold, an open
+event) are decision rules: quorum/decisions/rules.py builds them."""
 
 import uuid
 from collections.abc import Sequence
@@ -17,7 +18,6 @@ from quorum.decisions.models import (
     AUTO,
     Comment,
     Event,
-    EventStatus,
     Membership,
     MembershipStatus,
     Proposal,
@@ -25,7 +25,7 @@ from quorum.decisions.models import (
     Role,
     Vote,
 )
-from quorum.errors import Conflict, NotFound
+from quorum.errors import NotFound
 from quorum.realtime import log
 from quorum.realtime.log import LogEntry
 
@@ -75,7 +75,7 @@ _COUNT = (
     .values(last_seq=_events.c.last_seq + bindparam("n"))
     .returning(_events.c.last_seq, _events.c.vote_threshold)
 )
-_COUNT_IF_OPEN = _COUNT.where(_events.c.status == EventStatus.OPEN.value)
+_COUNT_IF_OPEN = _COUNT.where(rules.accepts_changes(_events.c.status))
 
 
 class Counted(NamedTuple):
@@ -96,10 +96,11 @@ async def append_log(
 ) -> Counted:
     """Number ``entries`` in the event's log, in this transaction; the event row stays locked
     until commit, which is what keeps the log gap-free in commit order. The same UPDATE
-    checks that the event is still OPEN, so no change slips into a closed event."""
+    checks that the event still accepts changes (unless ``require_open`` is False: the
+    event's own update), so no change slips into a closed event."""
     row = await log.append(session, event_id, entries, _COUNT_IF_OPEN if require_open else _COUNT)
     if row is None:
-        raise Conflict("event_closed", "The event is closed: it accepts no changes.")
+        raise rules.event_closed()
     return Counted(int(row.last_seq), row.vote_threshold)
 
 
@@ -259,7 +260,7 @@ async def lock_pending_proposals(session: AsyncSession, event_id: uuid.UUID) -> 
     counting on one of them commits before the change goes on."""
     await session.execute(
         select(_proposals.c.id)
-        .where(_proposals.c.event_id == event_id, _proposals.c.status == rules.VOTABLE.value)
+        .where(_proposals.c.event_id == event_id, rules.votable(_proposals.c.status))
         .order_by(_proposals.c.id)
         .with_for_update()
     )
@@ -272,8 +273,8 @@ async def accept_reaching(
     reach ``threshold`` (or just ``proposal_id``); the accepted rows, in id order."""
     condition = and_(
         _proposals.c.event_id == event_id,
-        _proposals.c.status == rules.VOTABLE.value,
-        _proposals.c.vote_count >= threshold,
+        rules.votable(_proposals.c.status),
+        rules.reaches_threshold_sql(_proposals.c.vote_count, threshold),
     )
     if proposal_id is not None:
         condition = and_(condition, _proposals.c.id == proposal_id)
@@ -292,7 +293,7 @@ async def accept_reaching(
 _VOTABLE = and_(
     _proposals.c.id == bindparam("p_proposal"),
     _proposals.c.event_id == bindparam("p_event"),
-    _proposals.c.status == rules.VOTABLE.value,
+    rules.votable(_proposals.c.status),
 )
 _COUNT_VOTE = (
     update(_proposals)
@@ -300,7 +301,9 @@ _COUNT_VOTE = (
     .values(vote_count=_proposals.c.vote_count + bindparam("delta"))
     .returning(*_proposals.c)
 )
-_reaches = _proposals.c.vote_count + bindparam("delta") >= bindparam("threshold")
+_reaches = rules.reaches_threshold_sql(
+    _proposals.c.vote_count + bindparam("delta"), bindparam("threshold")
+)
 _COUNT_VOTE_OR_ACCEPT = _COUNT_VOTE.values(
     status=case((_reaches, literal(ProposalStatus.ACCEPTED.value)), else_=_proposals.c.status),
     decided_by=case((_reaches, literal(AUTO)), else_=_proposals.c.decided_by),
@@ -330,10 +333,8 @@ async def count_vote(
     connection = await session.connection()
     row = (await connection.execute(statement, params)).one_or_none()
     if row is None:
-        status = (await get_proposal(session, event_id, proposal_id)).status  # raises if absent
-        raise Conflict(
-            "proposal_not_pending", f"The proposal is {status}: votes count only while PENDING."
-        )
+        proposal = await get_proposal(session, event_id, proposal_id)  # raises if absent
+        raise rules.not_votable(proposal.status)
     return row
 
 

@@ -1,10 +1,72 @@
-"""The decision rules, in one place: which status may follow which, and when a vote
-accepts a proposal. Every path that changes a status asks this module, the SQL
-conditional updates included (``sources_of``).
+"""The decision rules, in one place: who may do what, which status may follow which, when
+votes count and when they accept a proposal, and what a closed event still takes.
+
+Where the database enforces a rule inside a statement (the conditional UPDATEs of
+quorum/decisions/repository.py), the condition is built here as well, from the columns
+the repository passes in, so that each rule is written once:
+
+- votable, ``votable(status)``: the vote counter's UPDATE counts only while the proposal
+  is PENDING, and so do the threshold's acceptances and their row locks;
+- the threshold, ``reaches_threshold_sql(count, threshold)``: the same UPDATE accepts the
+  proposal when the count reaches it, as ``reaches_threshold`` says in Python;
+- an open event, ``accepts_changes(status)``: the event log's counter numbers an entry
+  only while the event is OPEN, in the UPDATE that locks the event row, so no change
+  slips into an event closed in the meantime (``event_closed`` when it refuses).
+
+The other parts of "may this vote count" are checked before any of that: the caller is
+an approved member (``member_role``, by the ``EventMember`` dependency of every
+event-scoped route).
 """
 
-from quorum.decisions.models import MembershipStatus, ProposalStatus
-from quorum.errors import Conflict
+from sqlalchemy import ColumnElement
+
+from quorum.decisions.models import EventStatus, MembershipStatus, ProposalStatus, Role
+from quorum.errors import Conflict, PermissionDenied
+
+# -- who may ---------------------------------------------------------------------------
+
+ADMIN_ROLES = frozenset({Role.ORGANIZER, Role.ADMIN})
+
+
+def is_member(membership_status: str | None) -> bool:
+    """Only an approved membership lets its holder see or change the event; a pending or
+    rejected request does not."""
+    return membership_status == MembershipStatus.APPROVED
+
+
+def member_role(role: str | None, membership_status: str | None) -> Role:
+    """The caller's role in the event, which only an approved membership gives."""
+    if role is None or not is_member(membership_status):
+        raise PermissionDenied("not_a_member", "You are not an approved member of this event.")
+    return Role(role)
+
+
+def check_admin(role: Role) -> None:
+    """Organizers and admins decide on memberships and change the event."""
+    if role not in ADMIN_ROLES:
+        raise PermissionDenied(
+            "admin_required", "Only the event's organizer or an admin may do this."
+        )
+
+
+def check_may_decide(role: Role, is_author: bool, target: ProposalStatus) -> None:
+    """Organizers and admins accept, reject or delete a proposal; its author may only
+    delete it."""
+    if role not in ADMIN_ROLES and not (is_author and target == ProposalStatus.DELETED):
+        raise PermissionDenied(
+            "not_allowed", "Only an organizer or admin (or the author, to delete) may."
+        )
+
+
+def check_membership_change(role: str) -> None:
+    """The organizer's membership is fixed: nobody demotes or rejects the event's owner."""
+    if role == Role.ORGANIZER:
+        raise PermissionDenied(
+            "organizer_membership_fixed", "The organizer's membership cannot change."
+        )
+
+
+# -- transitions -----------------------------------------------------------------------
 
 PROPOSAL_TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
     ProposalStatus.PENDING: frozenset(
@@ -14,8 +76,6 @@ PROPOSAL_TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
 MEMBERSHIP_TRANSITIONS: dict[MembershipStatus, frozenset[MembershipStatus]] = {
     MembershipStatus.PENDING: frozenset({MembershipStatus.APPROVED, MembershipStatus.REJECTED}),
 }
-# Votes are cast and withdrawn only while the proposal is still undecided.
-VOTABLE = ProposalStatus.PENDING
 
 
 def check_proposal_transition(current: str, target: str) -> None:
@@ -32,10 +92,58 @@ def check_membership_transition(current: str, target: str) -> None:
         )
 
 
-def sources_of(target: ProposalStatus) -> list[str]:
-    """Statuses a proposal may move to ``target`` from, for a conditional UPDATE."""
-    return [s.value for s, targets in PROPOSAL_TRANSITIONS.items() if target in targets]
+# -- votes and the threshold -------------------------------------------------------------
+
+# Votes are cast and withdrawn only while the proposal is still undecided.
+VOTABLE = ProposalStatus.PENDING
+
+
+def votable(status: ColumnElement[str]) -> ColumnElement[bool]:
+    """``VOTABLE`` as SQL, for the statements that count votes or accept proposals."""
+    return status == VOTABLE.value
+
+
+def not_votable(status: str, *, withdrawal: bool = False) -> Conflict:
+    """A vote cast on, or withdrawn from, a proposal that is no longer ``VOTABLE``."""
+    why = "votes are final" if withdrawal else "votes count only while PENDING"
+    return Conflict("proposal_not_pending", f"The proposal is {status}: {why}.")
 
 
 def reaches_threshold(vote_count: int, threshold: int | None) -> bool:
+    """A proposal whose votes reach the event's threshold is accepted (``decided_by:
+    "auto"``); an event without a threshold decides by hand only."""
     return threshold is not None and vote_count >= threshold
+
+
+def reaches_threshold_sql(
+    vote_count: ColumnElement[int], threshold: ColumnElement[int] | int
+) -> ColumnElement[bool]:
+    """``reaches_threshold`` as SQL, for a threshold that is set."""
+    return vote_count >= threshold
+
+
+def threshold_change_accepts(new_threshold: int | None, new_status: str | None) -> bool:
+    """A new threshold accepts at once the pending proposals whose votes already reach it,
+    unless the same change closes the event."""
+    return new_threshold is not None and new_status != EventStatus.CLOSED
+
+
+# -- a closed event ---------------------------------------------------------------------
+
+
+def accepts_changes(status: ColumnElement[str]) -> ColumnElement[bool]:
+    """The guard of the event log's counter: only an OPEN event takes changes. The event's
+    own update is the one change that goes past it (``check_event_change`` instead)."""
+    return status == EventStatus.OPEN.value
+
+
+def event_closed() -> Conflict:
+    """What a change gets when the counter's guard refused it."""
+    return Conflict("event_closed", "The event is closed: it accepts no changes.")
+
+
+def check_event_change(current: str, new_status: str | None) -> None:
+    """A closed event changes only by being reopened (in that same change, the rest may
+    change as well)."""
+    if current == EventStatus.CLOSED and new_status != EventStatus.OPEN:
+        raise Conflict("event_closed", "The event is closed: reopen it (status OPEN) to change it.")

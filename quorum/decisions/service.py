@@ -44,7 +44,7 @@ from quorum.decisions.schemas import (
     ProposalOut,
     VoteOut,
 )
-from quorum.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from quorum.errors import Conflict, InvalidInput, NotFound
 
 LATEST_COMMENTS = 10
 
@@ -91,12 +91,11 @@ async def update_event(session: AsyncSession, access: EventAccess, data: EventUp
     if changes.get("description", "") is None:
         changes["description"] = ""
     new_threshold = changes.get("vote_threshold")
-    may_accept = new_threshold is not None and changes.get("status") != EventStatus.CLOSED
+    may_accept = rules.threshold_change_accepts(new_threshold, changes.get("status"))
     if may_accept:
         await repo.lock_pending_proposals(session, access.event_id)
     event = await repo.get_event(session, access.event_id, for_update=True)
-    if event.status == EventStatus.CLOSED and changes.get("status") != EventStatus.OPEN:
-        raise Conflict("event_closed", "The event is closed: reopen it (status OPEN) to change it.")
+    rules.check_event_change(event.status, changes.get("status"))
     for field, value in changes.items():
         setattr(event, field, value)
     await session.flush()
@@ -136,10 +135,7 @@ async def update_membership(
     if data.status is None and data.role is None:
         raise InvalidInput("empty_update", "Send a status, a role, or both.")
     membership = await repo.get_membership(session, access.event_id, membership_id, for_update=True)
-    if membership.role == Role.ORGANIZER:
-        raise PermissionDenied(
-            "organizer_membership_fixed", "The organizer's membership cannot change."
-        )
+    rules.check_membership_change(membership.role)
     if data.status is not None:
         rules.check_membership_transition(membership.status, data.status)
         membership.status = data.status
@@ -197,11 +193,7 @@ async def decide_proposal(
     decisions; each re-reads the status the previous one committed, so exactly one
     leaves PENDING and the rest get ``invalid_transition``."""
     proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_update=True)
-    is_author = proposal.author_id == access.user_id
-    if not access.is_admin and not (is_author and target == ProposalStatus.DELETED):
-        raise PermissionDenied(
-            "not_allowed", "Only an organizer or admin (or the author, to delete) may."
-        )
+    rules.check_may_decide(access.role, proposal.author_id == access.user_id, target)
     rules.check_proposal_transition(proposal.status, target)
     proposal.status = target
     proposal.decided_by = str(access.user_id)
@@ -245,9 +237,7 @@ async def withdraw_vote(session: AsyncSession, access: EventAccess, proposal_id:
     # cast and a withdrawal racing on one proposal cannot deadlock.
     proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_update=True)
     if proposal.status != rules.VOTABLE:
-        raise Conflict(
-            "proposal_not_pending", f"The proposal is {proposal.status}: votes are final."
-        )
+        raise rules.not_votable(proposal.status, withdrawal=True)
     if not await repo.delete_vote(session, proposal_id, access.user_id):
         raise NotFound("vote_not_found", "You have no vote on this proposal.")
     updated = await repo.count_vote(session, access.event_id, proposal_id, -1, None)
