@@ -8,18 +8,17 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from quorum.accounts import service, tokens
 from quorum.accounts.passwords import Passwords
+from quorum.accounts.problems import (
+    BAD_FORM,
+    EMAIL_TAKEN,
+    FORM_REQUIRED,
+    INVALID_CREDENTIALS,
+    LOGIN_FORM,
+)
 from quorum.accounts.schemas import RegisterIn, TokenOut, UserOut
 from quorum.api.deps import CurrentUserId, SessionDep, SettingsDep
 from quorum.api.errors import validation_hint
-from quorum.api.problems import (
-    AUTH,
-    BODY_TOO_LARGE,
-    DATABASE,
-    JSON_BODY,
-    RATE_LIMITED,
-    Case,
-    problems,
-)
+from quorum.api.problems import AUTH, BODY_TOO_LARGE, DATABASE, JSON_BODY, RATE_LIMITED, problems
 from quorum.api.ratelimit import limit_login, limit_register
 from quorum.api.routing import TransactionalRoute
 
@@ -32,20 +31,6 @@ def get_passwords(request: Request) -> Passwords:
 
 
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
-# Clients often send the login as JSON, like every other body of this API.
-LOGIN_FORM = (
-    "Send an application/x-www-form-urlencoded OAuth2 password form: "
-    "username=<email>&password=<password>."
-)
-EMAIL_TAKEN = Case(409, "email_taken", "An account with this email already exists.")
-INVALID_CREDENTIALS = Case(401, "invalid_credentials", "Wrong email or password.")
-BAD_FORM = Case(400, "bad_request", "There was an error parsing the body")  # FastAPI's words
-FORM_REQUIRED = Case(
-    422,
-    "validation_error",
-    LOGIN_FORM,
-    extra={"errors": [{"loc": ["body", "username"], "msg": "Field required", "type": "missing"}]},
-)
 
 
 @router.post(

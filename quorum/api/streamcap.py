@@ -50,9 +50,6 @@ class StreamCap:
         self._open[user_id] = held + 1
         return Slot(self, user_id)
 
-    def open_streams(self, user_id: uuid.UUID) -> int:
-        return self._open.get(user_id, 0)
-
     def _release(self, user_id: uuid.UUID) -> None:
         left = self._open[user_id] - 1
         if left:

@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.db.base import utcnow
+from quorum.db.repository import get
 from quorum.idempotency.models import IdempotencyRecord
 
 
@@ -25,10 +26,11 @@ def _lock_id(user_id: uuid.UUID, key: str) -> int:
 
 
 async def find(session: AsyncSession, user_id: uuid.UUID, key: str) -> IdempotencyRecord | None:
-    return await session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
-        )
+    return await get(
+        session,
+        IdempotencyRecord,
+        IdempotencyRecord.user_id == user_id,
+        IdempotencyRecord.key == key,
     )
 
 
