@@ -75,7 +75,7 @@ _COUNT = (
     .values(last_seq=_events.c.last_seq + bindparam("n"))
     .returning(_events.c.last_seq, _events.c.vote_threshold)
 )
-_COUNT_IF_OPEN = _COUNT.where(rules.accepts_changes(_events.c.status))
+_COUNT_IF_OPEN = _COUNT.where(rules.accepts_changes_sql(_events.c.status))
 
 
 class Counted(NamedTuple):
@@ -131,7 +131,7 @@ async def list_events(
     query = (
         select(Event)
         .join(Membership, Membership.event_id == Event.id)
-        .where(Membership.user_id == user_id, Membership.status == MembershipStatus.APPROVED)
+        .where(Membership.user_id == user_id, rules.is_member_sql(Membership.status))
     )
     if status is not None:
         query = query.where(Event.status == status)
@@ -260,7 +260,7 @@ async def lock_pending_proposals(session: AsyncSession, event_id: uuid.UUID) -> 
     counting on one of them commits before the change goes on."""
     await session.execute(
         select(_proposals.c.id)
-        .where(_proposals.c.event_id == event_id, rules.votable(_proposals.c.status))
+        .where(_proposals.c.event_id == event_id, rules.votable_sql(_proposals.c.status))
         .order_by(_proposals.c.id)
         .with_for_update()
     )
@@ -273,7 +273,7 @@ async def accept_reaching(
     reach ``threshold`` (or just ``proposal_id``); the accepted rows, in id order."""
     condition = and_(
         _proposals.c.event_id == event_id,
-        rules.votable(_proposals.c.status),
+        rules.votable_sql(_proposals.c.status),
         rules.reaches_threshold_sql(_proposals.c.vote_count, threshold),
     )
     if proposal_id is not None:
@@ -293,7 +293,7 @@ async def accept_reaching(
 _VOTABLE = and_(
     _proposals.c.id == bindparam("p_proposal"),
     _proposals.c.event_id == bindparam("p_event"),
-    rules.votable(_proposals.c.status),
+    rules.votable_sql(_proposals.c.status),
 )
 _COUNT_VOTE = (
     update(_proposals)

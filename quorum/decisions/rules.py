@@ -5,20 +5,22 @@ Where the database enforces a rule inside a statement (the conditional UPDATEs o
 quorum/decisions/repository.py), the condition is built here as well, from the columns
 the repository passes in, so that each rule is written once:
 
-- votable, ``votable(status)``: the vote counter's UPDATE counts only while the proposal
-  is PENDING, and so do the threshold's acceptances and their row locks;
+- votable, ``votable_sql(status)``: the vote counter's UPDATE counts only while the
+  proposal is PENDING, and so do the threshold's acceptances and their row locks;
 - the threshold, ``reaches_threshold_sql(count, threshold)``: the same UPDATE accepts the
   proposal when the count reaches it, as ``reaches_threshold`` says in Python;
-- an open event, ``accepts_changes(status)``: the event log's counter numbers an entry
-  only while the event is OPEN, in the UPDATE that locks the event row, so no change
-  slips into an event closed in the meantime (``event_closed`` when it refuses).
+- an open event, ``accepts_changes_sql(status)``: the event log's counter numbers an
+  entry only while the event is OPEN, in the UPDATE that locks the event row, so no
+  change slips into an event closed in the meantime (``event_closed`` when it refuses);
+- a member, ``is_member_sql(status)``: the list of a user's events.
 
-The other parts of "may this vote count" are checked before any of that: the caller is
-an approved member (``member_role``, by the ``EventMember`` dependency of every
-event-scoped route).
+A vote counts when all of it holds: the caller is an approved member (``member_role``,
+in the ``EventMember`` dependency of every event-scoped route, before anything else),
+the proposal is votable (the counter's UPDATE) and the event open (the log's counter,
+in the same transaction).
 """
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, SQLColumnExpression
 
 from quorum.decisions.models import EventStatus, MembershipStatus, ProposalStatus, Role
 from quorum.errors import Conflict, PermissionDenied
@@ -32,6 +34,11 @@ def is_member(membership_status: str | None) -> bool:
     """Only an approved membership lets its holder see or change the event; a pending or
     rejected request does not."""
     return membership_status == MembershipStatus.APPROVED
+
+
+def is_member_sql(membership_status: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """``is_member`` as SQL, for the lists of a member's events."""
+    return membership_status == MembershipStatus.APPROVED.value
 
 
 def member_role(role: str | None, membership_status: str | None) -> Role:
@@ -98,7 +105,7 @@ def check_membership_transition(current: str, target: str) -> None:
 VOTABLE = ProposalStatus.PENDING
 
 
-def votable(status: ColumnElement[str]) -> ColumnElement[bool]:
+def votable_sql(status: SQLColumnExpression[str]) -> ColumnElement[bool]:
     """``VOTABLE`` as SQL, for the statements that count votes or accept proposals."""
     return status == VOTABLE.value
 
@@ -116,7 +123,7 @@ def reaches_threshold(vote_count: int, threshold: int | None) -> bool:
 
 
 def reaches_threshold_sql(
-    vote_count: ColumnElement[int], threshold: ColumnElement[int] | int
+    vote_count: SQLColumnExpression[int], threshold: SQLColumnExpression[int] | int
 ) -> ColumnElement[bool]:
     """``reaches_threshold`` as SQL, for a threshold that is set."""
     return vote_count >= threshold
@@ -131,7 +138,7 @@ def threshold_change_accepts(new_threshold: int | None, new_status: str | None) 
 # -- a closed event ---------------------------------------------------------------------
 
 
-def accepts_changes(status: ColumnElement[str]) -> ColumnElement[bool]:
+def accepts_changes_sql(status: SQLColumnExpression[str]) -> ColumnElement[bool]:
     """The guard of the event log's counter: only an OPEN event takes changes. The event's
     own update is the one change that goes past it (``check_event_change`` instead)."""
     return status == EventStatus.OPEN.value

@@ -39,12 +39,20 @@ def test_no_threshold_accepts_nothing() -> None:
 
 @pytest.mark.parametrize("status", list(ProposalStatus))
 def test_votable_in_sql_is_votable_in_python(status: ProposalStatus) -> None:
-    assert evaluate(rules.votable(literal(status.value))) is (status == rules.VOTABLE)
+    assert evaluate(rules.votable_sql(literal(status.value))) is (status == rules.VOTABLE)
 
 
 @pytest.mark.parametrize("status", list(EventStatus))
 def test_only_an_open_event_accepts_changes(status: EventStatus) -> None:
-    assert evaluate(rules.accepts_changes(literal(status.value))) is (status == EventStatus.OPEN)
+    assert evaluate(rules.accepts_changes_sql(literal(status.value))) is (
+        status == EventStatus.OPEN
+    )
+
+
+@pytest.mark.parametrize("status", list(MembershipStatus))
+def test_only_an_approved_membership_is_a_member(status: MembershipStatus) -> None:
+    assert evaluate(rules.is_member_sql(literal(status.value))) is rules.is_member(status)
+    assert rules.is_member(status) is (status == MembershipStatus.APPROVED)
 
 
 def test_a_closed_event_changes_only_by_reopening() -> None:
