@@ -90,7 +90,7 @@ def _page(after: uuid.UUID | None = None) -> PageParams:
 
 async def _proposals_second_page(session: AsyncSession, ids: Ids) -> None:
     first = await repo.list_proposals(session, ids.event, None, None, _page())
-    await repo.list_proposals(session, ids.event, None, None, _page(first[19].id))
+    await repo.list_proposals(session, ids.event, None, None, _page(first.next_after))
 
 
 SCENARIOS = [
