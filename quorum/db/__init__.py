@@ -1,1 +1,1 @@
-"""Database plumbing: declarative base, engine, unit of work."""
+"""Database plumbing: declarative base, engine, unit of work, the repository base."""
