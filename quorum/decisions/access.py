@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Path
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.accounts.service import require_user
 from quorum.api.deps import CurrentUserId, SessionDep
@@ -37,15 +36,11 @@ class EventAccess:
         return self.role in (Role.ORGANIZER, Role.ADMIN)
 
 
-async def event_member(
+async def load_access(
     event_id: Annotated[uuid.UUID, Path()], user_id: CurrentUserId, session: SessionDep
 ) -> EventAccess:
-    return await load_access(session, event_id, user_id)
-
-
-async def load_access(
-    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID
-) -> EventAccess:
+    """The caller's access to the event; the ``EventMember`` dependency, and called as is
+    by the stream routes, which authenticate their own way."""
     found = await repo.access(session, event_id, user_id)
     member = found is not None and found.membership_status == MembershipStatus.APPROVED
     if not member:
@@ -59,7 +54,7 @@ async def load_access(
     )
 
 
-EventMember = Annotated[EventAccess, Depends(event_member)]
+EventMember = Annotated[EventAccess, Depends(load_access)]
 
 
 async def event_admin(access: EventMember) -> EventAccess:

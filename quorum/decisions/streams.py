@@ -93,7 +93,7 @@ async def _member(
 ) -> EventAccess:
     """Membership, checked in a transaction of its own that ends before streaming starts."""
     async with read_only(sessionmaker) as session:
-        return await load_access(session, event_id, user_id)
+        return await load_access(event_id, user_id, session)
 
 
 @functools.cache
@@ -137,7 +137,7 @@ async def stream(
     429 ``too_many_streams`` when the user already holds the maximum of open streams."""
     user_id = stream_user(settings, event_id, ticket, bearer)
     resume_from = parse_resume(last_event_id_header, last_event_id)
-    await load_access(session, event_id, user_id)  # this transaction ends before streaming
+    await load_access(event_id, user_id, session)  # this transaction ends before streaming
     streams: Streams = request.app.state.streams
     response = EventStreamResponse(streams, event_id, resume_from)
     return CappedResponse(response, request.app.state.stream_cap, user_id)
