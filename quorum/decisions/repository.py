@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import Select, Table, and_, bindparam, case, delete, func, literal, select, update
@@ -71,21 +72,19 @@ def _page(query: Select[M], id_column: Any, params: PageParams, *, newest_first:
     return query.order_by(order).limit(params.limit + 1)
 
 
-# The event log's counter (quorum/realtime/log.py): bind parameters topic_id and n. It
-# also returns the threshold, read under the event row's lock: see ``Counted``.
-_COUNT = (
-    update(_events)
-    .where(_events.c.id == bindparam("topic_id"))
-    .values(last_seq=_events.c.last_seq + bindparam("n"))
-    .returning(_events.c.last_seq, _events.c.vote_threshold)
+# The event log's counter (quorum/realtime/log.py): the event row's ``last_seq``. It also
+# returns the threshold, read under the event row's lock: see ``Counted``.
+_COUNTER = log.Counter(
+    _events, key=_events.c.id, seq=_events.c.last_seq, returning=(_events.c.vote_threshold,)
 )
-_COUNT_IF_OPEN = _COUNT.where(_events.c.status == EventStatus.OPEN.value)
+_COUNTER_IF_OPEN = replace(_COUNTER, guard=_events.c.status == EventStatus.OPEN.value)
 
 
 class Counted(NamedTuple):
-    """The event row as the log's counter left it. ``vote_threshold`` is the latest
-    committed one: a threshold change commits under the same row lock, so a vote that
-    read an older threshold at its start learns the current one here."""
+    """The event row as the log's counter left it (the columns of ``_COUNTER``, in order).
+    ``vote_threshold`` is the latest committed one: a threshold change commits under the
+    same row lock, so a vote that read an older threshold at its start learns the current
+    one here."""
 
     last_seq: int
     vote_threshold: int | None
@@ -101,10 +100,12 @@ async def append_log(
     """Number ``entries`` in the event's log, in this transaction; the event row stays locked
     until commit, which is what keeps the log gap-free in commit order. The same UPDATE
     checks that the event is still OPEN, so no change slips into a closed event."""
-    row = await log.append(session, event_id, entries, _COUNT_IF_OPEN if require_open else _COUNT)
+    row = await log.append(
+        session, event_id, entries, _COUNTER_IF_OPEN if require_open else _COUNTER
+    )
     if row is None:
         raise Conflict("event_closed", "The event is closed: it accepts no changes.")
-    return Counted(int(row.last_seq), row.vote_threshold)
+    return Counted._make(row)
 
 
 # -- events -----------------------------------------------------------------------------

@@ -9,18 +9,15 @@ once (``abort``): its client resumes from the log with Last-Event-ID.
 import asyncio
 import uuid
 from collections import deque
-from collections.abc import Callable
 
+from quorum.realtime.abort import Abort
 from quorum.realtime.message import Message
-
-HEARTBEAT_MARK = object()
 
 
 class Subscriber:
     __slots__ = (
         "topic",
         "limit",
-        "sent_seq",
         "closed",
         "close_reason",
         "heartbeat",
@@ -31,17 +28,16 @@ class Subscriber:
         "_loop",
     )
 
-    def __init__(self, topic: uuid.UUID, limit: int) -> None:
+    def __init__(self, topic: uuid.UUID, limit: int, abort: Abort | None = None) -> None:
         self.topic = topic
         self.limit = limit
-        self.sent_seq = 0  # highest seq written to the client: everything at or below is skipped
         self.closed = False
         self.close_reason = ""
         self.heartbeat = False
         self.resume_from: int | None = None  # the lowest position a client asked to resume from
-        # Resets the connection: set by a transport that can, called when the subscriber is
+        # Resets the connection (from a transport that can), called when the subscriber is
         # dropped, as its writer may be stuck in a write the client will never take.
-        self.abort: Callable[[], None] | None = None
+        self.abort = abort
         self._queue: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the connection's, once it waits
@@ -69,6 +65,11 @@ class Subscriber:
         is never hidden by a later one."""
         self.resume_from = seq if self.resume_from is None else min(self.resume_from, seq)
         self._wake()
+
+    def take_resume(self) -> int | None:
+        """The pending resume request, if any; it is then no longer pending."""
+        seq, self.resume_from = self.resume_from, None
+        return seq
 
     def close(self, reason: str) -> None:
         if not self.closed:
