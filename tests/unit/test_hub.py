@@ -191,6 +191,19 @@ async def test_catch_up_reads_a_long_gap_in_pages() -> None:
     assert log.message_reads() == [0, 0, CATCH_UP_PAGE, 2 * CATCH_UP_PAGE]
 
 
+async def test_a_poll_reads_every_page_with_no_message_to_reveal_the_gap() -> None:
+    log = FakeLog()
+    total = CATCH_UP_PAGE + 2
+    async with running(make_hub(log, queue_limit=total)) as hub:
+        sub = hub.subscribe(TOPIC)
+        await turns()
+        log.write(*range(1, total + 1))
+        hub.resync_all()
+        await until(lambda: len(log.message_reads()) >= 3)
+        await turns()
+        assert await drain(sub) == list(range(1, total + 1))
+
+
 async def test_resync_all_brings_entries_committed_elsewhere() -> None:
     log = FakeLog()
     async with running(make_hub(log)) as hub:
@@ -310,5 +323,5 @@ async def test_stopping_the_hub_ends_every_stream() -> None:
         sub = hub.subscribe(TOPIC)
         waiting = asyncio.ensure_future(sub.wait())
         await turns()
-    assert await waiting is None
+    assert await asyncio.wait_for(waiting, 1) is None
     assert sub.close_reason == "shutdown"

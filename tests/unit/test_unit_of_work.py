@@ -7,9 +7,23 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import BigInteger, Boolean, Column, MetaData, String, Table, Uuid, insert, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from quorum.db.uow import UnitOfWork
@@ -24,6 +38,13 @@ topics = Table(
     Column("last_seq", BigInteger, nullable=False),
     Column("open", Boolean, nullable=False),
     Column("note", String),
+)
+# A row that breaks a constraint checked only at COMMIT: a way to make the commit fail.
+orphans = Table(
+    "orphans",
+    _meta,
+    Column("id", Uuid, primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", deferrable=True, initially="DEFERRED")),
 )
 COUNTER = log.Counter(topics, key=topics.c.id, seq=topics.c.last_seq, returning=(topics.c.note,))
 IF_OPEN = replace(COUNTER, guard=topics.c.open.is_(True))
@@ -41,6 +62,13 @@ class Published:
 @pytest.fixture
 async def sessionmaker(tmp_path: Path) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def foreign_keys(dbapi_connection: Any, record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
     async with engine.begin() as conn:
         await conn.run_sync(_meta.create_all)
         await conn.run_sync(log.LOG_TABLE.create)
@@ -132,6 +160,18 @@ async def test_nothing_is_published_or_written_when_the_transaction_rolls_back(
     async with uow.transaction() as session:
         await log.append(session, TOPIC, [("b", {})], COUNTER)
     assert [[e.seq for e in call] for call in published.calls] == [[5]]
+
+
+async def test_nothing_is_published_when_the_commit_fails(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    published = Published()
+    with pytest.raises(IntegrityError):
+        async with UnitOfWork(sessionmaker, publisher=published).transaction() as session:
+            await log.append(session, TOPIC, [("a", {})], COUNTER)
+            await session.execute(insert(orphans).values(id=uuid.uuid4(), topic_id=uuid.uuid4()))
+    assert published.calls == []
+    assert await logged(sessionmaker) == []
 
 
 async def test_a_failing_publish_does_not_undo_the_commit(
