@@ -18,6 +18,7 @@ from quorum.api.request_context import RequestContext
 from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.metrics import observe_pool
 from quorum.db.retry import wait_for_database
+from quorum.db.uow import UnitOfWork
 from quorum.decisions.router import router as decisions_router
 from quorum.decisions.snapshot import snapshot_reader
 from quorum.decisions.streams import contract_router
@@ -48,26 +49,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         observe_pool(engine)
         sessionmaker = create_sessionmaker(engine)
         realtime = create_realtime(settings, sessionmaker, snapshot_reader(sessionmaker))
+        uow = UnitOfWork(sessionmaker, publisher=realtime.publish)
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker
+        app.state.uow = uow  # TransactionalRoute's transactions
         app.state.passwords = Passwords(settings)
         app.state.realtime = realtime
         app.state.streams = realtime.streams
         settings.signing_key()  # fail (or create the embedded key) at start, not on first login
-        background = [
-            asyncio.create_task(wait_for_database(engine, settings.db_connect_retry_max_delay)),
-            asyncio.create_task(maintenance.run_forever(settings, sessionmaker)),
-        ]
-        await realtime.start()
-        if settings.gc_tuning:
-            tune_for_server()
         try:
-            with end_streams_on_signal(realtime.hub.end_streams):
-                yield
+            async with asyncio.TaskGroup() as tasks:
+                running = [
+                    tasks.create_task(realtime.run()),
+                    tasks.create_task(
+                        wait_for_database(engine, settings.db_connect_retry_max_delay)
+                    ),
+                    tasks.create_task(maintenance.run_forever(settings, uow)),
+                ]
+                if settings.gc_tuning:
+                    tune_for_server()
+                try:
+                    with end_streams_on_signal(realtime.hub.end_streams):
+                        yield
+                finally:
+                    for task in running:
+                        task.cancel()  # the group waits for them to end
         finally:
-            for task in background:
-                task.cancel()
-            await realtime.close()
             await guards.close(app)
             await engine.dispose()
 

@@ -15,7 +15,7 @@ from quorum.accounts.models import User
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.schemas import RegisterIn
 from quorum.db.engine import create_engine, create_sessionmaker
-from quorum.db.uow import transaction
+from quorum.db.uow import UnitOfWork
 from quorum.decisions import service as decisions
 from quorum.decisions.access import EventAccess
 from quorum.decisions.models import Event, MembershipStatus, ProposalKind, Role
@@ -50,7 +50,8 @@ async def _user(session: AsyncSession, passwords: Passwords, email: str, name: s
 async def create_demo(settings: Settings) -> Demo:
     engine = create_engine(settings)
     try:
-        async with transaction(create_sessionmaker(engine)) as session:
+        # No publisher: this process has no hub; the servers' hubs find the entries in the log.
+        async with UnitOfWork(create_sessionmaker(engine)).transaction() as session:
             passwords = Passwords(settings)
             alice, bob, carol = [await _user(session, passwords, e, n) for e, n in PEOPLE]
             existing = await session.scalar(

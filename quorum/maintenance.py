@@ -4,9 +4,8 @@ keys. Every instance may run it; the deletes are idempotent."""
 import asyncio
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from quorum.db.uow import transaction
+from quorum.db.uow import UnitOfWork
 from quorum.idempotency.repository import purge_expired
 from quorum.realtime import log as event_log
 from quorum.settings import Settings
@@ -14,8 +13,8 @@ from quorum.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-async def run_once(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-    async with transaction(sessionmaker) as session:
+async def run_once(settings: Settings, uow: UnitOfWork) -> None:
+    async with uow.transaction() as session:
         pruned = await event_log.prune(
             session,
             keep_last=settings.log_retention_count,
@@ -26,10 +25,10 @@ async def run_once(settings: Settings, sessionmaker: async_sessionmaker[AsyncSes
         log.info("maintenance", log_entries_pruned=pruned, idempotency_keys_purged=expired)
 
 
-async def run_forever(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def run_forever(settings: Settings, uow: UnitOfWork) -> None:
     while True:
         await asyncio.sleep(settings.maintenance_interval_seconds)
         try:
-            await run_once(settings, sessionmaker)
+            await run_once(settings, uow)
         except Exception as exc:  # the database may be away; try again next time
             log.warning("maintenance_failed", error=repr(exc)[:200])

@@ -139,6 +139,14 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
+def _proxy_flags(env: dict[str, str]) -> list[str]:
+    """uvicorn's flags for ``QUORUM_FORWARDED_ALLOW_IPS``, as ``quorum serve`` sets them."""
+    trusted = env.get("QUORUM_FORWARDED_ALLOW_IPS", "")
+    if not trusted:
+        return ["--no-proxy-headers"]
+    return ["--proxy-headers", "--forwarded-allow-ips", trusted]
+
+
 def start_server(
     backend: Backend, log_dir: Path, *, cli_args: Sequence[str] = (), **env: str
 ) -> Server:
@@ -162,8 +170,8 @@ def start_server(
         # The same HTTP protocol and proxy policy as ``quorum serve`` (quorum/cli.py).
         uvicorn = [sys.executable, "-m", "uvicorn", "quorum.app:create_app", "--factory",
                    "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                   "--http", "quorum.headerlimit:HeaderLimitProtocol", "--no-proxy-headers",
-                   "--timeout-keep-alive", "30"]  # fmt: skip
+                   "--http", "quorum.headerlimit:HeaderLimitProtocol",
+                   "--timeout-keep-alive", "30", *_proxy_flags(full_env)]  # fmt: skip
         cli = [
             sys.executable,
             "-m",

@@ -1,8 +1,9 @@
 """Conventions that a reviewer would otherwise have to catch by eye:
 
 - one commit point: ``.commit`` appears nowhere in quorum/ but quorum/db/uow.py;
-- the real-time core knows no feature: quorum/realtime imports nothing from
-  quorum.decisions, quorum.accounts or quorum.jobs, directly or through another module;
+- the real-time core knows no feature and no HTTP layer: quorum/realtime imports nothing
+  from quorum.decisions, quorum.accounts, quorum.jobs or quorum.api (which imports the
+  features), directly or through another module;
 - every ORM relationship is ``lazy="raise"``, so that a forgotten eager load fails in
   tests instead of raising MissingGreenlet (or running a query per row) in production.
 
@@ -25,7 +26,8 @@ from tests.services import ROOT
 
 QUORUM = ROOT / "quorum"
 COMMIT_POINT = QUORUM / "db" / "uow.py"
-FEATURES = ("quorum.decisions", "quorum.accounts", "quorum.jobs")
+# Features, and the HTTP layer, which knows them all.
+FEATURES = ("quorum.decisions", "quorum.accounts", "quorum.jobs", "quorum.api")
 
 Finding = tuple[int, str]  # line, what
 
@@ -140,6 +142,8 @@ def test_mapped_relationships_are_lazy_raise() -> None:
         (feature_imports, "from quorum.decisions.models import Event\n"),
         (feature_imports, "import quorum.accounts.tokens\n"),
         (feature_imports, "from quorum import jobs\n"),
+        (feature_imports, "from quorum.api.errors import problem\n"),
+        (feature_imports, "from quorum import api\n"),
         (feature_imports, "from ..decisions import service\n"),
         (feature_imports, "def f():\n    from quorum.accounts import models\n"),
         (eager_relationships, "author = relationship(User)\n"),
@@ -156,7 +160,8 @@ def test_the_checks_find_violations(
     ("check", "source"),
     [
         (commits, "await session.flush()\n"),
-        (feature_imports, "from quorum.db.uow import after_commit\nfrom . import hub\n"),
+        (feature_imports, "from quorum.db.uow import stage\nfrom . import hub\n"),
+        (feature_imports, "import quorum.apiary\n"),
         (eager_relationships, "author = relationship(User, lazy='raise')\n"),
     ],
 )

@@ -2,10 +2,9 @@
 and per username for logins; in memory or in Redis, failing open without Redis), and
 the cap on one user's concurrent streams (SSE and WebSocket together).
 
-These servers are plain uvicorn, which takes the client address from X-Forwarded-For
-when the peer is 127.0.0.1 (its default ``--forwarded-allow-ips``), so a test stands for
-many clients by sending it. ``quorum serve`` does not, unless told to
-(tests/test_client_address.py).
+These servers trust X-Forwarded-For from 127.0.0.1 (``QUORUM_FORWARDED_ALLOW_IPS``, as
+behind a proxy), so a test stands for many clients by sending it. By default Quorum
+trusts no proxy (tests/test_client_address.py).
 """
 
 import asyncio
@@ -31,6 +30,7 @@ from tests.services import (
 )
 
 LIMIT = 5
+TRUSTED_PROXY = "127.0.0.1"  # the tests stand in for a proxy on this host
 MAX_STREAMS = 10
 
 
@@ -47,7 +47,10 @@ def from_ip(ip: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def limited_server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server = start_server(
-        backend, tmp_path_factory.mktemp("limited"), QUORUM_AUTH_RATE_LIMIT=f"{LIMIT}/minute"
+        backend,
+        tmp_path_factory.mktemp("limited"),
+        QUORUM_AUTH_RATE_LIMIT=f"{LIMIT}/minute",
+        QUORUM_FORWARDED_ALLOW_IPS=TRUSTED_PROXY,
     )
     yield server
     server.stop()
@@ -134,6 +137,7 @@ async def test_redis_shares_the_limit_between_instances(
     env = {
         "QUORUM_AUTH_RATE_LIMIT": f"{LIMIT}/minute",
         "QUORUM_REDIS_URL": REDIS_URL,
+        "QUORUM_FORWARDED_ALLOW_IPS": TRUSTED_PROXY,
     }
     a, b = await asyncio.gather(
         *(asyncio.to_thread(start_server, sqlite, logs, **env) for _ in range(2))
@@ -161,6 +165,7 @@ async def test_unreachable_limit_storage_fails_open(
         tmp_path_factory.mktemp("no-redis"),
         QUORUM_AUTH_RATE_LIMIT=f"{LIMIT}/minute",
         QUORUM_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+        QUORUM_FORWARDED_ALLOW_IPS=TRUSTED_PROXY,
     )
     try:
         async with api_for(server) as api:

@@ -40,7 +40,7 @@ from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.repository import PageParams
 from quorum.decisions import repository as repo
 from quorum.decisions import service
-from quorum.decisions.access import EventAccess, event_member
+from quorum.decisions.access import EventAccess, load_access
 from quorum.decisions.models import Comment, EventStatus, Membership, Proposal, Role, Vote
 from quorum.realtime import log
 from quorum.settings import Settings
@@ -75,12 +75,12 @@ class Scenario:
 
 
 async def _vote(session: AsyncSession, ids: Ids) -> None:
-    access = await event_member(ids.event, ids.member, session)
+    access = await load_access(ids.event, ids.member, session)
     await service.cast_vote(session, access, ids.proposal)
 
 
 async def _comment(session: AsyncSession, ids: Ids) -> None:
-    access = await event_member(ids.event, ids.member, session)
+    access = await load_access(ids.event, ids.member, session)
     await service.add_comment(session, access, ids.proposal, "An EXPLAINed comment.")
 
 

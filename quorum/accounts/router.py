@@ -64,8 +64,8 @@ async def token(
 ) -> TokenOut:
     """Log in with an OAuth2 password form (``username`` is the email), not JSON: a
     bearer access token for every other route."""
-    sessionmaker = request.app.state.sessionmaker
-    user = await service.authenticate(sessionmaker, passwords, form.username, form.password)
+    uow = request.app.state.uow
+    user = await service.authenticate(uow, passwords, form.username, form.password)
     ttl = settings.access_token_ttl_seconds
     access_token = tokens.issue(
         settings.signing_key(), user.id, tokens.ACCESS_AUDIENCE, timedelta(seconds=ttl)

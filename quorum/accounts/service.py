@@ -2,13 +2,13 @@
 
 import uuid
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.accounts import repository as repo
 from quorum.accounts.models import User
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.schemas import RegisterIn
-from quorum.db.uow import transaction
+from quorum.db.uow import UnitOfWork
 from quorum.errors import Conflict, Unauthenticated
 
 
@@ -24,15 +24,13 @@ async def register(session: AsyncSession, passwords: Passwords, data: RegisterIn
     return user
 
 
-async def authenticate(
-    sessionmaker: async_sessionmaker[AsyncSession], passwords: Passwords, email: str, password: str
-) -> User:
+async def authenticate(uow: UnitOfWork, passwords: Passwords, email: str, password: str) -> User:
     """Check a login. The hash is verified after the lookup's transaction has ended: it
     takes tens of milliseconds, and on SQLite an open transaction holds the write lock."""
     email = email.strip().lower()
     user = None
     if "\x00" not in email:  # no stored email has one, and PostgreSQL refuses it in a query
-        async with transaction(sessionmaker) as session:
+        async with uow.transaction() as session:
             user = await repo.get_user_by_email(session, email)
     if not await passwords.verify(user.password_hash if user else None, password) or user is None:
         raise Unauthenticated("invalid_credentials", "Wrong email or password.")

@@ -27,7 +27,7 @@ from quorum.accounts.service import user_not_found
 from quorum.api import idempotency
 from quorum.api.bodyless import refuse_body
 from quorum.db.errors import is_foreign_key_violation
-from quorum.db.uow import READ_ONLY, read_only, transaction
+from quorum.db.uow import READ_ONLY, UnitOfWork, read_only
 
 _READ_METHODS = frozenset({"GET", "HEAD"})
 _MUTATING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -46,8 +46,9 @@ class TransactionalRoute(APIRoute):
         async def handler(request: Request) -> Response:
             if refuses_body:
                 await refuse_body(request)
+            uow: UnitOfWork = request.app.state.uow  # built by the app, with its publisher
             try:
-                async with transaction(request.app.state.sessionmaker) as session:
+                async with uow.transaction() as session:
                     if request.method in _READ_METHODS:
                         await session.connection(execution_options={READ_ONLY: True})
                     request.state.session = session

@@ -1,48 +1,64 @@
 """The unit of work: the one place where Quorum commits.
 
 Services and repositories only ``flush()``. A request (or a job, or a CLI command) runs
-inside ``transaction()``; leaving the block normally commits, any exception rolls
-everything back, the idempotency record included. Callbacks registered with
-``after_commit`` run only once the commit has succeeded, which is where the real-time
-hub publishes: an event is never announced for a change that did not happen.
+inside ``UnitOfWork.transaction()``; leaving the block normally commits, any exception
+rolls everything back, the idempotency record included.
+
+The event log is the transaction's outbox: ``realtime.log.append`` writes its entries in
+the transaction and ``stage``s them on it. Once the commit has succeeded, the unit of
+work hands the staged entries, in the order they were numbered, to the publisher it was
+built with (the application's real-time core); after a rollback they are dropped with
+the rest. An event is never announced for a change that did not happen.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quorum.db.metrics import ROLLBACKS
+from quorum.realtime.message import Entry
 
-AfterCommit = Callable[[], Awaitable[None]]
-_AFTER_COMMIT = "quorum.after_commit"
+Publisher = Callable[[Sequence[Entry]], Awaitable[None]]
+_STAGED = "quorum.staged"  # session.info key: this transaction's own log entries
 READ_ONLY = "quorum_read_only"  # connection execution option; see quorum/db/engine.py
 log = structlog.get_logger(__name__)
 
 
-def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
-    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+def stage(session: AsyncSession, entries: Sequence[Entry]) -> None:
+    """Publish ``entries``, written in ``session``'s transaction, once it commits."""
+    session.info.setdefault(_STAGED, []).extend(entries)
 
 
-@asynccontextmanager
-async def transaction(
-    sessionmaker: async_sessionmaker[AsyncSession],
-) -> AsyncIterator[AsyncSession]:
-    async with sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            ROLLBACKS.inc()
-            await session.rollback()
-            raise
-        callbacks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
-    for callback in callbacks:
-        try:
-            await callback()
-        except Exception:  # the change is committed; a failed notification must not undo the reply
-            log.exception("after_commit_failed")
+class UnitOfWork:
+    """Transactions on ``sessionmaker``. ``publisher`` receives what each one staged,
+    after its commit; without one (a CLI command, which has no hub) staged entries are
+    only in the log, where every running server's hub finds them."""
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], publisher: Publisher | None = None
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.publisher = publisher
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                ROLLBACKS.inc()
+                await session.rollback()
+                raise
+            finally:
+                staged: list[Entry] = session.info.pop(_STAGED, [])
+        if staged and self.publisher is not None:
+            try:
+                await self.publisher(staged)
+            except Exception:  # the change is committed: a failed publish must not undo the reply
+                log.exception("after_commit_failed")
 
 
 @asynccontextmanager

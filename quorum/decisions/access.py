@@ -34,11 +34,11 @@ class EventAccess:
     vote_threshold: int | None
 
 
-async def event_member(
+async def load_access(
     event_id: Annotated[uuid.UUID, Path()], user_id: CurrentUserId, session: SessionDep
 ) -> EventAccess:
-    """The caller's access to the event, as an approved member. Also called outside a
-    route's dependencies, with a session of the caller's (the stream routes)."""
+    """The caller's access to the event, as an approved member: the ``EventMember``
+    dependency, and called as is by the stream routes, which authenticate their own way."""
     found = await repo.access(session, event_id, user_id)
     if found is None or not rules.is_member(found.membership_status):
         await require_user(session, user_id)
@@ -48,7 +48,7 @@ async def event_member(
     return EventAccess(event_id, user_id, role, found.event_status, found.vote_threshold)
 
 
-EventMember = Annotated[EventAccess, Depends(event_member)]
+EventMember = Annotated[EventAccess, Depends(load_access)]
 
 
 async def event_admin(access: EventMember) -> EventAccess:

@@ -4,6 +4,7 @@ event) are decision rules: quorum/decisions/rules.py builds them."""
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, select, update
@@ -67,21 +68,19 @@ async def access(session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID)
 
 # -- the event log ----------------------------------------------------------------------
 
-# The event log's counter (quorum/realtime/log.py): bind parameters topic_id and n. It
-# also returns the threshold, read under the event row's lock: see ``Counted``.
-_COUNT = (
-    update(_events)
-    .where(_events.c.id == bindparam("topic_id"))
-    .values(last_seq=_events.c.last_seq + bindparam("n"))
-    .returning(_events.c.last_seq, _events.c.vote_threshold)
+# The event log's counter (quorum/realtime/log.py): the event row's ``last_seq``. It also
+# returns the threshold, read under the event row's lock: see ``Counted``.
+_COUNTER = log.Counter(
+    _events, key=_events.c.id, seq=_events.c.last_seq, returning=(_events.c.vote_threshold,)
 )
-_COUNT_IF_OPEN = _COUNT.where(rules.accepts_changes_sql(_events.c.status))
+_COUNTER_IF_OPEN = replace(_COUNTER, guard=rules.accepts_changes_sql(_events.c.status))
 
 
 class Counted(NamedTuple):
-    """The event row as the log's counter left it. ``vote_threshold`` is the latest
-    committed one: a threshold change commits under the same row lock, so a vote that
-    read an older threshold at its start learns the current one here."""
+    """The event row as the log's counter left it (the columns of ``_COUNTER``, in order).
+    ``vote_threshold`` is the latest committed one: a threshold change commits under the
+    same row lock, so a vote that read an older threshold at its start learns the current
+    one here."""
 
     last_seq: int
     vote_threshold: int | None
@@ -98,10 +97,12 @@ async def append_log(
     until commit, which is what keeps the log gap-free in commit order. The same UPDATE
     checks that the event still accepts changes (unless ``require_open`` is False: the
     event's own update), so no change slips into a closed event."""
-    row = await log.append(session, event_id, entries, _COUNT_IF_OPEN if require_open else _COUNT)
+    row = await log.append(
+        session, event_id, entries, _COUNTER_IF_OPEN if require_open else _COUNTER
+    )
     if row is None:
         raise rules.event_closed()
-    return Counted(int(row.last_seq), row.vote_threshold)
+    return Counted._make(row)
 
 
 async def read_log(

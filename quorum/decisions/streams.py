@@ -26,7 +26,7 @@ from quorum.api.routing import TransactionalRoute
 from quorum.api.streamcap import CappedResponse
 from quorum.db.uow import read_only
 from quorum.decisions import events
-from quorum.decisions.access import EventAccess, EventMember, event_member
+from quorum.decisions.access import EventAccess, EventMember, load_access
 from quorum.decisions.problems import INVALID_LAST_EVENT_ID, MEMBER, TICKET_WRONG_EVENT
 from quorum.errors import DomainError, InvalidInput, PermissionDenied, Unauthenticated
 from quorum.realtime import ws
@@ -93,7 +93,7 @@ async def _member(
 ) -> EventAccess:
     """Membership, checked in a transaction of its own that ends before streaming starts."""
     async with read_only(sessionmaker) as session:
-        return await event_member(event_id, user_id, session)
+        return await load_access(event_id, user_id, session)
 
 
 @functools.cache
@@ -137,7 +137,7 @@ async def stream(
     429 ``too_many_streams`` when the user already holds the maximum of open streams."""
     user_id = stream_user(settings, event_id, ticket, bearer)
     resume_from = parse_resume(last_event_id_header, last_event_id)
-    await event_member(event_id, user_id, session)  # this transaction ends before streaming
+    await load_access(event_id, user_id, session)  # this transaction ends before streaming
     streams: Streams = request.app.state.streams
     response = EventStreamResponse(streams, event_id, resume_from)
     return CappedResponse(response, request.app.state.stream_cap, user_id)

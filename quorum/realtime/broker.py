@@ -8,7 +8,6 @@ a reconnect every active topic is caught up from the log.
 """
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Sequence
 from typing import Protocol
@@ -26,9 +25,10 @@ CHANNEL = "quorum:realtime"
 
 
 class Broker(Protocol):
-    async def start(self) -> None: ...
+    async def run(self) -> None:
+        """Whatever the broker needs to run, until cancelled."""
+
     async def publish(self, messages: Sequence[Message]) -> None: ...
-    async def close(self) -> None: ...
     def status(self) -> str: ...
 
 
@@ -38,16 +38,13 @@ class MemoryBroker:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
-    async def start(self) -> None:
-        return None
+    async def run(self) -> None:
+        return None  # nothing to listen to
 
     async def publish(self, messages: Sequence[Message]) -> None:
         metrics.PUBLISHED.inc(len(messages))
         for message in messages:
             self.hub.deliver(message)
-
-    async def close(self) -> None:
-        return None
 
     def status(self) -> str:
         return "in-process"
@@ -63,10 +60,14 @@ class RedisBroker:
         self._publisher = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         self._max_backoff = max_backoff
         self._connected = False
-        self._listener: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        self._listener = asyncio.create_task(self._listen_forever())
+    async def run(self) -> None:
+        """Listen until cancelled; then close the connections."""
+        try:
+            await self._listen_forever()
+        finally:
+            await self._redis.aclose()
+            await self._publisher.aclose()
 
     async def publish(self, messages: Sequence[Message]) -> None:
         metrics.PUBLISHED.inc(len(messages))
@@ -111,14 +112,6 @@ class RedisBroker:
             log.warning("redis_bad_message", error=repr(exc)[:200])
             return
         self.hub.deliver(message)
-
-    async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-        await self._redis.aclose()
-        await self._publisher.aclose()
 
     def status(self) -> str:
         return "ok" if self._connected else "reconnecting"

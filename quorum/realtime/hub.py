@@ -1,30 +1,42 @@
 """The hub: this process's subscribers, by topic, fed in ``seq`` order without gaps.
 
-Messages reach the hub from the broker (the fast path) and from the log (the truth).
-Per topic the hub remembers the last ``seq`` it fanned out. The next one is fanned out
-at once; an older one is a duplicate and dropped; a newer one means something was
-missed (a lost pub/sub message, a commit in another process), so the hub reads the
-missing entries from the log before going on, keeping what arrived meanwhile. The same
-catch-up runs every ``poll_interval`` for every active topic, which is how a change
-committed by another process reaches this one when there is no Redis, and after a
-Redis reconnect.
+Messages reach the hub from the broker (the fast path) and from the log (the truth),
+which the hub is given as a ``LogSource``. Per topic the hub remembers the last ``seq``
+it fanned out. The next one is fanned out at once; an older one is a duplicate and
+dropped; a newer one means something was missed (a lost pub/sub message, a commit in
+another process), so the hub reads the missing entries from the log before going on,
+keeping what arrived meanwhile. The same catch-up runs every ``poll_interval`` for every
+active topic, which is how a change committed by another process reaches this one when
+there is no Redis, and after a Redis reconnect.
+
+``run()`` holds the hub's tasks (its two clocks and every catch-up) in one task group,
+until it is cancelled.
 """
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import structlog
 
 from quorum.realtime import metrics
+from quorum.realtime.abort import Abort
 from quorum.realtime.message import Message
 from quorum.realtime.subscriber import Subscriber
 
 log = structlog.get_logger(__name__)
-
-ReadLog = Callable[[uuid.UUID, int, int], Awaitable[Sequence[Message]]]
-LastSeq = Callable[[uuid.UUID], Awaitable[int]]
 CATCH_UP_PAGE = 500
+
+
+class LogSource(Protocol):
+    """What the hub and the streams read from the log (``realtime.log.LogReader``)."""
+
+    async def messages(self, topic_id: uuid.UUID, after: int, limit: int) -> Sequence[Message]:
+        """Entries with ``seq > after``, oldest first, at most ``limit``."""
+
+    async def bounds(self, topic_id: uuid.UUID) -> tuple[int, int] | None:
+        """(first, last) retained ``seq`` of the topic, or None if it has none."""
 
 
 class _Topic:
@@ -41,35 +53,34 @@ class _Topic:
 class Hub:
     def __init__(
         self,
-        read_log: ReadLog,
-        last_seq: LastSeq,
+        log: LogSource,
         *,
         queue_limit: int,
         poll_interval: float,
         heartbeat_interval: float,
     ) -> None:
-        self._read_log = read_log
-        self._last_seq = last_seq
-        self.queue_limit = queue_limit
-        self.poll_interval = poll_interval
-        self.heartbeat_interval = heartbeat_interval
+        self._log = log
+        self._queue_limit = queue_limit
+        self._poll_interval = poll_interval
+        self._heartbeat_interval = heartbeat_interval
         self._topics: dict[uuid.UUID, _Topic] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._loops: list[asyncio.Task[None]] = []
+        self._tasks: asyncio.TaskGroup | None = None  # while running: where catch-ups go
         self._ending = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    async def start(self) -> None:
-        self._loops = [
-            asyncio.create_task(self._every(self.poll_interval, self.resync_all)),
-            asyncio.create_task(self._every(self.heartbeat_interval, self._heartbeat)),
-        ]
-
-    async def close(self) -> None:
-        for task in [*self._loops, *self._tasks]:
-            task.cancel()
-        self.end_streams()
+    async def run(self) -> None:
+        """Until cancelled: the heartbeat and poll clocks, and every catch-up they or a
+        gap start. Then every stream is ended."""
+        async with asyncio.TaskGroup() as tasks:
+            self._tasks = tasks
+            try:
+                tasks.create_task(self._every(self._heartbeat_interval, self._heartbeat))
+                self.resync_all()  # topics subscribed before the hub ran
+                await self._every(self._poll_interval, self.resync_all)
+            finally:
+                self._tasks = None  # the group is shutting down: it takes no new task
+                self.end_streams()
 
     def end_streams(self) -> None:
         """Close every subscriber, and every later one at once: the process is going away."""
@@ -85,12 +96,14 @@ class Hub:
 
     # -- subscribers -------------------------------------------------------------------
 
-    def subscribe(self, topic_id: uuid.UUID) -> Subscriber:
+    def subscribe(self, topic_id: uuid.UUID, abort: Abort | None = None) -> Subscriber:
+        """A new subscriber to ``topic_id``; ``abort`` resets its connection if it is
+        dropped as a slow consumer."""
         topic = self._topics.get(topic_id)
         if topic is None:
             topic = self._topics[topic_id] = _Topic(topic_id)
             self._sync(topic)
-        sub = Subscriber(topic_id, self.queue_limit)
+        sub = Subscriber(topic_id, self._queue_limit, abort)
         topic.subscribers.add(sub)
         if self._ending:
             sub.close("shutdown")
@@ -103,12 +116,6 @@ class Hub:
         topic.subscribers.discard(sub)
         if not topic.subscribers:
             del self._topics[sub.topic]
-
-    def subscriber_count(self) -> int:
-        return sum(len(t.subscribers) for t in self._topics.values())
-
-    async def read_log(self, topic_id: uuid.UUID, after: int, limit: int) -> Sequence[Message]:
-        return await self._read_log(topic_id, after, limit)
 
     # -- delivery ----------------------------------------------------------------------
 
@@ -145,19 +152,20 @@ class Hub:
                 sub.ping()
 
     def _sync(self, topic: _Topic) -> None:
-        if topic.syncing:
+        """Start a catch-up of ``topic`` from the log, unless one runs already or the hub
+        does not run (``run()`` catches up every topic when it starts)."""
+        if topic.syncing or self._tasks is None:
             return
         topic.syncing = True
-        task = asyncio.create_task(self._catch_up(topic))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.create_task(self._catch_up(topic))
 
     async def _catch_up(self, topic: _Topic) -> None:
         try:
             if topic.last_seq < 0:
-                topic.last_seq = await self._last_seq(topic.id)
+                bounds = await self._log.bounds(topic.id)
+                topic.last_seq = 0 if bounds is None else bounds[1]
             while True:
-                page = await self._read_log(topic.id, topic.last_seq, CATCH_UP_PAGE)
+                page = await self._log.messages(topic.id, topic.last_seq, CATCH_UP_PAGE)
                 for message in page:
                     if message.seq == topic.last_seq + 1:
                         self._fan_out(topic, message)

@@ -1,24 +1,27 @@
 """The event log (transactional outbox): one row per change, written in the change's
-transaction, and published to the hub only after that transaction commits.
+transaction, and published only after that transaction commits.
 
 Each topic (for Quorum, a decision event) numbers its entries with ``seq``, from a
-counter row the caller owns and names (``UPDATE ... SET last_seq = last_seq + n
-RETURNING last_seq``), incremented in the same transaction. That UPDATE takes a row
-lock held until commit, so the transaction that got ``n`` has committed (or rolled back,
-freeing ``n`` again) before any other can get ``n + 1``: numbers become visible in
-order and without gaps. docs/realtime.md gives the full argument.
+counter on a row the caller owns and describes (``Counter``): this module runs
+``UPDATE <table> SET <seq> = <seq> + n WHERE <key> = topic [AND <guard>] RETURNING
+<seq>, ...`` in the same transaction. That UPDATE takes a row lock held until commit, so
+the transaction that got ``n`` has committed (or rolled back, freeing ``n`` again)
+before any other can get ``n + 1``: numbers become visible in order and without gaps.
+docs/realtime.md gives the full argument.
 """
 
 import functools
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Column,
+    ColumnElement,
     Row,
     Select,
     String,
@@ -30,18 +33,17 @@ from sqlalchemy import (
     insert,
     select,
     union_all,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from quorum.db.base import Base, UTCDateTime, utcnow
-from quorum.db.uow import after_commit, read_only
-from quorum.realtime.message import Message
+from quorum.db.uow import read_only, stage
+from quorum.realtime.message import Entry, Message
 
 TYPE_MAX = 64
-PUBLISHER = "quorum.realtime.publisher"  # session.info key: where committed entries go
-Publisher = Callable[[Sequence[Message]], Awaitable[None]]
 
 
 class LogEntry(Base):
@@ -62,76 +64,91 @@ class LogEntry(Base):
 LOG_TABLE = cast(Table, LogEntry.__table__)
 
 
+@dataclass(frozen=True, eq=False)  # compared (and cached) by identity: columns overload ==
+class Counter:
+    """Where a topic's entries get their numbers: the row of ``table`` whose ``key`` is
+    the topic, its ``seq`` column holding the last number given. With a ``guard``, only
+    while the guard holds (else nothing is written). ``returning``: more columns of the
+    row to read under its lock, returned after the new ``seq``."""
+
+    table: Table
+    key: Column[Any]
+    seq: Column[Any]
+    guard: ColumnElement[bool] | None = None
+    returning: tuple[Column[Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if any(c.table is not self.table for c in (self.key, self.seq, *self.returning)):
+            raise ValueError("a Counter's columns must belong to its table")
+
+
 async def append(
     session: AsyncSession,
     topic_id: uuid.UUID,
     entries: Sequence[tuple[str, dict[str, Any]]],
-    counter: Update,
+    counter: Counter,
 ) -> Row[Any] | None:
-    """Number ``entries`` with the caller's counter and write them, in this transaction;
-    publish them once (and only if) the transaction commits.
+    """Number ``entries`` with ``counter`` and write them, in this transaction, and stage
+    them on it (``quorum.db.uow.stage``): they are published once, and only if, it
+    commits.
 
-    ``counter`` is an ``UPDATE ... SET last_seq = last_seq + :n WHERE <key> = :topic_id
-    ... RETURNING last_seq[, ...]`` on the caller's own row (see the module docstring for
-    why that row's lock makes the numbering gap-free). Returns the counter's row as the
-    UPDATE returned it (``last_seq`` and whatever else the caller asked for: values read
-    under the lock, the latest committed), or None if the UPDATE matched no row (the
-    caller's condition failed) and nothing was written. On PostgreSQL the UPDATE and the
-    INSERT are one statement, so the counter row stays locked one round trip less.
+    Returns the counter's row as the UPDATE left it: the new last ``seq``, then the
+    ``returning`` columns (values read under the row's lock: the latest committed). None
+    if no row matched (no such topic, or the guard failed): then nothing was written.
+    On PostgreSQL the UPDATE and the INSERT are one statement, so the counter row stays
+    locked one round trip less.
     """
     n = len(entries)
     now = utcnow()
     connection = await session.connection()
-    row: Row[Any] | None
-    if connection.dialect.name == "postgresql":
-        params: dict[str, Any] = {"topic_id": topic_id, "n": n, "now": now}
+    postgresql = connection.dialect.name == "postgresql"
+    params: dict[str, Any] = {"topic": topic_id, "n": n}
+    if postgresql:
+        params["now"] = now
         for i, (type_, data) in enumerate(entries):
             params |= {f"type{i}": type_, f"data{i}": data}
-        row = (await connection.execute(_counted_insert(counter, n), params)).one_or_none()
-        if row is None:
-            return None
-        last_seq = int(row.last_seq)
-    else:
-        row = (await connection.execute(counter, {"topic_id": topic_id, "n": n})).one_or_none()
-        if row is None:
-            return None
-        last_seq = int(row.last_seq)
+    statement = _counted_insert(counter, n) if postgresql else _count(counter)
+    row = (await connection.execute(statement, params)).one_or_none()
+    if row is None:
+        return None
+    first = int(row[0]) - n + 1
+    numbered = [Entry(topic_id, first + i, t, d) for i, (t, d) in enumerate(entries)]
+    if not postgresql:
         rows = [
-            {
-                "topic_id": topic_id,
-                "seq": last_seq - n + 1 + i,
-                "type": t,
-                "data": d,
-                "created_at": now,
-            }
-            for i, (t, d) in enumerate(entries)
+            {"topic_id": topic_id, "seq": e.seq, "type": e.type, "data": e.data, "created_at": now}
+            for e in numbered
         ]
         await connection.execute(insert(LOG_TABLE), rows)
-    numbered = [(last_seq - n + 1 + i, type_, data) for i, (type_, data) in enumerate(entries)]
-    publisher: Publisher | None = session.info.get(PUBLISHER)
-    if publisher is not None:
-
-        async def publish() -> None:
-            t = time.time()
-            await publisher([Message.build(topic_id, *entry, t, live=True) for entry in numbered])
-
-        after_commit(session, publish)
+    stage(session, numbered)
     return row
 
 
 @functools.cache
-def _counted_insert(counter: Update, n: int) -> Select[Any]:
-    """``WITH counter AS (<counter>), logged AS (INSERT INTO event_log SELECT ... FROM
+def _count(counter: Counter) -> Update:
+    """The counter's UPDATE (bind parameters: topic, n), built once per counter."""
+    statement = (
+        update(counter.table)
+        .where(counter.key == bindparam("topic"))
+        .values({counter.seq: counter.seq + bindparam("n")})
+        .returning(counter.seq, *counter.returning)
+    )
+    return statement if counter.guard is None else statement.where(counter.guard)
+
+
+@functools.cache
+def _counted_insert(counter: Counter, n: int) -> Select[Any]:
+    """``WITH counter AS (<UPDATE>), logged AS (INSERT INTO event_log SELECT ... FROM
     counter) SELECT * FROM counter`` for ``n`` entries, built once per counter and size
-    (bind parameters: topic_id, n, now, type<i>, data<i>). The INSERT runs although the
+    (bind parameters: topic, n, now, type<i>, data<i>). The INSERT runs although the
     outer SELECT does not read it: PostgreSQL runs every data-modifying CTE to
     completion."""
-    numbers = counter.cte("counter")
+    numbers = _count(counter).cte("counter")
+    last_seq = numbers.c[counter.seq.name]
     log = LOG_TABLE
     rows = [
         select(
-            bindparam("topic_id", type_=log.c.topic_id.type),
-            (numbers.c.last_seq - (n - 1 - i)).label("seq"),
+            bindparam("topic", type_=log.c.topic_id.type),
+            (last_seq - (n - 1 - i)).label("seq"),
             bindparam(f"type{i}", type_=log.c.type.type),
             bindparam(f"data{i}", type_=log.c.data.type),
             bindparam("now", type_=log.c.created_at.type),
@@ -178,10 +195,6 @@ class LogReader:
                 )
             ).one()
         return None if row[0] is None else (int(row[0]), int(row[1]))
-
-    async def last_seq(self, topic_id: uuid.UUID) -> int:
-        found = await self.bounds(topic_id)
-        return 0 if found is None else found[1]
 
 
 async def prune(

@@ -1,5 +1,8 @@
 """One log entry on its way to clients, serialised once.
 
+An ``Entry`` is what a transaction wrote to the log (topic, seq, type, data); once the
+transaction has committed, each becomes a ``Message`` stamped with the commit time.
+
 The JSON envelope ``{"seq", "type", "t", "data"}`` (``t``: commit time, epoch seconds) is
 built once per message per process; the SSE frame around it is built once too, and the
 same bytes object is written to every subscriber. A WebSocket frame is the envelope
@@ -11,6 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    topic: uuid.UUID
+    seq: int
+    type: str
+    data: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

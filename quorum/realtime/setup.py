@@ -1,12 +1,22 @@
-"""Wiring of the real-time core for one process: hub, broker, streams."""
+"""Wiring of the real-time core for one process: log reader, hub, broker, streams.
 
+Every collaborator is passed in: the hub gets the log reader, the broker the hub, the
+streams the hub, the log reader and the domain's snapshot. The application hands
+``Realtime.publish`` to its unit of work, which calls it with what each transaction
+wrote to the log, after the commit.
+"""
+
+import asyncio
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quorum.realtime.broker import Broker, MemoryBroker, RedisBroker
 from quorum.realtime.hub import Hub
-from quorum.realtime.log import PUBLISHER, LogReader
+from quorum.realtime.log import LogReader
+from quorum.realtime.message import Entry, Message
 from quorum.realtime.stream import Snapshot, Streams
 from quorum.settings import Settings
 
@@ -17,23 +27,27 @@ class Realtime:
     broker: Broker
     streams: Streams
 
-    async def start(self) -> None:
-        await self.hub.start()
-        await self.broker.start()
+    async def run(self) -> None:
+        """The hub and the broker, until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.hub.run())
+            tasks.create_task(self.broker.run())
 
-    async def close(self) -> None:
-        await self.hub.close()
-        await self.broker.close()
+    async def publish(self, entries: Sequence[Entry]) -> None:
+        """Committed entries, in ``seq`` order: each becomes a message built once,
+        stamped with the commit time, for the broker."""
+        t = time.time()
+        await self.broker.publish(
+            [Message.build(e.topic, e.seq, e.type, e.data, t, live=True) for e in entries]
+        )
 
 
 def create_realtime(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], snapshot: Snapshot
 ) -> Realtime:
-    """Build the core and make every unit of work publish its log entries after commit."""
     reader = LogReader(sessionmaker)
     hub = Hub(
-        reader.messages,
-        reader.last_seq,
+        reader,
         queue_limit=settings.stream_queue_limit,
         poll_interval=settings.log_poll_interval_seconds,
         heartbeat_interval=settings.heartbeat_interval_seconds,
@@ -41,5 +55,4 @@ def create_realtime(
     broker: Broker = (
         RedisBroker(hub, settings.redis_url) if settings.redis_url else MemoryBroker(hub)
     )
-    sessionmaker.configure(info={PUBLISHER: broker.publish})
-    return Realtime(hub, broker, Streams(hub, reader.bounds, snapshot, settings.sse_retry_ms))
+    return Realtime(hub, broker, Streams(hub, reader, snapshot, settings.sse_retry_ms))

@@ -2,14 +2,15 @@
 
 sse-starlette runs a task group per connection (a sender, a disconnect listener, a
 pinger) and encodes every message per connection; measured here, one event to 10,000
-subscribers took 1.9 s at p99 and about 55 KB per connection. This response keeps one
-task (the request's own) writing pre-encoded frames in batches, one small task waiting
-for the disconnect, and no timer: heartbeats come from the hub's single clock. See
-docs/realtime.md for the figures.
+subscribers took 1.9 s at p99 and about 55 KB per connection. This response runs a task
+group of two: a writer task of its own (not the request's: see ``__call__``) writing
+pre-encoded frames in batches, and a small task waiting for the disconnect, so that a
+closed client is unsubscribed at once. No timer: heartbeats come from the hub's single
+clock. The request's task only waits for the group to end. See docs/realtime.md for the
+figures.
 """
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Sequence
 
@@ -62,29 +63,22 @@ class EventStreamResponse(Response):
         self.background: BackgroundTask | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        session = self.streams.open(self.topic_id)
-        session.subscriber.abort = abort_of(scope)
-        watcher = asyncio.ensure_future(_watch_disconnect(receive, session.subscriber))
-        # The writer is a task of its own. Every message wakes it, and waking a task
-        # resumes every coroutine it is suspended in: this request's task is suspended
-        # under the whole ASGI stack (server, middleware, router, route: some 25 frames),
-        # the writer under 3. Its sends and their order are the same.
-        writer = asyncio.ensure_future(self._write(session, send))
         gauge = metrics.CONNECTIONS.labels("sse")
         gauge.inc()
         try:
-            await writer
+            with StreamSession(self.streams, self.topic_id, abort_of(scope)) as session:
+                async with asyncio.TaskGroup() as tasks:
+                    watcher = tasks.create_task(_watch_disconnect(receive, session.subscriber))
+                    # The writer is a task of its own, while this request's task only waits
+                    # for the group to end. Every message wakes the writer, and waking a
+                    # task resumes every coroutine it is suspended in: this request's task
+                    # is suspended under the whole ASGI stack (server, middleware, router,
+                    # route: some 25 frames), the writer under 3.
+                    tasks.create_task(self._write(session, send, watcher))
         finally:
             gauge.dec()
-            if not writer.done():  # this task was cancelled, and so the writer: let it end
-                writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await writer
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
 
-    async def _write(self, session: StreamSession, send: Send) -> None:
+    async def _write(self, session: StreamSession, send: Send, watcher: asyncio.Task[None]) -> None:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             retry = b"retry: %d\n\n" % self.streams.retry_ms
@@ -94,3 +88,5 @@ class EventStreamResponse(Response):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:  # the client went away mid-write
             pass
+        finally:
+            watcher.cancel()  # the stream is over: no disconnect left to wait for

@@ -9,39 +9,35 @@ once (``abort``): its client resumes from the log with Last-Event-ID.
 import asyncio
 import uuid
 from collections import deque
-from collections.abc import Callable
 
+from quorum.realtime.abort import Abort
 from quorum.realtime.message import Message
-
-HEARTBEAT_MARK = object()
 
 
 class Subscriber:
     __slots__ = (
         "topic",
         "limit",
-        "sent_seq",
         "closed",
         "close_reason",
         "heartbeat",
-        "resume_from",
+        "_resume_from",
         "abort",
         "_queue",
         "_waiter",
         "_loop",
     )
 
-    def __init__(self, topic: uuid.UUID, limit: int) -> None:
+    def __init__(self, topic: uuid.UUID, limit: int, abort: Abort | None = None) -> None:
         self.topic = topic
         self.limit = limit
-        self.sent_seq = 0  # highest seq written to the client: everything at or below is skipped
         self.closed = False
         self.close_reason = ""
         self.heartbeat = False
-        self.resume_from: int | None = None  # the lowest position a client asked to resume from
-        # Resets the connection: set by a transport that can, called when the subscriber is
+        self._resume_from: int | None = None  # the lowest position a client asked to resume from
+        # Resets the connection (from a transport that can), called when the subscriber is
         # dropped, as its writer may be stuck in a write the client will never take.
-        self.abort: Callable[[], None] | None = None
+        self.abort = abort
         self._queue: deque[Message] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the connection's, once it waits
@@ -67,8 +63,13 @@ class Subscriber:
         """The client says it holds everything up to ``seq``. Requests that arrive before
         the connection's task wakes are one: the lowest, so that one behind what was sent
         is never hidden by a later one."""
-        self.resume_from = seq if self.resume_from is None else min(self.resume_from, seq)
+        self._resume_from = seq if self._resume_from is None else min(self._resume_from, seq)
         self._wake()
+
+    def take_resume(self) -> int | None:
+        """The pending resume request, if any; it is then no longer pending."""
+        seq, self._resume_from = self._resume_from, None
+        return seq
 
     def close(self, reason: str) -> None:
         if not self.closed:
@@ -90,7 +91,7 @@ class Subscriber:
         """The queued messages (an empty list: a heartbeat or a resume request is due), or
         None once closed."""
         while (
-            not self._queue and not self.heartbeat and not self.closed and self.resume_from is None
+            not self._queue and not self.heartbeat and not self.closed and self._resume_from is None
         ):
             # Looked up once: asyncio.get_running_loop() checks the process id, a system
             # call per wake-up of every connection (5 % of a 10,000-subscriber fan-out).

@@ -8,7 +8,6 @@ the client's state. No entry is ever sent twice on one connection.
 """
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Sequence
 
@@ -18,7 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from quorum.realtime import metrics
 from quorum.realtime.abort import abort_of
 from quorum.realtime.message import Message
-from quorum.realtime.stream import Streams
+from quorum.realtime.stream import Streams, StreamSession
 from quorum.realtime.subscriber import Subscriber
 
 HEARTBEAT_FRAME = '{"type":"heartbeat"}'
@@ -82,20 +81,24 @@ def _resume_request(text: str) -> int | None:
 async def serve(
     websocket: WebSocket, streams: Streams, topic_id: uuid.UUID, resume_from: int | None
 ) -> None:
+    """Stream to ``websocket`` while a second task reads what the client sends."""
     await websocket.accept()
-    session = streams.open(topic_id)
-    session.subscriber.abort = abort_of(websocket.scope)
-    reader = asyncio.ensure_future(_read_client(websocket, session.subscriber))
     gauge = metrics.CONNECTIONS.labels("ws")
     gauge.inc()
+    try:
+        with StreamSession(streams, topic_id, abort_of(websocket.scope)) as session:
+            async with asyncio.TaskGroup() as tasks:
+                reader = tasks.create_task(_read_client(websocket, session.subscriber))
+                await _stream(websocket, session, resume_from)
+                reader.cancel()  # the stream is over: nothing more to read
+    finally:
+        gauge.dec()
+
+
+async def _stream(websocket: WebSocket, session: StreamSession, resume_from: int | None) -> None:
     try:
         reason = await session.run(_WSTransport(websocket), resume_from)
         if reason != "disconnected":
             await websocket.close(code=CLOSE_CODES.get(reason, 1001), reason=reason)
-    except (WebSocketDisconnect, OSError, RuntimeError):
+    except (WebSocketDisconnect, OSError, RuntimeError):  # the client went away mid-write
         pass
-    finally:
-        gauge.dec()
-        reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reader
