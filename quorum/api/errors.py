@@ -169,23 +169,21 @@ def _allowed_methods(request: Request) -> str:
     )
 
 
+def _database_problem(exc: Exception, code: str, detail: str) -> Response:
+    """503 with Retry-After: the transaction was rolled back, the request may be resent."""
+    log.warning(code, error=type(exc).__name__, message=str(exc)[:200])
+    return problem(503, code, detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
-    log.warning("database_unavailable", error=type(exc).__name__, message=str(exc)[:200])
-    return problem(
-        503,
-        "database_unavailable",
-        "The database cannot be reached right now; retry shortly.",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    return _database_problem(
+        exc, "database_unavailable", "The database cannot be reached right now; retry shortly."
     )
 
 
 async def _database_timeout(request: Request, exc: Exception) -> Response:
-    log.warning("database_timeout", error=type(exc).__name__, message=str(exc)[:200])
-    return problem(
-        503,
-        "database_timeout",
-        "The database did not complete the request in time; retry shortly.",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    return _database_problem(
+        exc, "database_timeout", "The database did not complete the request in time; retry shortly."
     )
 
 
