@@ -10,7 +10,7 @@ parses one shape whether it read the resource or was told it changed.
 """
 
 import uuid
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
@@ -39,11 +39,28 @@ class Snapshot(Payload):
     memberships: list[MembershipOut]
 
 
+class ClosedByDeadline(BaseModel):
+    """The event's ``closes_at`` came: a sweeper closed it."""
+
+    kind: Literal["deadline"] = "deadline"
+
+
+class ClosedByUser(BaseModel):
+    """An organizer or admin closed the event (``status: CLOSED``)."""
+
+    kind: Literal["user"] = "user"
+    id: uuid.UUID
+
+
+ClosedBy = ClosedByDeadline | ClosedByUser
+
+
 class EventUpdated(EventOut, Payload):
-    """The event's title, description, threshold or status changed (closing and
-    reopening included)."""
+    """The event changed: title, description, threshold, deadline, outcome, status
+    (closing and reopening included). ``closed_by`` is set on the entry that closes it."""
 
     TYPE = "event.updated"
+    closed_by: ClosedBy | None = None
 
 
 class MembershipRequested(MembershipOut, Payload):

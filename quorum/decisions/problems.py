@@ -36,6 +36,10 @@ PROPOSAL_DELETED = Case(409, "proposal_deleted", "The proposal was deleted: it t
 EMPTY_UPDATE = Case(422, "empty_update", "Send at least one field to change.")
 TITLE_REQUIRED = Case(422, "title_required", "An event's title cannot be null.")
 STATUS_REQUIRED = Case(422, "status_required", "An event's status cannot be null.")
+ALLOW_EDITS_REQUIRED = Case(
+    422, "allow_edits_with_votes_required", "An event's allow_edits_with_votes cannot be null."
+)
+CLOSES_AT_NOT_FUTURE = Case(422, "closes_at_not_future", "closes_at must lie in the future.")
 INVALID_LAST_EVENT_ID = Case(
     422, "invalid_last_event_id", "Last-Event-ID must be a non-negative integer."
 )

@@ -5,6 +5,7 @@ event) are decision rules: quorum/decisions/rules.py builds them."""
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, select, update
@@ -19,6 +20,7 @@ from quorum.decisions.models import (
     AUTO,
     Comment,
     Event,
+    EventStatus,
     Membership,
     MembershipStatus,
     Proposal,
@@ -53,7 +55,7 @@ _ACCESS = (
             ),
         )
     )
-    .where(_events.c.id == bindparam("event_id"))
+    .where(_events.c.id == bindparam("event_id"), _events.c.deleted_at.is_(None))
 )
 
 
@@ -120,10 +122,40 @@ async def read_log(
 async def get_event(
     session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False
 ) -> Event:
-    event = await get(session, Event, Event.id == event_id, for_update=for_update)
+    """The event, unless it does not exist or was deleted (its tombstone is no event)."""
+    event = await get(
+        session, Event, Event.id == event_id, Event.deleted_at.is_(None), for_update=for_update
+    )
     if event is None:
         raise NotFound("event_not_found", "No such event.")
     return event
+
+
+async def due_events(session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
+    """Open events whose deadline has come, soonest first (ix_events_status_closes_at)."""
+    query = (
+        select(Event.id)
+        .where(rules.closes_by_deadline_sql(Event.status, Event.closes_at, now))
+        .order_by(Event.closes_at)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def close_if_due(session: AsyncSession, event_id: uuid.UUID, now: datetime) -> Event | None:
+    """Close the event if it is still OPEN and due: one conditional UPDATE, whose row
+    lock makes a concurrent sweeper on another instance wait and then match nothing."""
+    return await session.scalar(
+        update(Event)
+        .where(
+            Event.id == event_id,
+            Event.deleted_at.is_(None),
+            rules.closes_by_deadline_sql(Event.status, Event.closes_at, now),
+        )
+        .values(status=EventStatus.CLOSED.value, closed_at=now)
+        .returning(Event)
+        .execution_options(populate_existing=True)
+    )
 
 
 async def list_events(

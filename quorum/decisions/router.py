@@ -27,8 +27,10 @@ from quorum.decisions.access import EventAdmin, EventMember
 from quorum.decisions.models import EventStatus, MembershipStatus, ProposalKind, ProposalStatus
 from quorum.decisions.problems import (
     ADMIN,
+    ALLOW_EDITS_REQUIRED,
     ALREADY_VOTED,
     CHANGE,
+    CLOSES_AT_NOT_FUTURE,
     EMPTY_UPDATE,
     EVENT_NOT_FOUND,
     INVALID_TRANSITION,
@@ -72,10 +74,11 @@ MAX_SEQ = 2**63 - 1  # log seqs are BIGINT: a larger ``after`` must be a 422, no
 @router.post(
     "/events",
     status_code=201,
-    responses=problems(AUTH, JSON_BODY, IDEMPOTENT, DATABASE),
+    responses=problems(AUTH, JSON_BODY, IDEMPOTENT, DATABASE, CLOSES_AT_NOT_FUTURE),
 )
 async def create_event(body: EventCreate, user_id: CurrentUserId, session: SessionDep) -> EventOut:
-    """Create an event; the caller becomes its organizer, an approved member."""
+    """Create an event; the caller becomes its organizer, an approved member. With
+    ``closes_at`` (a future time with its offset) it closes by itself then."""
     return await service.create_event(session, user_id, body)
 
 
@@ -100,11 +103,21 @@ async def get_event(access: EventMember, session: SessionDep) -> EventOut:
 
 @router.patch(
     "/events/{event_id}",
-    responses=problems(ADMIN, JSON_BODY, CHANGE, EMPTY_UPDATE, TITLE_REQUIRED, STATUS_REQUIRED),
+    responses=problems(
+        ADMIN,
+        JSON_BODY,
+        CHANGE,
+        EMPTY_UPDATE,
+        TITLE_REQUIRED,
+        STATUS_REQUIRED,
+        ALLOW_EDITS_REQUIRED,
+        CLOSES_AT_NOT_FUTURE,
+    ),
 )
 async def update_event(body: EventUpdate, access: EventAdmin, session: SessionDep) -> EventOut:
-    """Change an event's title, description, threshold or status (organizer or admin); a
-    closed event changes only by being reopened."""
+    """Change an event's title, description, threshold, deadline (``closes_at``, null: none),
+    outcome or status (organizer or admin). A closed event changes only by being reopened,
+    except for its ``outcome``, which may be written after the close."""
     return await service.update_event(session, access, body)
 
 

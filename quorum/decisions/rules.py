@@ -20,7 +20,10 @@ the proposal is votable (the counter's UPDATE) and the event open (the log's cou
 in the same transaction).
 """
 
-from sqlalchemy import ColumnElement, SQLColumnExpression
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_
 
 from quorum.decisions.models import EventStatus, MembershipStatus, ProposalStatus, Role
 from quorum.errors import Conflict, PermissionDenied
@@ -149,8 +152,25 @@ def event_closed() -> Conflict:
     return Conflict("event_closed", "The event is closed: it accepts no changes.")
 
 
-def check_event_change(current: str, new_status: str | None) -> None:
+# What a closed event still takes without being reopened: the statement of its outcome,
+# which is often written once the decision is made.
+CLOSED_EVENT_FIELDS = frozenset({"outcome"})
+
+
+def check_event_change(current: str, new_status: str | None, fields: Collection[str] = ()) -> None:
     """A closed event changes only by being reopened (in that same change, the rest may
-    change as well)."""
-    if current == EventStatus.CLOSED and new_status != EventStatus.OPEN:
+    change as well), or in ``CLOSED_EVENT_FIELDS`` alone."""
+    if current != EventStatus.CLOSED or new_status == EventStatus.OPEN:
+        return
+    if not fields or not CLOSED_EVENT_FIELDS.issuperset(fields):
         raise Conflict("event_closed", "The event is closed: reopen it (status OPEN) to change it.")
+
+
+def closes_by_deadline_sql(
+    status: SQLColumnExpression[str],
+    closes_at: SQLColumnExpression[datetime | None],
+    now: datetime,
+) -> ColumnElement[bool]:
+    """An OPEN event whose deadline has come: the sweeper's conditional UPDATE closes it,
+    and only while this holds, so of several instances one closes it, once."""
+    return and_(status == EventStatus.OPEN.value, closes_at <= now)

@@ -2,6 +2,7 @@
 its event-log entries in that same transaction, and returns response schemas."""
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +14,9 @@ from quorum.decisions import repository as repo
 from quorum.decisions import rules
 from quorum.decisions.access import EventAccess
 from quorum.decisions.events import (
+    ClosedBy,
+    ClosedByDeadline,
+    ClosedByUser,
     CommentCreated,
     EventUpdated,
     MembershipRequested,
@@ -52,8 +56,15 @@ LATEST_COMMENTS = 10
 # -- events -----------------------------------------------------------------------------
 
 
+def check_deadline(closes_at: datetime | None, now: datetime) -> None:
+    """A deadline is set in the future; one already past would close the event at once."""
+    if closes_at is not None and closes_at <= now:
+        raise InvalidInput("closes_at_not_future", "closes_at must lie in the future.")
+
+
 async def create_event(session: AsyncSession, user_id: uuid.UUID, data: EventCreate) -> EventOut:
     now = utcnow()
+    check_deadline(data.closes_at, now)
     event = Event(
         id=uuid7(),
         title=data.title,
@@ -63,6 +74,8 @@ async def create_event(session: AsyncSession, user_id: uuid.UUID, data: EventCre
         status=EventStatus.OPEN,
         last_seq=0,
         created_at=now,
+        closes_at=data.closes_at,
+        allow_edits_with_votes=data.allow_edits_with_votes,
     )
     session.add(event)
     await session.flush()
@@ -85,27 +98,60 @@ async def update_event(session: AsyncSession, access: EventAccess, data: EventUp
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("empty_update", "Send at least one field to change.")
-    for field in ("title", "status"):  # both columns are NOT NULL: refuse, rather than a 500
+    for field in ("title", "status", "allow_edits_with_votes"):  # NOT NULL: refuse, not a 500
         if field in changes and changes[field] is None:
             raise InvalidInput(f"{field}_required", f"An event's {field} cannot be null.")
     if changes.get("description", "") is None:
         changes["description"] = ""
+    now = utcnow()
+    check_deadline(changes.get("closes_at"), now)
     new_threshold = changes.get("vote_threshold")
     may_accept = rules.threshold_change_accepts(new_threshold, changes.get("status"))
     if may_accept:
         await repo.lock_pending_proposals(session, access.event_id)
     event = await repo.get_event(session, access.event_id, for_update=True)
-    rules.check_event_change(event.status, changes.get("status"))
+    rules.check_event_change(event.status, changes.get("status"), changes.keys())
+    closed_by = _status_change(event, changes.get("status"), access.user_id, now)
     for field, value in changes.items():
         setattr(event, field, value)
     await session.flush()
     out = EventUpdated.model_validate(event)
+    out.closed_by = closed_by
     entries = [out.entry()]
     if may_accept and new_threshold is not None:
         # Proposals that the new threshold already decides are accepted by this change.
         accepted = await repo.accept_reaching(session, event.id, new_threshold)
         entries += [ProposalUpdated.model_validate(p).entry() for p in accepted]
     counted = await repo.append_log(session, event.id, entries, require_open=False)
+    out.last_seq = counted.last_seq
+    return out
+
+
+def _status_change(
+    event: Event, new_status: str | None, user_id: uuid.UUID, now: datetime
+) -> ClosedBy | None:
+    """Record when the event closes (and by whom) or reopens. Reopening drops a deadline
+    that has passed, which would otherwise close the event again at once."""
+    if new_status == EventStatus.CLOSED and event.status == EventStatus.OPEN:
+        event.closed_at = now
+        return ClosedByUser(id=user_id)
+    if new_status == EventStatus.OPEN and event.status == EventStatus.CLOSED:
+        event.closed_at = None
+        if event.closes_at is not None and event.closes_at <= now:
+            event.closes_at = None
+    return None
+
+
+async def close_at_deadline(session: AsyncSession, event_id: uuid.UUID) -> EventOut | None:
+    """Close the event if its deadline has come and it is still OPEN (the conditional
+    UPDATE decides, under the event row's lock: of several instances sweeping at once,
+    exactly one closes it); None if it was not due. Pending proposals stay PENDING."""
+    event = await repo.close_if_due(session, event_id, utcnow())
+    if event is None:
+        return None
+    out = EventUpdated.model_validate(event)
+    out.closed_by = ClosedByDeadline()
+    counted = await repo.append_log(session, event_id, [out.entry()], require_open=False)
     out.last_seq = counted.last_seq
     return out
 
