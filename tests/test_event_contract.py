@@ -104,7 +104,11 @@ async def _every_kind_of_change(api: Api, owner: Any, member: Any, event: str) -
     assert (await api.client.post(vote, headers=member.auth)).status_code == 201
     withdrawn = await api.client.delete(f"{vote}/me", headers=member.auth)
     assert withdrawn.status_code == 204
-    await api.comment(member, event, proposal, "Agreed")  # comment.created
+    comment = await api.comment(member, event, proposal, "Agreed")  # comment.created
+    comment_url = f"{url}/proposals/{proposal}/comments/{comment}"
+    edited = await api.client.patch(comment_url, json={"body": "Agreed!"}, headers=member.auth)
+    assert edited.status_code == 200  # comment.updated
+    assert (await api.client.delete(comment_url, headers=owner.auth)).status_code == 204
     for voter in (member, owner):  # the second reaches 2: proposal.updated
         assert (await api.client.post(vote, headers=voter.auth)).status_code == 201
     renamed = await api.client.patch(url, json={"title": "Renamed"}, headers=owner.auth)

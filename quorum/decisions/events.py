@@ -83,7 +83,8 @@ class ProposalCreated(ProposalOut, Payload):
 
 class ProposalUpdated(ProposalOut, Payload):
     """A proposal left PENDING: accepted (by an admin, or ``decided_by: "auto"`` when its
-    votes reached the threshold), rejected, or deleted."""
+    votes reached the threshold), rejected, deleted, or withdrawn by its author; or its
+    author edited its title or body (``edited_at``)."""
 
     TYPE = "proposal.updated"
 
@@ -112,6 +113,19 @@ class CommentCreated(CommentOut, Payload):
     TYPE = "comment.created"
 
 
+class CommentUpdated(CommentOut, Payload):
+    """The author edited a comment (``edited_at``)."""
+
+    TYPE = "comment.updated"
+
+
+class CommentDeleted(CommentOut, Payload):
+    """A comment was deleted by its author or an admin: a tombstone (``deleted: true``,
+    empty ``body``) keeps its place in the thread."""
+
+    TYPE = "comment.deleted"
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     Snapshot,
     EventUpdated,
@@ -122,6 +136,8 @@ PAYLOADS: tuple[type[Payload], ...] = (
     VoteCast,
     VoteWithdrawn,
     CommentCreated,
+    CommentUpdated,
+    CommentDeleted,
 )
 """Every message type of the stream, in the order the contract lists them."""
 

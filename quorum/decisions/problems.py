@@ -33,6 +33,26 @@ INVALID_TRANSITION = Case(
     409, "invalid_transition", "A proposal cannot go from ACCEPTED to REJECTED."
 )
 PROPOSAL_DELETED = Case(409, "proposal_deleted", "The proposal was deleted: it takes no comments.")
+PROPOSAL_HAS_VOTES = Case(
+    409, "proposal_has_votes", "The proposal has votes: it can no longer be edited."
+)
+PROPOSAL_NOT_EDITABLE = Case(
+    409,
+    "proposal_not_pending",
+    "The proposal is ACCEPTED: it cannot be edited.",
+    name="proposal_not_pending (edit)",
+)
+NOT_AUTHOR = Case(403, "not_author", "Only its author may edit this.")
+NOT_ALLOWED_COMMENT = Case(
+    403,
+    "not_allowed",
+    "Only its author, an organizer or an admin may delete a comment.",
+)
+COMMENT_NOT_FOUND = Case(404, "comment_not_found", "No such comment on this proposal.")
+COMMENT_DELETED = Case(409, "comment_deleted", "The comment was deleted.")
+STATUS_OR_CONTENT = Case(
+    422, "status_or_content", "Change the status, or title and body: not both."
+)
 EMPTY_UPDATE = Case(422, "empty_update", "Send at least one field to change.")
 TITLE_REQUIRED = Case(422, "title_required", "An event's title cannot be null.")
 STATUS_REQUIRED = Case(422, "status_required", "An event's status cannot be null.")

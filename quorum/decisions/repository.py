@@ -390,6 +390,22 @@ async def delete_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uu
 # -- comments ---------------------------------------------------------------------------
 
 
+async def get_comment(
+    session: AsyncSession, proposal_id: uuid.UUID, comment_id: uuid.UUID
+) -> Comment:
+    """The comment, locked for the change about to be made to it, with its author."""
+    comment = await session.scalar(
+        select(Comment)
+        .where(Comment.id == comment_id, Comment.proposal_id == proposal_id)
+        .options(selectinload(Comment.author))
+        .with_for_update(of=Comment)
+        .execution_options(populate_existing=True)
+    )
+    if comment is None:
+        raise NotFound("comment_not_found", "No such comment on this proposal.")
+    return comment
+
+
 async def list_comments(
     session: AsyncSession, proposal_id: uuid.UUID, params: PageParams, *, newest_first: bool = False
 ) -> Rows[Comment, uuid.UUID]:

@@ -31,6 +31,8 @@ from quorum.decisions.problems import (
     ALREADY_VOTED,
     CHANGE,
     CLOSES_AT_NOT_FUTURE,
+    COMMENT_DELETED,
+    COMMENT_NOT_FOUND,
     EMPTY_UPDATE,
     EVENT_NOT_FOUND,
     INVALID_TRANSITION,
@@ -39,10 +41,15 @@ from quorum.decisions.problems import (
     MEMBERSHIP_EXISTS,
     MEMBERSHIP_NOT_FOUND,
     NOT_ALLOWED,
+    NOT_ALLOWED_COMMENT,
+    NOT_AUTHOR,
     ORGANIZER_MEMBERSHIP_FIXED,
     PROPOSAL_DELETED,
+    PROPOSAL_HAS_VOTES,
+    PROPOSAL_NOT_EDITABLE,
     PROPOSAL_NOT_FOUND,
     PROPOSAL_NOT_PENDING,
+    STATUS_OR_CONTENT,
     STATUS_REQUIRED,
     TITLE_REQUIRED,
     VOTE_NOT_FOUND,
@@ -50,6 +57,7 @@ from quorum.decisions.problems import (
 from quorum.decisions.schemas import (
     CommentCreate,
     CommentOut,
+    CommentUpdate,
     EventCreate,
     EventOut,
     EventUpdate,
@@ -208,15 +216,28 @@ async def get_proposal(
 @router.patch(
     "/events/{event_id}/proposals/{proposal_id}",
     responses=problems(
-        MEMBER, JSON_BODY, CHANGE, PROPOSAL_NOT_FOUND, NOT_ALLOWED, INVALID_TRANSITION
+        MEMBER,
+        JSON_BODY,
+        CHANGE,
+        PROPOSAL_NOT_FOUND,
+        NOT_ALLOWED,
+        INVALID_TRANSITION,
+        NOT_AUTHOR,
+        PROPOSAL_NOT_EDITABLE,
+        PROPOSAL_HAS_VOTES,
+        STATUS_OR_CONTENT,
+        EMPTY_UPDATE,
     ),
 )
-async def decide_proposal(
+async def update_proposal(
     proposal_id: uuid.UUID, body: ProposalUpdate, access: EventMember, session: SessionDep
 ) -> ProposalOut:
-    """Accept or reject a PENDING proposal (organizer or admin), or delete it (also its
-    author); a decided proposal is final."""
-    return await service.decide_proposal(session, access, proposal_id, body.status)
+    """Decide on a PENDING proposal: accept or reject it (organizer or admin), delete it
+    (also its author), withdraw it (its author only); a decided proposal is final. Or,
+    as its author, edit its ``title`` and/or ``body`` while it is PENDING and has no votes
+    (with votes too if the event has ``allow_edits_with_votes``): 409
+    ``proposal_has_votes`` otherwise. A status and an edit are separate requests."""
+    return await service.update_proposal(session, access, proposal_id, body)
 
 
 @router.post(
@@ -269,6 +290,51 @@ async def list_comments(
     """A proposal's comments, oldest first."""
     rows = await service.list_comments(session, access, proposal_id, params)
     return page(rows, service.comment_out)
+
+
+@router.patch(
+    "/events/{event_id}/proposals/{proposal_id}/comments/{comment_id}",
+    responses=problems(
+        MEMBER,
+        JSON_BODY,
+        CHANGE,
+        PROPOSAL_NOT_FOUND,
+        COMMENT_NOT_FOUND,
+        NOT_AUTHOR,
+        COMMENT_DELETED,
+    ),
+)
+async def edit_comment(
+    proposal_id: uuid.UUID,
+    comment_id: uuid.UUID,
+    body: CommentUpdate,
+    access: EventMember,
+    session: SessionDep,
+) -> CommentOut:
+    """Change a comment's text (its author only); ``edited_at`` says when."""
+    return await service.edit_comment(session, access, proposal_id, comment_id, body.body)
+
+
+@router.delete(
+    "/events/{event_id}/proposals/{proposal_id}/comments/{comment_id}",
+    status_code=204,
+    responses=problems(
+        MEMBER,
+        NO_BODY,
+        CHANGE,
+        PROPOSAL_NOT_FOUND,
+        COMMENT_NOT_FOUND,
+        NOT_ALLOWED_COMMENT,
+        COMMENT_DELETED,
+    ),
+)
+async def delete_comment(
+    proposal_id: uuid.UUID, comment_id: uuid.UUID, access: EventMember, session: SessionDep
+) -> Response:
+    """Delete a comment (its author, an organizer or an admin): it stays in the list as a
+    tombstone, ``deleted: true`` with an empty body, so the thread keeps its shape."""
+    await service.delete_comment(session, access, proposal_id, comment_id)
+    return Response(status_code=204)
 
 
 @router.get("/events/{event_id}/log", responses=problems(MEMBER))

@@ -59,13 +59,45 @@ def check_admin(role: Role) -> None:
         )
 
 
+AUTHOR_TARGETS = frozenset({ProposalStatus.DELETED, ProposalStatus.WITHDRAWN})
+
+
 def check_may_decide(role: Role, is_author: bool, target: ProposalStatus) -> None:
-    """Organizers and admins accept, reject or delete a proposal; its author may only
-    delete it."""
-    if role not in ADMIN_ROLES and not (is_author and target == ProposalStatus.DELETED):
+    """Organizers and admins accept, reject or delete a proposal; its author may delete
+    or withdraw it, and only its author withdraws it."""
+    if target == ProposalStatus.WITHDRAWN:
+        allowed = is_author
+    else:
+        allowed = role in ADMIN_ROLES or (is_author and target in AUTHOR_TARGETS)
+    if not allowed:
         raise PermissionDenied(
             "not_allowed", "Only an organizer or admin (or the author, to delete) may."
         )
+
+
+def check_author(is_author: bool) -> None:
+    """What someone wrote is edited by them alone."""
+    if not is_author:
+        raise PermissionDenied("not_author", "Only its author may edit this.")
+
+
+def check_may_delete_comment(role: Role, is_author: bool) -> None:
+    """A comment is deleted by its author, or by an organizer or admin (moderation)."""
+    if not is_author and role not in ADMIN_ROLES:
+        raise PermissionDenied(
+            "not_allowed", "Only its author, an organizer or an admin may delete a comment."
+        )
+
+
+def check_editable(status: str, vote_count: int, allow_edits_with_votes: bool) -> None:
+    """A proposal is edited while PENDING, and only before its first vote unless the event
+    allows edits with votes: a voter must not find they voted for other words. The caller
+    holds the proposal's row lock, which every vote takes first, so ``vote_count`` is
+    final for the edit."""
+    if status != ProposalStatus.PENDING:
+        raise Conflict("proposal_not_pending", f"The proposal is {status}: it cannot be edited.")
+    if vote_count > 0 and not allow_edits_with_votes:
+        raise Conflict("proposal_has_votes", "The proposal has votes: it can no longer be edited.")
 
 
 def check_membership_change(role: str) -> None:
@@ -80,7 +112,12 @@ def check_membership_change(role: str) -> None:
 
 PROPOSAL_TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
     ProposalStatus.PENDING: frozenset(
-        {ProposalStatus.ACCEPTED, ProposalStatus.REJECTED, ProposalStatus.DELETED}
+        {
+            ProposalStatus.ACCEPTED,
+            ProposalStatus.REJECTED,
+            ProposalStatus.DELETED,
+            ProposalStatus.WITHDRAWN,
+        }
     ),
 }
 MEMBERSHIP_TRANSITIONS: dict[MembershipStatus, frozenset[MembershipStatus]] = {

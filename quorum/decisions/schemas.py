@@ -87,14 +87,29 @@ class MembershipOut(_Out):
     decided_at: datetime | None
 
 
+Body = Annotated[str, Field(max_length=BODY_MAX), NoNul]
+
+
 class ProposalCreate(_In):
     kind: ProposalKind
     title: Title
-    body: Annotated[str, Field(max_length=BODY_MAX), NoNul] = ""
+    body: Body = ""
 
 
 class ProposalUpdate(_In):
-    status: Literal[ProposalStatus.ACCEPTED, ProposalStatus.REJECTED, ProposalStatus.DELETED]
+    """A decision (``status``), or the author's edit (``title``, ``body``): not both."""
+
+    status: (
+        Literal[
+            ProposalStatus.ACCEPTED,
+            ProposalStatus.REJECTED,
+            ProposalStatus.DELETED,
+            ProposalStatus.WITHDRAWN,
+        ]
+        | None
+    ) = None
+    title: Title | None = None
+    body: Body | None = None
 
 
 class ProposalOut(_Out):
@@ -109,6 +124,7 @@ class ProposalOut(_Out):
     decided_by: str | None
     decided_at: datetime | None
     created_at: datetime
+    edited_at: datetime | None = None  # when its author last changed title or body
 
 
 class CommentCreate(_In):
@@ -120,6 +136,10 @@ class CommentCreate(_In):
     ]
 
 
+class CommentUpdate(CommentCreate):
+    """The author's new text of the comment."""
+
+
 class CommentOut(_Out):
     id: uuid.UUID
     proposal_id: uuid.UUID
@@ -127,6 +147,8 @@ class CommentOut(_Out):
     author_name: str
     body: str
     created_at: datetime
+    edited_at: datetime | None = None
+    deleted: bool = False  # a tombstone: the comment was deleted, its body is empty
 
 
 class ProposalDetail(ProposalOut):

@@ -18,6 +18,8 @@ from quorum.decisions.events import (
     ClosedByDeadline,
     ClosedByUser,
     CommentCreated,
+    CommentDeleted,
+    CommentUpdated,
     EventUpdated,
     MembershipRequested,
     MembershipUpdated,
@@ -46,6 +48,7 @@ from quorum.decisions.schemas import (
     ProposalCreate,
     ProposalDetail,
     ProposalOut,
+    ProposalUpdate,
     VoteOut,
 )
 from quorum.errors import Conflict, InvalidInput, NotFound
@@ -250,6 +253,39 @@ async def decide_proposal(
     return out
 
 
+async def update_proposal(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, data: ProposalUpdate
+) -> ProposalOut:
+    """A decision (``status``) or the author's edit (``title``, ``body``), not both."""
+    content = data.model_dump(exclude_unset=True, exclude={"status"})
+    if data.status is not None and content:
+        raise InvalidInput("status_or_content", "Change the status, or title and body: not both.")
+    if data.status is not None:
+        return await decide_proposal(session, access, proposal_id, data.status)
+    if not content or any(value is None for value in content.values()):
+        raise InvalidInput("empty_update", "Send a status, or a title and/or a body.")
+    return await edit_proposal(session, access, proposal_id, content)
+
+
+async def edit_proposal(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, content: dict[str, str]
+) -> ProposalOut:
+    """The author's new title and/or body. The proposal's row lock comes first, as in
+    every vote (proposal, then event row), so an edit and a vote are ordered: the edit
+    sees every vote committed before it, and a vote waits for the edit to commit."""
+    proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_update=True)
+    rules.check_author(proposal.author_id == access.user_id)
+    event = await repo.get_event(session, access.event_id)
+    rules.check_editable(proposal.status, proposal.vote_count, event.allow_edits_with_votes)
+    for field, value in content.items():
+        setattr(proposal, field, value)
+    proposal.edited_at = utcnow()
+    await session.flush()
+    out = ProposalUpdated.model_validate(proposal)
+    await repo.append_log(session, access.event_id, [out.entry()])
+    return out
+
+
 # -- votes ------------------------------------------------------------------------------
 
 
@@ -304,7 +340,50 @@ def comment_out(comment: Comment) -> CommentOut:
         author_name=comment.author.display_name,
         body=comment.body,
         created_at=comment.created_at,
+        edited_at=comment.edited_at,
+        deleted=comment.deleted_at is not None,
     )
+
+
+async def _live_comment(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, comment_id: uuid.UUID
+) -> Comment:
+    """The comment, locked, unless it is already a tombstone."""
+    await repo.get_proposal(session, access.event_id, proposal_id)  # of this event, or 404
+    comment = await repo.get_comment(session, proposal_id, comment_id)
+    if comment.deleted_at is not None:
+        raise Conflict("comment_deleted", "The comment was deleted.")
+    return comment
+
+
+async def edit_comment(
+    session: AsyncSession,
+    access: EventAccess,
+    proposal_id: uuid.UUID,
+    comment_id: uuid.UUID,
+    body: str,
+) -> CommentOut:
+    comment = await _live_comment(session, access, proposal_id, comment_id)
+    rules.check_author(comment.author_id == access.user_id)
+    comment.body = body
+    comment.edited_at = utcnow()
+    await session.flush()
+    out = CommentUpdated(**comment_out(comment).model_dump())
+    await repo.append_log(session, access.event_id, [out.entry()])
+    return out
+
+
+async def delete_comment(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, comment_id: uuid.UUID
+) -> None:
+    """Leave a tombstone: the row stays (the thread keeps its shape), its text goes."""
+    comment = await _live_comment(session, access, proposal_id, comment_id)
+    rules.check_may_delete_comment(access.role, comment.author_id == access.user_id)
+    comment.body = ""
+    comment.deleted_at = utcnow()
+    await session.flush()
+    out = CommentDeleted(**comment_out(comment).model_dump())
+    await repo.append_log(session, access.event_id, [out.entry()])
 
 
 async def add_comment(
