@@ -10,12 +10,14 @@ parses one shape whether it read the resource or was told it changed.
 """
 
 import uuid
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
 from quorum.decisions.schemas import CommentOut, EventOut, MembershipOut, ProposalOut
 from quorum.realtime import contract
+from quorum.realtime.message import Message
 
 
 class Payload(BaseModel):
@@ -126,6 +128,21 @@ class CommentDeleted(CommentOut, Payload):
     TYPE = "comment.deleted"
 
 
+class EventDeleted(Payload):
+    """The organizer deleted the event: its content is gone, and this is its log's last
+    entry. Every stream of the event sends it, then ends; the event is 404 from now on."""
+
+    TYPE = "event.deleted"
+    id: uuid.UUID
+    deleted_by: uuid.UUID
+    deleted_at: datetime
+
+
+def is_final(message: Message) -> bool:
+    """The real-time core's ``is_final``: a deleted event's stream ends after this."""
+    return message.type == EventDeleted.TYPE
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     Snapshot,
     EventUpdated,
@@ -138,6 +155,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     CommentCreated,
     CommentUpdated,
     CommentDeleted,
+    EventDeleted,
 )
 """Every message type of the stream, in the order the contract lists them."""
 

@@ -9,6 +9,7 @@ EVENT_NOT_FOUND = Case(404, "event_not_found", "No such event.")
 NOT_A_MEMBER = Case(403, "not_a_member", "You are not an approved member of this event.")
 ADMIN_REQUIRED = Case(403, "admin_required", "Only the event's organizer or an admin may do this.")
 NOT_ALLOWED = Case(403, "not_allowed", "Only an organizer or admin (or the author, to delete) may.")
+ORGANIZER_REQUIRED = Case(403, "organizer_required", "Only the event's organizer may do this.")
 ORGANIZER_MEMBERSHIP_FIXED = Case(
     403, "organizer_membership_fixed", "The organizer's membership cannot change."
 )

@@ -174,6 +174,26 @@ async def list_events(
     return await paginate(session, query, Event.id, params, newest_first=True)
 
 
+async def delete_content(session: AsyncSession, event_id: uuid.UUID) -> None:
+    """Delete the event's proposals (their votes and comments go with them: ON DELETE
+    CASCADE) and memberships. The proposals are locked first, in id order, as a threshold
+    change locks them, so the two cannot deadlock; every vote already counting on one
+    commits first (it takes the event row, which the deletion locks only after this)."""
+    await session.execute(
+        select(_proposals.c.id)
+        .where(_proposals.c.event_id == event_id)
+        .order_by(_proposals.c.id)
+        .with_for_update()
+    )
+    await session.execute(delete(Proposal).where(Proposal.event_id == event_id))
+    await session.execute(delete(Membership).where(Membership.event_id == event_id))
+
+
+async def delete_log_before(session: AsyncSession, event_id: uuid.UUID, seq: int) -> None:
+    """Delete the event's log entries older than ``seq`` (its last)."""
+    await session.execute(delete(LogEntry).where(LogEntry.topic_id == event_id, LogEntry.seq < seq))
+
+
 # -- memberships ------------------------------------------------------------------------
 
 

@@ -44,6 +44,7 @@ from quorum.decisions.problems import (
     NOT_ALLOWED_COMMENT,
     NOT_AUTHOR,
     ORGANIZER_MEMBERSHIP_FIXED,
+    ORGANIZER_REQUIRED,
     PROPOSAL_DELETED,
     PROPOSAL_HAS_VOTES,
     PROPOSAL_NOT_EDITABLE,
@@ -127,6 +128,19 @@ async def update_event(body: EventUpdate, access: EventAdmin, session: SessionDe
     outcome or status (organizer or admin). A closed event changes only by being reopened,
     except for its ``outcome``, which may be written after the close."""
     return await service.update_event(session, access, body)
+
+
+@router.delete(
+    "/events/{event_id}",
+    status_code=204,
+    responses=problems(MEMBER, NO_BODY, IDEMPOTENT, ORGANIZER_REQUIRED),
+)
+async def delete_event(access: EventMember, session: SessionDep) -> Response:
+    """Delete the event (its organizer only): its proposals, votes, comments, memberships
+    and log go, in one transaction; every open stream receives ``event.deleted`` and
+    ends, and the event is 404 ``event_not_found`` from then on."""
+    await service.delete_event(session, access)
+    return Response(status_code=204)
 
 
 @router.post(

@@ -62,6 +62,12 @@ def check_admin(role: Role) -> None:
 AUTHOR_TARGETS = frozenset({ProposalStatus.DELETED, ProposalStatus.WITHDRAWN})
 
 
+def check_organizer(role: Role) -> None:
+    """Only the organizer deletes the event."""
+    if role != Role.ORGANIZER:
+        raise PermissionDenied("organizer_required", "Only the event's organizer may do this.")
+
+
 def check_may_decide(role: Role, is_author: bool, target: ProposalStatus) -> None:
     """Organizers and admins accept, reject or delete a proposal; its author may delete
     or withdraw it, and only its author withdraws it."""

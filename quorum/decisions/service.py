@@ -20,6 +20,7 @@ from quorum.decisions.events import (
     CommentCreated,
     CommentDeleted,
     CommentUpdated,
+    EventDeleted,
     EventUpdated,
     MembershipRequested,
     MembershipUpdated,
@@ -157,6 +158,25 @@ async def close_at_deadline(session: AsyncSession, event_id: uuid.UUID) -> Event
     counted = await repo.append_log(session, event_id, [out.entry()], require_open=False)
     out.last_seq = counted.last_seq
     return out
+
+
+async def delete_event(session: AsyncSession, access: EventAccess) -> None:
+    """Delete the event's content in this one transaction and leave its row as a
+    tombstone (``deleted_at``; title kept, for the operators' eyes only) with one log
+    entry, ``event.deleted``, which ends every stream of it. The tombstone is CLOSED as
+    well: a change racing the deletion is refused by the log counter's guard and rolled
+    back, so nothing is added to a deleted event."""
+    rules.check_organizer(access.role)
+    await repo.delete_content(session, access.event_id)
+    event = await repo.get_event(session, access.event_id, for_update=True)
+    now = utcnow()
+    event.deleted_at = now
+    event.status = EventStatus.CLOSED
+    event.closed_at = event.closed_at or now
+    await session.flush()
+    deleted = EventDeleted(id=event.id, deleted_by=access.user_id, deleted_at=now)
+    counted = await repo.append_log(session, event.id, [deleted.entry()], require_open=False)
+    await repo.delete_log_before(session, event.id, counted.last_seq)
 
 
 # -- memberships ------------------------------------------------------------------------
