@@ -19,6 +19,7 @@ from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.metrics import observe_pool
 from quorum.db.retry import wait_for_database
 from quorum.db.uow import UnitOfWork
+from quorum.decisions import deadlines, events
 from quorum.decisions.router import router as decisions_router
 from quorum.decisions.snapshot import snapshot_reader
 from quorum.decisions.streams import contract_router
@@ -48,7 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         observe_pool(engine)
         sessionmaker = create_sessionmaker(engine)
-        realtime = create_realtime(settings, sessionmaker, snapshot_reader(sessionmaker))
+        realtime = create_realtime(
+            settings, sessionmaker, snapshot_reader(sessionmaker), is_final=events.is_final
+        )
         uow = UnitOfWork(sessionmaker, publisher=realtime.publish)
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         wait_for_database(engine, settings.db_connect_retry_max_delay)
                     ),
                     tasks.create_task(maintenance.run_forever(settings, uow)),
+                    tasks.create_task(deadlines.run_forever(settings.deadline_sweep_seconds, uow)),
                 ]
                 if settings.gc_tuning:
                     tune_for_server()

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     )
     log_retention_seconds: int | None = Field(default=None, ge=60, description="max entry age")
     maintenance_interval_seconds: float = Field(default=300.0, gt=0)
+    deadline_sweep_seconds: float = Field(
+        default=1.0, gt=0, description="how often due events are closed (their closes_at)"
+    )
 
     gc_tuning: bool = True  # quorum/gctuning.py: fewer, cheaper collections with many streams
     log_format: Literal["auto", "json", "console"] = "auto"  # auto: JSON unless on a terminal

@@ -83,9 +83,9 @@ async def test_every_message_a_stream_delivers_validates_against_the_contract(
 
         await _every_kind_of_change(api, owner, member, event)
 
-        while sse_messages[-1]["type"] != "event.updated":
+        while sse_messages[-1]["type"] != "event.deleted":
             sse_messages.append(_envelope(await asyncio.wait_for(anext(sse_events), TIMEOUT)))
-        while ws_messages[-1]["type"] != "event.updated":
+        while ws_messages[-1]["type"] != "event.deleted":
             ws_messages.append(json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT)))
 
     for message in sse_messages + ws_messages:
@@ -104,11 +104,16 @@ async def _every_kind_of_change(api: Api, owner: Any, member: Any, event: str) -
     assert (await api.client.post(vote, headers=member.auth)).status_code == 201
     withdrawn = await api.client.delete(f"{vote}/me", headers=member.auth)
     assert withdrawn.status_code == 204
-    await api.comment(member, event, proposal, "Agreed")  # comment.created
+    comment = await api.comment(member, event, proposal, "Agreed")  # comment.created
+    comment_url = f"{url}/proposals/{proposal}/comments/{comment}"
+    edited = await api.client.patch(comment_url, json={"body": "Agreed!"}, headers=member.auth)
+    assert edited.status_code == 200  # comment.updated
+    assert (await api.client.delete(comment_url, headers=owner.auth)).status_code == 204
     for voter in (member, owner):  # the second reaches 2: proposal.updated
         assert (await api.client.post(vote, headers=voter.auth)).status_code == 201
     renamed = await api.client.patch(url, json={"title": "Renamed"}, headers=owner.auth)
-    assert renamed.status_code == 200  # event.updated, the last
+    assert renamed.status_code == 200  # event.updated
+    assert (await api.client.delete(url, headers=owner.auth)).status_code == 204  # the last
 
 
 def _envelope(event: Any) -> dict[str, Any]:

@@ -287,7 +287,10 @@ async def test_decided_proposals_do_not_move(api: Api, current: str, target: str
     assert (after["status"], after["decided_at"]) == (current, first.json()["decided_at"])
 
 
-@pytest.mark.parametrize("body", [{"status": "PENDING"}, {"status": "DONE"}, {}, {"title": "x"}])
+# ``{}`` (empty_update) and a title (the author's edit): tests/test_editing.py
+@pytest.mark.parametrize(
+    "body", [{"status": "PENDING"}, {"status": "DONE"}, {"vote_count": 3}, {"title": ""}]
+)
 async def test_bad_decisions_are_422(api: Api, body: dict[str, str]) -> None:
     owner = await api.user("owner")
     event = await api.event(owner)

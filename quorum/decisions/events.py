@@ -10,12 +10,14 @@ parses one shape whether it read the resource or was told it changed.
 """
 
 import uuid
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
 from quorum.decisions.schemas import CommentOut, EventOut, MembershipOut, ProposalOut
 from quorum.realtime import contract
+from quorum.realtime.message import Message
 
 
 class Payload(BaseModel):
@@ -39,11 +41,28 @@ class Snapshot(Payload):
     memberships: list[MembershipOut]
 
 
+class ClosedByDeadline(BaseModel):
+    """The event's ``closes_at`` came: a sweeper closed it."""
+
+    kind: Literal["deadline"] = "deadline"
+
+
+class ClosedByUser(BaseModel):
+    """An organizer or admin closed the event (``status: CLOSED``)."""
+
+    kind: Literal["user"] = "user"
+    id: uuid.UUID
+
+
+ClosedBy = ClosedByDeadline | ClosedByUser
+
+
 class EventUpdated(EventOut, Payload):
-    """The event's title, description, threshold or status changed (closing and
-    reopening included)."""
+    """The event changed: title, description, threshold, deadline, outcome, status
+    (closing and reopening included). ``closed_by`` is set on the entry that closes it."""
 
     TYPE = "event.updated"
+    closed_by: ClosedBy | None = None
 
 
 class MembershipRequested(MembershipOut, Payload):
@@ -66,7 +85,8 @@ class ProposalCreated(ProposalOut, Payload):
 
 class ProposalUpdated(ProposalOut, Payload):
     """A proposal left PENDING: accepted (by an admin, or ``decided_by: "auto"`` when its
-    votes reached the threshold), rejected, or deleted."""
+    votes reached the threshold), rejected, deleted, or withdrawn by its author; or its
+    author edited its title or body (``edited_at``)."""
 
     TYPE = "proposal.updated"
 
@@ -95,6 +115,34 @@ class CommentCreated(CommentOut, Payload):
     TYPE = "comment.created"
 
 
+class CommentUpdated(CommentOut, Payload):
+    """The author edited a comment (``edited_at``)."""
+
+    TYPE = "comment.updated"
+
+
+class CommentDeleted(CommentOut, Payload):
+    """A comment was deleted by its author or an admin: a tombstone (``deleted: true``,
+    empty ``body``) keeps its place in the thread."""
+
+    TYPE = "comment.deleted"
+
+
+class EventDeleted(Payload):
+    """The organizer deleted the event: its content is gone, and this is its log's last
+    entry. Every stream of the event sends it, then ends; the event is 404 from now on."""
+
+    TYPE = "event.deleted"
+    id: uuid.UUID
+    deleted_by: uuid.UUID
+    deleted_at: datetime
+
+
+def is_final(message: Message) -> bool:
+    """The real-time core's ``is_final``: a deleted event's stream ends after this."""
+    return message.type == EventDeleted.TYPE
+
+
 PAYLOADS: tuple[type[Payload], ...] = (
     Snapshot,
     EventUpdated,
@@ -105,6 +153,9 @@ PAYLOADS: tuple[type[Payload], ...] = (
     VoteCast,
     VoteWithdrawn,
     CommentCreated,
+    CommentUpdated,
+    CommentDeleted,
+    EventDeleted,
 )
 """Every message type of the stream, in the order the contract lists them."""
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -30,6 +31,7 @@ TITLE_MAX = 200
 DESCRIPTION_MAX = 5000
 BODY_MAX = 10_000
 COMMENT_MAX = 5000
+OUTCOME_MAX = 5000
 
 
 class EventStatus(enum.StrEnum):
@@ -60,6 +62,7 @@ class ProposalStatus(enum.StrEnum):
     ACCEPTED = "ACCEPTED"
     REJECTED = "REJECTED"
     DELETED = "DELETED"
+    WITHDRAWN = "WITHDRAWN"
 
 
 AUTO = "auto"  # decided_by of a proposal accepted by reaching the vote threshold
@@ -75,6 +78,8 @@ class Event(Base):
         CheckConstraint(_in("status", EventStatus), name="status"),
         CheckConstraint("vote_threshold IS NULL OR vote_threshold >= 1", name="vote_threshold"),
         CheckConstraint("last_seq >= 0", name="last_seq"),
+        # The deadline sweeper's query: open events whose ``closes_at`` has passed.
+        Index("ix_events_status_closes_at", "status", "closes_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
@@ -86,6 +91,12 @@ class Event(Base):
     # The event log's counter: see quorum/realtime/log.py for why it lives on this row.
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the deadline, if any
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # while CLOSED
+    outcome: Mapped[str | None] = mapped_column(Text)  # what was decided, in words
+    allow_edits_with_votes: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A deleted event is a tombstone: its content is gone, its row and last log entry stay.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Membership(Base):
@@ -118,6 +129,9 @@ class Proposal(Base):
         # The event's list, newest first, optionally filtered by status or kind.
         Index("ix_proposals_event_id_id", "event_id", "id"),
         Index("ix_proposals_event_id_status_id", "event_id", "status", "id"),
+        # The other sorts of the list: most votes, recently decided (keyset on key, id).
+        Index("ix_proposals_event_id_vote_count_id", "event_id", "vote_count", "id"),
+        Index("ix_proposals_event_id_decided_at_id", "event_id", "decided_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
@@ -131,6 +145,7 @@ class Proposal(Base):
     decided_by: Mapped[str | None] = mapped_column(String(36))  # a user id, or AUTO
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     author: Mapped[User] = relationship(lazy="raise")
 
@@ -156,5 +171,8 @@ class Comment(Base):
     author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A deleted comment is a tombstone (empty body), so the thread keeps its shape.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     author: Mapped[User] = relationship(lazy="raise")

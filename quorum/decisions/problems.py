@@ -9,6 +9,7 @@ EVENT_NOT_FOUND = Case(404, "event_not_found", "No such event.")
 NOT_A_MEMBER = Case(403, "not_a_member", "You are not an approved member of this event.")
 ADMIN_REQUIRED = Case(403, "admin_required", "Only the event's organizer or an admin may do this.")
 NOT_ALLOWED = Case(403, "not_allowed", "Only an organizer or admin (or the author, to delete) may.")
+ORGANIZER_REQUIRED = Case(403, "organizer_required", "Only the event's organizer may do this.")
 ORGANIZER_MEMBERSHIP_FIXED = Case(
     403, "organizer_membership_fixed", "The organizer's membership cannot change."
 )
@@ -33,9 +34,33 @@ INVALID_TRANSITION = Case(
     409, "invalid_transition", "A proposal cannot go from ACCEPTED to REJECTED."
 )
 PROPOSAL_DELETED = Case(409, "proposal_deleted", "The proposal was deleted: it takes no comments.")
+PROPOSAL_HAS_VOTES = Case(
+    409, "proposal_has_votes", "The proposal has votes: it can no longer be edited."
+)
+PROPOSAL_NOT_EDITABLE = Case(
+    409,
+    "proposal_not_pending",
+    "The proposal is ACCEPTED: it cannot be edited.",
+    name="proposal_not_pending (edit)",
+)
+NOT_AUTHOR = Case(403, "not_author", "Only its author may edit this.")
+NOT_ALLOWED_COMMENT = Case(
+    403,
+    "not_allowed",
+    "Only its author, an organizer or an admin may delete a comment.",
+)
+COMMENT_NOT_FOUND = Case(404, "comment_not_found", "No such comment on this proposal.")
+COMMENT_DELETED = Case(409, "comment_deleted", "The comment was deleted.")
+STATUS_OR_CONTENT = Case(
+    422, "status_or_content", "Change the status, or title and body: not both."
+)
 EMPTY_UPDATE = Case(422, "empty_update", "Send at least one field to change.")
 TITLE_REQUIRED = Case(422, "title_required", "An event's title cannot be null.")
 STATUS_REQUIRED = Case(422, "status_required", "An event's status cannot be null.")
+ALLOW_EDITS_REQUIRED = Case(
+    422, "allow_edits_with_votes_required", "An event's allow_edits_with_votes cannot be null."
+)
+CLOSES_AT_NOT_FUTURE = Case(422, "closes_at_not_future", "closes_at must lie in the future.")
 INVALID_LAST_EVENT_ID = Case(
     422, "invalid_last_event_id", "Last-Event-ID must be a non-negative integer."
 )

@@ -5,6 +5,7 @@ event) are decision rules: quorum/decisions/rules.py builds them."""
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, select, update
@@ -19,6 +20,7 @@ from quorum.decisions.models import (
     AUTO,
     Comment,
     Event,
+    EventStatus,
     Membership,
     MembershipStatus,
     Proposal,
@@ -53,7 +55,7 @@ _ACCESS = (
             ),
         )
     )
-    .where(_events.c.id == bindparam("event_id"))
+    .where(_events.c.id == bindparam("event_id"), _events.c.deleted_at.is_(None))
 )
 
 
@@ -120,10 +122,40 @@ async def read_log(
 async def get_event(
     session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False
 ) -> Event:
-    event = await get(session, Event, Event.id == event_id, for_update=for_update)
+    """The event, unless it does not exist or was deleted (its tombstone is no event)."""
+    event = await get(
+        session, Event, Event.id == event_id, Event.deleted_at.is_(None), for_update=for_update
+    )
     if event is None:
         raise NotFound("event_not_found", "No such event.")
     return event
+
+
+async def due_events(session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
+    """Open events whose deadline has come, soonest first (ix_events_status_closes_at)."""
+    query = (
+        select(Event.id)
+        .where(rules.closes_by_deadline_sql(Event.status, Event.closes_at, now))
+        .order_by(Event.closes_at)
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def close_if_due(session: AsyncSession, event_id: uuid.UUID, now: datetime) -> Event | None:
+    """Close the event if it is still OPEN and due: one conditional UPDATE, whose row
+    lock makes a concurrent sweeper on another instance wait and then match nothing."""
+    return await session.scalar(
+        update(Event)
+        .where(
+            Event.id == event_id,
+            Event.deleted_at.is_(None),
+            rules.closes_by_deadline_sql(Event.status, Event.closes_at, now),
+        )
+        .values(status=EventStatus.CLOSED.value, closed_at=now)
+        .returning(Event)
+        .execution_options(populate_existing=True)
+    )
 
 
 async def list_events(
@@ -140,6 +172,26 @@ async def list_events(
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(func.lower(Event.title).like(f"%{escaped.lower()}%", escape="\\"))
     return await paginate(session, query, Event.id, params, newest_first=True)
+
+
+async def delete_content(session: AsyncSession, event_id: uuid.UUID) -> None:
+    """Delete the event's proposals (their votes and comments go with them: ON DELETE
+    CASCADE) and memberships. The proposals are locked first, in id order, as a threshold
+    change locks them, so the two cannot deadlock; every vote already counting on one
+    commits first (it takes the event row, which the deletion locks only after this)."""
+    await session.execute(
+        select(_proposals.c.id)
+        .where(_proposals.c.event_id == event_id)
+        .order_by(_proposals.c.id)
+        .with_for_update()
+    )
+    await session.execute(delete(Proposal).where(Proposal.event_id == event_id))
+    await session.execute(delete(Membership).where(Membership.event_id == event_id))
+
+
+async def delete_log_before(session: AsyncSession, event_id: uuid.UUID, seq: int) -> None:
+    """Delete the event's log entries older than ``seq`` (its last)."""
+    await session.execute(delete(LogEntry).where(LogEntry.topic_id == event_id, LogEntry.seq < seq))
 
 
 # -- memberships ------------------------------------------------------------------------
@@ -356,6 +408,22 @@ async def delete_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uu
 
 
 # -- comments ---------------------------------------------------------------------------
+
+
+async def get_comment(
+    session: AsyncSession, proposal_id: uuid.UUID, comment_id: uuid.UUID
+) -> Comment:
+    """The comment, locked for the change about to be made to it, with its author."""
+    comment = await session.scalar(
+        select(Comment)
+        .where(Comment.id == comment_id, Comment.proposal_id == proposal_id)
+        .options(selectinload(Comment.author))
+        .with_for_update(of=Comment)
+        .execution_options(populate_existing=True)
+    )
+    if comment is None:
+        raise NotFound("comment_not_found", "No such comment on this proposal.")
+    return comment
 
 
 async def list_comments(

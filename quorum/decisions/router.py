@@ -27,8 +27,12 @@ from quorum.decisions.access import EventAdmin, EventMember
 from quorum.decisions.models import EventStatus, MembershipStatus, ProposalKind, ProposalStatus
 from quorum.decisions.problems import (
     ADMIN,
+    ALLOW_EDITS_REQUIRED,
     ALREADY_VOTED,
     CHANGE,
+    CLOSES_AT_NOT_FUTURE,
+    COMMENT_DELETED,
+    COMMENT_NOT_FOUND,
     EMPTY_UPDATE,
     EVENT_NOT_FOUND,
     INVALID_TRANSITION,
@@ -37,10 +41,16 @@ from quorum.decisions.problems import (
     MEMBERSHIP_EXISTS,
     MEMBERSHIP_NOT_FOUND,
     NOT_ALLOWED,
+    NOT_ALLOWED_COMMENT,
+    NOT_AUTHOR,
     ORGANIZER_MEMBERSHIP_FIXED,
+    ORGANIZER_REQUIRED,
     PROPOSAL_DELETED,
+    PROPOSAL_HAS_VOTES,
+    PROPOSAL_NOT_EDITABLE,
     PROPOSAL_NOT_FOUND,
     PROPOSAL_NOT_PENDING,
+    STATUS_OR_CONTENT,
     STATUS_REQUIRED,
     TITLE_REQUIRED,
     VOTE_NOT_FOUND,
@@ -48,6 +58,7 @@ from quorum.decisions.problems import (
 from quorum.decisions.schemas import (
     CommentCreate,
     CommentOut,
+    CommentUpdate,
     EventCreate,
     EventOut,
     EventUpdate,
@@ -72,10 +83,11 @@ MAX_SEQ = 2**63 - 1  # log seqs are BIGINT: a larger ``after`` must be a 422, no
 @router.post(
     "/events",
     status_code=201,
-    responses=problems(AUTH, JSON_BODY, IDEMPOTENT, DATABASE),
+    responses=problems(AUTH, JSON_BODY, IDEMPOTENT, DATABASE, CLOSES_AT_NOT_FUTURE),
 )
 async def create_event(body: EventCreate, user_id: CurrentUserId, session: SessionDep) -> EventOut:
-    """Create an event; the caller becomes its organizer, an approved member."""
+    """Create an event; the caller becomes its organizer, an approved member. With
+    ``closes_at`` (a future time with its offset) it closes by itself then."""
     return await service.create_event(session, user_id, body)
 
 
@@ -100,12 +112,35 @@ async def get_event(access: EventMember, session: SessionDep) -> EventOut:
 
 @router.patch(
     "/events/{event_id}",
-    responses=problems(ADMIN, JSON_BODY, CHANGE, EMPTY_UPDATE, TITLE_REQUIRED, STATUS_REQUIRED),
+    responses=problems(
+        ADMIN,
+        JSON_BODY,
+        CHANGE,
+        EMPTY_UPDATE,
+        TITLE_REQUIRED,
+        STATUS_REQUIRED,
+        ALLOW_EDITS_REQUIRED,
+        CLOSES_AT_NOT_FUTURE,
+    ),
 )
 async def update_event(body: EventUpdate, access: EventAdmin, session: SessionDep) -> EventOut:
-    """Change an event's title, description, threshold or status (organizer or admin); a
-    closed event changes only by being reopened."""
+    """Change an event's title, description, threshold, deadline (``closes_at``, null: none),
+    outcome or status (organizer or admin). A closed event changes only by being reopened,
+    except for its ``outcome``, which may be written after the close."""
     return await service.update_event(session, access, body)
+
+
+@router.delete(
+    "/events/{event_id}",
+    status_code=204,
+    responses=problems(MEMBER, NO_BODY, IDEMPOTENT, ORGANIZER_REQUIRED),
+)
+async def delete_event(access: EventMember, session: SessionDep) -> Response:
+    """Delete the event (its organizer only): its proposals, votes, comments, memberships
+    and log go, in one transaction; every open stream receives ``event.deleted`` and
+    ends, and the event is 404 ``event_not_found`` from then on."""
+    await service.delete_event(session, access)
+    return Response(status_code=204)
 
 
 @router.post(
@@ -195,15 +230,28 @@ async def get_proposal(
 @router.patch(
     "/events/{event_id}/proposals/{proposal_id}",
     responses=problems(
-        MEMBER, JSON_BODY, CHANGE, PROPOSAL_NOT_FOUND, NOT_ALLOWED, INVALID_TRANSITION
+        MEMBER,
+        JSON_BODY,
+        CHANGE,
+        PROPOSAL_NOT_FOUND,
+        NOT_ALLOWED,
+        INVALID_TRANSITION,
+        NOT_AUTHOR,
+        PROPOSAL_NOT_EDITABLE,
+        PROPOSAL_HAS_VOTES,
+        STATUS_OR_CONTENT,
+        EMPTY_UPDATE,
     ),
 )
-async def decide_proposal(
+async def update_proposal(
     proposal_id: uuid.UUID, body: ProposalUpdate, access: EventMember, session: SessionDep
 ) -> ProposalOut:
-    """Accept or reject a PENDING proposal (organizer or admin), or delete it (also its
-    author); a decided proposal is final."""
-    return await service.decide_proposal(session, access, proposal_id, body.status)
+    """Decide on a PENDING proposal: accept or reject it (organizer or admin), delete it
+    (also its author), withdraw it (its author only); a decided proposal is final. Or,
+    as its author, edit its ``title`` and/or ``body`` while it is PENDING and has no votes
+    (with votes too if the event has ``allow_edits_with_votes``): 409
+    ``proposal_has_votes`` otherwise. A status and an edit are separate requests."""
+    return await service.update_proposal(session, access, proposal_id, body)
 
 
 @router.post(
@@ -256,6 +304,51 @@ async def list_comments(
     """A proposal's comments, oldest first."""
     rows = await service.list_comments(session, access, proposal_id, params)
     return page(rows, service.comment_out)
+
+
+@router.patch(
+    "/events/{event_id}/proposals/{proposal_id}/comments/{comment_id}",
+    responses=problems(
+        MEMBER,
+        JSON_BODY,
+        CHANGE,
+        PROPOSAL_NOT_FOUND,
+        COMMENT_NOT_FOUND,
+        NOT_AUTHOR,
+        COMMENT_DELETED,
+    ),
+)
+async def edit_comment(
+    proposal_id: uuid.UUID,
+    comment_id: uuid.UUID,
+    body: CommentUpdate,
+    access: EventMember,
+    session: SessionDep,
+) -> CommentOut:
+    """Change a comment's text (its author only); ``edited_at`` says when."""
+    return await service.edit_comment(session, access, proposal_id, comment_id, body.body)
+
+
+@router.delete(
+    "/events/{event_id}/proposals/{proposal_id}/comments/{comment_id}",
+    status_code=204,
+    responses=problems(
+        MEMBER,
+        NO_BODY,
+        CHANGE,
+        PROPOSAL_NOT_FOUND,
+        COMMENT_NOT_FOUND,
+        NOT_ALLOWED_COMMENT,
+        COMMENT_DELETED,
+    ),
+)
+async def delete_comment(
+    proposal_id: uuid.UUID, comment_id: uuid.UUID, access: EventMember, session: SessionDep
+) -> Response:
+    """Delete a comment (its author, an organizer or an admin): it stays in the list as a
+    tombstone, ``deleted: true`` with an empty body, so the thread keeps its shape."""
+    await service.delete_comment(session, access, proposal_id, comment_id)
+    return Response(status_code=204)
 
 
 @router.get("/events/{event_id}/log", responses=problems(MEMBER))

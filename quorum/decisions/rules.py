@@ -20,7 +20,10 @@ the proposal is votable (the counter's UPDATE) and the event open (the log's cou
 in the same transaction).
 """
 
-from sqlalchemy import ColumnElement, SQLColumnExpression
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_
 
 from quorum.decisions.models import EventStatus, MembershipStatus, ProposalStatus, Role
 from quorum.errors import Conflict, PermissionDenied
@@ -56,13 +59,51 @@ def check_admin(role: Role) -> None:
         )
 
 
+AUTHOR_TARGETS = frozenset({ProposalStatus.DELETED, ProposalStatus.WITHDRAWN})
+
+
+def check_organizer(role: Role) -> None:
+    """Only the organizer deletes the event."""
+    if role != Role.ORGANIZER:
+        raise PermissionDenied("organizer_required", "Only the event's organizer may do this.")
+
+
 def check_may_decide(role: Role, is_author: bool, target: ProposalStatus) -> None:
-    """Organizers and admins accept, reject or delete a proposal; its author may only
-    delete it."""
-    if role not in ADMIN_ROLES and not (is_author and target == ProposalStatus.DELETED):
+    """Organizers and admins accept, reject or delete a proposal; its author may delete
+    or withdraw it, and only its author withdraws it."""
+    if target == ProposalStatus.WITHDRAWN:
+        allowed = is_author
+    else:
+        allowed = role in ADMIN_ROLES or (is_author and target in AUTHOR_TARGETS)
+    if not allowed:
         raise PermissionDenied(
             "not_allowed", "Only an organizer or admin (or the author, to delete) may."
         )
+
+
+def check_author(is_author: bool) -> None:
+    """What someone wrote is edited by them alone."""
+    if not is_author:
+        raise PermissionDenied("not_author", "Only its author may edit this.")
+
+
+def check_may_delete_comment(role: Role, is_author: bool) -> None:
+    """A comment is deleted by its author, or by an organizer or admin (moderation)."""
+    if not is_author and role not in ADMIN_ROLES:
+        raise PermissionDenied(
+            "not_allowed", "Only its author, an organizer or an admin may delete a comment."
+        )
+
+
+def check_editable(status: str, vote_count: int, allow_edits_with_votes: bool) -> None:
+    """A proposal is edited while PENDING, and only before its first vote unless the event
+    allows edits with votes: a voter must not find they voted for other words. The caller
+    holds the proposal's row lock, which every vote takes first, so ``vote_count`` is
+    final for the edit."""
+    if status != ProposalStatus.PENDING:
+        raise Conflict("proposal_not_pending", f"The proposal is {status}: it cannot be edited.")
+    if vote_count > 0 and not allow_edits_with_votes:
+        raise Conflict("proposal_has_votes", "The proposal has votes: it can no longer be edited.")
 
 
 def check_membership_change(role: str) -> None:
@@ -77,7 +118,12 @@ def check_membership_change(role: str) -> None:
 
 PROPOSAL_TRANSITIONS: dict[ProposalStatus, frozenset[ProposalStatus]] = {
     ProposalStatus.PENDING: frozenset(
-        {ProposalStatus.ACCEPTED, ProposalStatus.REJECTED, ProposalStatus.DELETED}
+        {
+            ProposalStatus.ACCEPTED,
+            ProposalStatus.REJECTED,
+            ProposalStatus.DELETED,
+            ProposalStatus.WITHDRAWN,
+        }
     ),
 }
 MEMBERSHIP_TRANSITIONS: dict[MembershipStatus, frozenset[MembershipStatus]] = {
@@ -149,8 +195,25 @@ def event_closed() -> Conflict:
     return Conflict("event_closed", "The event is closed: it accepts no changes.")
 
 
-def check_event_change(current: str, new_status: str | None) -> None:
+# What a closed event still takes without being reopened: the statement of its outcome,
+# which is often written once the decision is made.
+CLOSED_EVENT_FIELDS = frozenset({"outcome"})
+
+
+def check_event_change(current: str, new_status: str | None, fields: Collection[str] = ()) -> None:
     """A closed event changes only by being reopened (in that same change, the rest may
-    change as well)."""
-    if current == EventStatus.CLOSED and new_status != EventStatus.OPEN:
+    change as well), or in ``CLOSED_EVENT_FIELDS`` alone."""
+    if current != EventStatus.CLOSED or new_status == EventStatus.OPEN:
+        return
+    if not fields or not CLOSED_EVENT_FIELDS.issuperset(fields):
         raise Conflict("event_closed", "The event is closed: reopen it (status OPEN) to change it.")
+
+
+def closes_by_deadline_sql(
+    status: SQLColumnExpression[str],
+    closes_at: SQLColumnExpression[datetime | None],
+    now: datetime,
+) -> ColumnElement[bool]:
+    """An OPEN event whose deadline has come: the sweeper's conditional UPDATE closes it,
+    and only while this holds, so of several instances one closes it, once."""
+    return and_(status == EventStatus.OPEN.value, closes_at <= now)

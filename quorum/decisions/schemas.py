@@ -5,13 +5,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
 
 from quorum.api.text import NONBLANK, NoNul, Stripped
 from quorum.decisions.models import (
     BODY_MAX,
     COMMENT_MAX,
     DESCRIPTION_MAX,
+    OUTCOME_MAX,
     TITLE_MAX,
     EventStatus,
     MembershipStatus,
@@ -24,6 +25,10 @@ Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX, pattern=NONBLAN
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), NoNul]
 # strict: JSON true is not a threshold of 1, nor "3" one of 3
 Threshold = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+Outcome = Annotated[str, Field(max_length=OUTCOME_MAX), NoNul]
+# A deadline names its time zone: a naive time would mean something else on every server.
+# That it lies in the future is checked against the clock by the service.
+Deadline = AwareDatetime
 
 
 class _In(BaseModel):
@@ -38,6 +43,8 @@ class EventCreate(_In):
     title: Title
     description: Description = ""
     vote_threshold: Threshold | None = None
+    closes_at: Deadline | None = None
+    allow_edits_with_votes: StrictBool = False
 
 
 class EventUpdate(_In):
@@ -45,6 +52,9 @@ class EventUpdate(_In):
     description: Description | None = None
     vote_threshold: Threshold | None = None  # explicit null: manual decisions only
     status: EventStatus | None = None
+    closes_at: Deadline | None = None  # explicit null: no deadline
+    outcome: Outcome | None = None  # the one change a CLOSED event takes; null clears it
+    allow_edits_with_votes: StrictBool | None = None
 
 
 class EventOut(_Out):
@@ -56,6 +66,10 @@ class EventOut(_Out):
     status: EventStatus
     last_seq: int
     created_at: datetime
+    closes_at: datetime | None
+    closed_at: datetime | None
+    outcome: str | None
+    allow_edits_with_votes: bool
 
 
 class MembershipUpdate(_In):
@@ -73,14 +87,29 @@ class MembershipOut(_Out):
     decided_at: datetime | None
 
 
+Body = Annotated[str, Field(max_length=BODY_MAX), NoNul]
+
+
 class ProposalCreate(_In):
     kind: ProposalKind
     title: Title
-    body: Annotated[str, Field(max_length=BODY_MAX), NoNul] = ""
+    body: Body = ""
 
 
 class ProposalUpdate(_In):
-    status: Literal[ProposalStatus.ACCEPTED, ProposalStatus.REJECTED, ProposalStatus.DELETED]
+    """A decision (``status``), or the author's edit (``title``, ``body``): not both."""
+
+    status: (
+        Literal[
+            ProposalStatus.ACCEPTED,
+            ProposalStatus.REJECTED,
+            ProposalStatus.DELETED,
+            ProposalStatus.WITHDRAWN,
+        ]
+        | None
+    ) = None
+    title: Title | None = None
+    body: Body | None = None
 
 
 class ProposalOut(_Out):
@@ -95,6 +124,7 @@ class ProposalOut(_Out):
     decided_by: str | None
     decided_at: datetime | None
     created_at: datetime
+    edited_at: datetime | None = None  # when its author last changed title or body
 
 
 class CommentCreate(_In):
@@ -106,6 +136,10 @@ class CommentCreate(_In):
     ]
 
 
+class CommentUpdate(CommentCreate):
+    """The author's new text of the comment."""
+
+
 class CommentOut(_Out):
     id: uuid.UUID
     proposal_id: uuid.UUID
@@ -113,6 +147,8 @@ class CommentOut(_Out):
     author_name: str
     body: str
     created_at: datetime
+    edited_at: datetime | None = None
+    deleted: bool = False  # a tombstone: the comment was deleted, its body is empty
 
 
 class ProposalDetail(ProposalOut):

@@ -2,6 +2,7 @@
 its event-log entries in that same transaction, and returns response schemas."""
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +14,13 @@ from quorum.decisions import repository as repo
 from quorum.decisions import rules
 from quorum.decisions.access import EventAccess
 from quorum.decisions.events import (
+    ClosedBy,
+    ClosedByDeadline,
+    ClosedByUser,
     CommentCreated,
+    CommentDeleted,
+    CommentUpdated,
+    EventDeleted,
     EventUpdated,
     MembershipRequested,
     MembershipUpdated,
@@ -42,6 +49,7 @@ from quorum.decisions.schemas import (
     ProposalCreate,
     ProposalDetail,
     ProposalOut,
+    ProposalUpdate,
     VoteOut,
 )
 from quorum.errors import Conflict, InvalidInput, NotFound
@@ -52,8 +60,15 @@ LATEST_COMMENTS = 10
 # -- events -----------------------------------------------------------------------------
 
 
+def check_deadline(closes_at: datetime | None, now: datetime) -> None:
+    """A deadline is set in the future; one already past would close the event at once."""
+    if closes_at is not None and closes_at <= now:
+        raise InvalidInput("closes_at_not_future", "closes_at must lie in the future.")
+
+
 async def create_event(session: AsyncSession, user_id: uuid.UUID, data: EventCreate) -> EventOut:
     now = utcnow()
+    check_deadline(data.closes_at, now)
     event = Event(
         id=uuid7(),
         title=data.title,
@@ -63,6 +78,8 @@ async def create_event(session: AsyncSession, user_id: uuid.UUID, data: EventCre
         status=EventStatus.OPEN,
         last_seq=0,
         created_at=now,
+        closes_at=data.closes_at,
+        allow_edits_with_votes=data.allow_edits_with_votes,
     )
     session.add(event)
     await session.flush()
@@ -85,21 +102,25 @@ async def update_event(session: AsyncSession, access: EventAccess, data: EventUp
     changes = data.model_dump(exclude_unset=True)
     if not changes:
         raise InvalidInput("empty_update", "Send at least one field to change.")
-    for field in ("title", "status"):  # both columns are NOT NULL: refuse, rather than a 500
+    for field in ("title", "status", "allow_edits_with_votes"):  # NOT NULL: refuse, not a 500
         if field in changes and changes[field] is None:
             raise InvalidInput(f"{field}_required", f"An event's {field} cannot be null.")
     if changes.get("description", "") is None:
         changes["description"] = ""
+    now = utcnow()
+    check_deadline(changes.get("closes_at"), now)
     new_threshold = changes.get("vote_threshold")
     may_accept = rules.threshold_change_accepts(new_threshold, changes.get("status"))
     if may_accept:
         await repo.lock_pending_proposals(session, access.event_id)
     event = await repo.get_event(session, access.event_id, for_update=True)
-    rules.check_event_change(event.status, changes.get("status"))
+    rules.check_event_change(event.status, changes.get("status"), changes.keys())
+    closed_by = _status_change(event, changes.get("status"), access.user_id, now)
     for field, value in changes.items():
         setattr(event, field, value)
     await session.flush()
     out = EventUpdated.model_validate(event)
+    out.closed_by = closed_by
     entries = [out.entry()]
     if may_accept and new_threshold is not None:
         # Proposals that the new threshold already decides are accepted by this change.
@@ -108,6 +129,54 @@ async def update_event(session: AsyncSession, access: EventAccess, data: EventUp
     counted = await repo.append_log(session, event.id, entries, require_open=False)
     out.last_seq = counted.last_seq
     return out
+
+
+def _status_change(
+    event: Event, new_status: str | None, user_id: uuid.UUID, now: datetime
+) -> ClosedBy | None:
+    """Record when the event closes (and by whom) or reopens. Reopening drops a deadline
+    that has passed, which would otherwise close the event again at once."""
+    if new_status == EventStatus.CLOSED and event.status == EventStatus.OPEN:
+        event.closed_at = now
+        return ClosedByUser(id=user_id)
+    if new_status == EventStatus.OPEN and event.status == EventStatus.CLOSED:
+        event.closed_at = None
+        if event.closes_at is not None and event.closes_at <= now:
+            event.closes_at = None
+    return None
+
+
+async def close_at_deadline(session: AsyncSession, event_id: uuid.UUID) -> EventOut | None:
+    """Close the event if its deadline has come and it is still OPEN (the conditional
+    UPDATE decides, under the event row's lock: of several instances sweeping at once,
+    exactly one closes it); None if it was not due. Pending proposals stay PENDING."""
+    event = await repo.close_if_due(session, event_id, utcnow())
+    if event is None:
+        return None
+    out = EventUpdated.model_validate(event)
+    out.closed_by = ClosedByDeadline()
+    counted = await repo.append_log(session, event_id, [out.entry()], require_open=False)
+    out.last_seq = counted.last_seq
+    return out
+
+
+async def delete_event(session: AsyncSession, access: EventAccess) -> None:
+    """Delete the event's content in this one transaction and leave its row as a
+    tombstone (``deleted_at``; title kept, for the operators' eyes only) with one log
+    entry, ``event.deleted``, which ends every stream of it. The tombstone is CLOSED as
+    well: a change racing the deletion is refused by the log counter's guard and rolled
+    back, so nothing is added to a deleted event."""
+    rules.check_organizer(access.role)
+    await repo.delete_content(session, access.event_id)
+    event = await repo.get_event(session, access.event_id, for_update=True)
+    now = utcnow()
+    event.deleted_at = now
+    event.status = EventStatus.CLOSED
+    event.closed_at = event.closed_at or now
+    await session.flush()
+    deleted = EventDeleted(id=event.id, deleted_by=access.user_id, deleted_at=now)
+    counted = await repo.append_log(session, event.id, [deleted.entry()], require_open=False)
+    await repo.delete_log_before(session, event.id, counted.last_seq)
 
 
 # -- memberships ------------------------------------------------------------------------
@@ -204,6 +273,39 @@ async def decide_proposal(
     return out
 
 
+async def update_proposal(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, data: ProposalUpdate
+) -> ProposalOut:
+    """A decision (``status``) or the author's edit (``title``, ``body``), not both."""
+    content = data.model_dump(exclude_unset=True, exclude={"status"})
+    if data.status is not None and content:
+        raise InvalidInput("status_or_content", "Change the status, or title and body: not both.")
+    if data.status is not None:
+        return await decide_proposal(session, access, proposal_id, data.status)
+    if not content or any(value is None for value in content.values()):
+        raise InvalidInput("empty_update", "Send a status, or a title and/or a body.")
+    return await edit_proposal(session, access, proposal_id, content)
+
+
+async def edit_proposal(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, content: dict[str, str]
+) -> ProposalOut:
+    """The author's new title and/or body. The proposal's row lock comes first, as in
+    every vote (proposal, then event row), so an edit and a vote are ordered: the edit
+    sees every vote committed before it, and a vote waits for the edit to commit."""
+    proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_update=True)
+    rules.check_author(proposal.author_id == access.user_id)
+    event = await repo.get_event(session, access.event_id)
+    rules.check_editable(proposal.status, proposal.vote_count, event.allow_edits_with_votes)
+    for field, value in content.items():
+        setattr(proposal, field, value)
+    proposal.edited_at = utcnow()
+    await session.flush()
+    out = ProposalUpdated.model_validate(proposal)
+    await repo.append_log(session, access.event_id, [out.entry()])
+    return out
+
+
 # -- votes ------------------------------------------------------------------------------
 
 
@@ -258,7 +360,50 @@ def comment_out(comment: Comment) -> CommentOut:
         author_name=comment.author.display_name,
         body=comment.body,
         created_at=comment.created_at,
+        edited_at=comment.edited_at,
+        deleted=comment.deleted_at is not None,
     )
+
+
+async def _live_comment(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, comment_id: uuid.UUID
+) -> Comment:
+    """The comment, locked, unless it is already a tombstone."""
+    await repo.get_proposal(session, access.event_id, proposal_id)  # of this event, or 404
+    comment = await repo.get_comment(session, proposal_id, comment_id)
+    if comment.deleted_at is not None:
+        raise Conflict("comment_deleted", "The comment was deleted.")
+    return comment
+
+
+async def edit_comment(
+    session: AsyncSession,
+    access: EventAccess,
+    proposal_id: uuid.UUID,
+    comment_id: uuid.UUID,
+    body: str,
+) -> CommentOut:
+    comment = await _live_comment(session, access, proposal_id, comment_id)
+    rules.check_author(comment.author_id == access.user_id)
+    comment.body = body
+    comment.edited_at = utcnow()
+    await session.flush()
+    out = CommentUpdated(**comment_out(comment).model_dump())
+    await repo.append_log(session, access.event_id, [out.entry()])
+    return out
+
+
+async def delete_comment(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, comment_id: uuid.UUID
+) -> None:
+    """Leave a tombstone: the row stays (the thread keeps its shape), its text goes."""
+    comment = await _live_comment(session, access, proposal_id, comment_id)
+    rules.check_may_delete_comment(access.role, comment.author_id == access.user_id)
+    comment.body = ""
+    comment.deleted_at = utcnow()
+    await session.flush()
+    out = CommentDeleted(**comment_out(comment).model_dump())
+    await repo.append_log(session, access.event_id, [out.entry()])
 
 
 async def add_comment(

@@ -17,7 +17,7 @@ from quorum.realtime.broker import Broker, MemoryBroker, RedisBroker
 from quorum.realtime.hub import Hub
 from quorum.realtime.log import LogReader
 from quorum.realtime.message import Entry, Message
-from quorum.realtime.stream import Snapshot, Streams
+from quorum.realtime.stream import IsFinal, Snapshot, Streams, never_final
 from quorum.settings import Settings
 
 
@@ -43,7 +43,10 @@ class Realtime:
 
 
 def create_realtime(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], snapshot: Snapshot
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    snapshot: Snapshot,
+    is_final: IsFinal = never_final,
 ) -> Realtime:
     reader = LogReader(sessionmaker)
     hub = Hub(
@@ -55,4 +58,4 @@ def create_realtime(
     broker: Broker = (
         RedisBroker(hub, settings.redis_url) if settings.redis_url else MemoryBroker(hub)
     )
-    return Realtime(hub, broker, Streams(hub, reader, snapshot, settings.sse_retry_ms))
+    return Realtime(hub, broker, Streams(hub, reader, snapshot, settings.sse_retry_ms, is_final))

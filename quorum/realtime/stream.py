@@ -29,6 +29,12 @@ from quorum.realtime.message import Message
 
 REPLAY_PAGE = 500
 Snapshot = Callable[[uuid.UUID], Awaitable[Message]]
+IsFinal = Callable[[Message], bool]
+TOPIC_ENDED = "topic_ended"  # the close reason after a final message
+
+
+def never_final(message: Message) -> bool:
+    return False
 
 
 class Transport(Protocol):
@@ -41,12 +47,15 @@ class Transport(Protocol):
 @dataclass(frozen=True)
 class Streams:
     """What a stream needs from the process: the hub, the log, and the domain's snapshot
-    of a topic (registered by the application, not imported)."""
+    of a topic (registered by the application, not imported). ``is_final`` says which
+    message is a topic's last (the application's to say: for Quorum, a deleted event):
+    a stream sends it, then ends with the close reason ``topic_ended``."""
 
     hub: Hub
     log: LogSource
     snapshot: Snapshot
     retry_ms: int
+    is_final: IsFinal = never_final
 
 
 class StreamSession:
@@ -59,6 +68,7 @@ class StreamSession:
         self.topic_id = topic_id
         self.subscriber = streams.hub.subscribe(topic_id, abort)
         self.sent_seq = 0  # highest seq written to the client: anything at or below is skipped
+        self.ended = False  # a final message was written: nothing can follow it
 
     def __enter__(self) -> "StreamSession":
         return self
@@ -73,7 +83,7 @@ class StreamSession:
         sub = self.subscriber
         delivered = metrics.DELIVERED.labels(transport.name)
         await self._start(transport, resume_from)
-        while (batch := await sub.wait()) is not None:
+        while not self.ended and (batch := await sub.wait()) is not None:
             resume = sub.take_resume()
             if resume is not None and resume < self.sent_seq:
                 await self._snapshot(transport)  # the client lost track: it supersedes
@@ -85,6 +95,8 @@ class StreamSession:
                     metrics.COMMIT_TO_SEND.observe(time.time() - fresh[0].committed_at)
             elif not batch:
                 await transport.heartbeat()
+        if self.ended:
+            sub.close(TOPIC_ENDED)
         return sub.close_reason
 
     async def _start(self, transport: Transport, resume_from: int | None) -> None:
@@ -107,11 +119,20 @@ class StreamSession:
     async def _replay(self, transport: Transport) -> None:
         while True:
             page = await self._streams.log.messages(self.topic_id, self.sent_seq, REPLAY_PAGE)
+            page = self._up_to_final(page)
             if page:
                 await transport.write(page)
                 self.sent_seq = page[-1].seq
-            if len(page) < REPLAY_PAGE:
+            if len(page) < REPLAY_PAGE or self.ended:
                 return
+
+    def _up_to_final(self, messages: Sequence[Message]) -> list[Message]:
+        """``messages`` up to and including a final one (then the stream has ended)."""
+        for i, message in enumerate(messages):
+            if self._streams.is_final(message):
+                self.ended = True
+                return list(messages[: i + 1])
+        return list(messages)
 
     async def _in_order(self, transport: Transport, batch: list[Message]) -> list[Message]:
         """The messages of ``batch`` not yet sent, after filling any gap from the log."""
@@ -124,10 +145,15 @@ class StreamSession:
                     await transport.write(fresh)
                     fresh = []
                 await self._replay(transport)
+                if self.ended:
+                    return fresh  # the replay wrote the final message: nothing after it
                 if message.seq <= self.sent_seq:
                     continue
             fresh.append(message)
             self.sent_seq = message.seq
+            if self._streams.is_final(message):
+                self.ended = True
+                break
         return fresh
 
 

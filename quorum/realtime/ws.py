@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from quorum.realtime import metrics
 from quorum.realtime.abort import abort_of
 from quorum.realtime.message import Message
-from quorum.realtime.stream import Streams, StreamSession
+from quorum.realtime.stream import TOPIC_ENDED, Streams, StreamSession
 from quorum.realtime.subscriber import Subscriber
 
 HEARTBEAT_FRAME = '{"type":"heartbeat"}'
@@ -26,6 +26,7 @@ MAX_CLIENT_FRAME = 1024
 CLOSE_CODES = {
     "bad_client_frame": 1008,  # policy violation: text that is not a resume request
     "binary_frame": 1003,  # unsupported data: the protocol is JSON text frames
+    TOPIC_ENDED: 1000,  # normal closure: the topic's final message was sent
 }
 
 

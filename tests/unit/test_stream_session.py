@@ -3,6 +3,7 @@ replay, or snapshot again when the log cannot cover the position), live delivery
 gap or duplicate, resume requests, heartbeats and the subscription's lifetime."""
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -248,3 +249,31 @@ async def test_leaving_the_session_unsubscribes() -> None:
         # The topic had no subscriber left, so the hub forgot it and learns it afresh.
         assert log.reads.count(("bounds", TOPIC, 0)) == bounds_reads + 1
         assert not session.subscriber.closed  # left, not closed: nothing reaches it any more
+
+
+async def test_a_final_message_is_sent_and_then_the_stream_ends() -> None:
+    log = FakeLog()
+    log.write(1, 2)
+    async with running(make_hub(log)) as hub:
+        streams = dataclasses.replace(make_streams(hub, log), is_final=lambda m: m.seq == 4)
+        transport = FakeTransport()
+        with StreamSession(streams, TOPIC) as session:
+            task = asyncio.create_task(session.run(transport, 2))
+            await turns()
+            log.write(3, 4, 5)
+            for seq in (3, 4, 5):
+                hub.deliver(msg(seq))
+            reason = await asyncio.wait_for(task, 5)
+    assert reason == "topic_ended"
+    assert transport.seqs() == [3, 4]
+
+
+async def test_a_resume_whose_replay_holds_the_final_message_ends_after_it() -> None:
+    log = FakeLog()
+    log.write(1, 2, 3, 4)
+    async with running(make_hub(log)) as hub:
+        streams = dataclasses.replace(make_streams(hub, log), is_final=lambda m: m.seq == 3)
+        transport = FakeTransport()
+        with StreamSession(streams, TOPIC) as session:
+            reason = await asyncio.wait_for(session.run(transport, 1), 5)
+    assert (reason, transport.seqs()) == ("topic_ended", [2, 3])
