@@ -12,9 +12,9 @@ parses one shape whether it read the resource or was told it changed.
 import uuid
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from quorum.decisions.schemas import CommentOut, EventOut, MembershipOut, ProposalOut
+from quorum.decisions.schemas import CommentOut, EventOut, MembershipOut, PersonOut, ProposalOut
 from quorum.realtime import contract
 
 
@@ -65,16 +65,20 @@ class ProposalCreated(ProposalOut, Payload):
 
 
 class ProposalUpdated(ProposalOut, Payload):
-    """A proposal left PENDING: accepted (by an admin, or ``decided_by: "auto"`` when its
-    votes reached the threshold), rejected, or deleted."""
+    """A proposal left PENDING: accepted (by an admin, or ``decided_by: {"kind": "auto"}``
+    when its votes reached the threshold), rejected, or deleted."""
 
     TYPE = "proposal.updated"
 
 
 class _VoteChange(Payload):
     proposal_id: uuid.UUID
-    user_id: uuid.UUID
-    vote_count: int  # the proposal's count after this change
+    user: PersonOut | None = Field(description="the voter; null on an anonymous event")
+    vote_count: int | None = Field(
+        description="the proposal's count after this change; null for members while the "
+        "event hides its tallies"
+    )
+    tally_hidden: bool = False
 
 
 class VoteCast(_VoteChange):

@@ -12,6 +12,9 @@ NOT_ALLOWED = Case(403, "not_allowed", "Only an organizer or admin (or the autho
 ORGANIZER_MEMBERSHIP_FIXED = Case(
     403, "organizer_membership_fixed", "The organizer's membership cannot change."
 )
+VOTES_ANONYMOUS = Case(
+    403, "votes_anonymous", "Votes in this event are anonymous: voters are not shown."
+)
 TICKET_WRONG_EVENT = Case(403, "ticket_wrong_event", "This stream ticket is for another event.")
 PROPOSAL_NOT_FOUND = Case(404, "proposal_not_found", "No such proposal in this event.")
 MEMBERSHIP_NOT_FOUND = Case(404, "membership_not_found", "No such membership in this event.")
@@ -36,6 +39,7 @@ PROPOSAL_DELETED = Case(409, "proposal_deleted", "The proposal was deleted: it t
 EMPTY_UPDATE = Case(422, "empty_update", "Send at least one field to change.")
 TITLE_REQUIRED = Case(422, "title_required", "An event's title cannot be null.")
 STATUS_REQUIRED = Case(422, "status_required", "An event's status cannot be null.")
+OPTION_FIXED = Case(422, "option_fixed", "anonymous_votes is chosen when the event is created.")
 INVALID_LAST_EVENT_ID = Case(
     422, "invalid_last_event_id", "Last-Event-ID must be a non-negative integer."
 )

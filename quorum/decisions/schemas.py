@@ -24,6 +24,7 @@ Title = Annotated[str, Field(min_length=1, max_length=TITLE_MAX, pattern=NONBLAN
 Description = Annotated[str, Field(max_length=DESCRIPTION_MAX), NoNul]
 # strict: JSON true is not a threshold of 1, nor "3" one of 3
 Threshold = Annotated[int, Field(ge=1, le=1_000_000, strict=True)]
+Option = Annotated[bool, Field(strict=True)]
 
 
 class _In(BaseModel):
@@ -34,10 +35,40 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class PersonOut(_Out):
+    """A person wherever one is named: their id and the name to show."""
+
+    id: uuid.UUID
+    display_name: str
+
+
+class DecidedAutomatically(BaseModel):
+    """The proposal's votes reached the event's threshold."""
+
+    kind: Literal["auto"] = "auto"
+
+
+class DecidedByPerson(PersonOut):
+    """An organizer or admin decided (or the author deleted it)."""
+
+    kind: Literal["user"] = "user"
+
+
+DecidedBy = Annotated[DecidedAutomatically | DecidedByPerson, Field(discriminator="kind")]
+
+
 class EventCreate(_In):
     title: Title
     description: Description = ""
     vote_threshold: Threshold | None = None
+    anonymous_votes: Option = Field(
+        False, description="Counts are public, voters never named. Fixed once created."
+    )
+    hidden_tallies: Option = Field(
+        False,
+        description="Members see no counts until the event closes (organizers and admins "
+        "do). Fixed once created.",
+    )
 
 
 class EventUpdate(_In):
@@ -45,6 +76,10 @@ class EventUpdate(_In):
     description: Description | None = None
     vote_threshold: Threshold | None = None  # explicit null: manual decisions only
     status: EventStatus | None = None
+    # Fixed at creation: accepted here only to answer 422 ``option_fixed``, not a
+    # generic validation error, to a client that tries.
+    anonymous_votes: Option | None = Field(None, description="Fixed: 422 option_fixed.")
+    hidden_tallies: Option | None = Field(None, description="Fixed: 422 option_fixed.")
 
 
 class EventOut(_Out):
@@ -54,6 +89,8 @@ class EventOut(_Out):
     organizer_id: uuid.UUID
     vote_threshold: int | None
     status: EventStatus
+    anonymous_votes: bool
+    hidden_tallies: bool
     last_seq: int
     created_at: datetime
 
@@ -67,6 +104,7 @@ class MembershipOut(_Out):
     id: uuid.UUID
     event_id: uuid.UUID
     user_id: uuid.UUID
+    user: PersonOut
     role: Role
     status: MembershipStatus
     created_at: datetime
@@ -83,16 +121,30 @@ class ProposalUpdate(_In):
     status: Literal[ProposalStatus.ACCEPTED, ProposalStatus.REJECTED, ProposalStatus.DELETED]
 
 
-class ProposalOut(_Out):
+class MemberOut(BaseModel):
+    """An approved member of an event."""
+
+    membership_id: uuid.UUID
+    user: PersonOut
+    role: Role
+    joined_at: datetime | None  # when the request was approved (the organizer: creation)
+
+
+class ProposalOut(BaseModel):
     id: uuid.UUID
     event_id: uuid.UUID
     kind: ProposalKind
     title: str
     body: str
-    author_id: uuid.UUID
+    author: PersonOut
     status: ProposalStatus
-    vote_count: int
-    decided_by: str | None
+    vote_count: int | None = Field(
+        description="null for members while the event hides its tallies (``tally_hidden``)"
+    )
+    tally_hidden: bool = Field(
+        False, description="the event hides counts from members until it closes"
+    )
+    decided_by: DecidedBy | None
     decided_at: datetime | None
     created_at: datetime
 
@@ -106,11 +158,10 @@ class CommentCreate(_In):
     ]
 
 
-class CommentOut(_Out):
+class CommentOut(BaseModel):
     id: uuid.UUID
     proposal_id: uuid.UUID
-    author_id: uuid.UUID
-    author_name: str
+    author: PersonOut
     body: str
     created_at: datetime
 
@@ -121,6 +172,13 @@ class ProposalDetail(ProposalOut):
 
 class VoteOut(BaseModel):
     proposal: ProposalOut
+
+
+class VoterOut(BaseModel):
+    """Who voted for a proposal, and when (never on an anonymous event)."""
+
+    user: PersonOut
+    voted_at: datetime
 
 
 class LogEntryOut(_Out):
