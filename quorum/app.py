@@ -19,7 +19,7 @@ from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.metrics import observe_pool
 from quorum.db.retry import wait_for_database
 from quorum.db.uow import UnitOfWork
-from quorum.decisions import deadlines, events
+from quorum.decisions import deadlines, events, projection
 from quorum.decisions.router import router as decisions_router
 from quorum.decisions.snapshot import snapshot_reader
 from quorum.decisions.streams import contract_router
@@ -50,7 +50,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         observe_pool(engine)
         sessionmaker = create_sessionmaker(engine)
         realtime = create_realtime(
-            settings, sessionmaker, snapshot_reader(sessionmaker), is_final=events.is_final
+            settings,
+            sessionmaker,
+            snapshot_reader(sessionmaker),
+            projection.project,
+            is_final=events.is_final,
         )
         uow = UnitOfWork(sessionmaker, publisher=realtime.publish)
         app.state.engine = engine

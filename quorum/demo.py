@@ -17,8 +17,8 @@ from quorum.accounts.schemas import RegisterIn
 from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.uow import UnitOfWork
 from quorum.decisions import service as decisions
-from quorum.decisions.access import EventAccess
-from quorum.decisions.models import Event, MembershipStatus, ProposalKind, Role
+from quorum.decisions.access import load_access
+from quorum.decisions.models import Event, MembershipStatus, ProposalKind
 from quorum.decisions.schemas import EventCreate, MembershipUpdate, ProposalCreate
 from quorum.settings import Settings
 
@@ -64,9 +64,7 @@ async def create_demo(settings: Settings) -> Demo:
                 alice.id,
                 EventCreate(title=TITLE, description="Demo", vote_threshold=2),
             )
-            organizer = EventAccess(
-                event.id, alice.id, Role.ORGANIZER, event.status, event.vote_threshold
-            )
+            organizer = await load_access(event.id, alice.id, session)
             for member in (bob, carol):
                 request = await decisions.request_membership(session, event.id, member.id)
                 approve = MembershipUpdate(status=MembershipStatus.APPROVED)
@@ -81,9 +79,7 @@ async def create_demo(settings: Settings) -> Demo:
                     (ProposalKind.CONCLUSION, "Lisbon"),
                 ]
             ]
-            bob_access = EventAccess(
-                event.id, bob.id, Role.MEMBER, event.status, event.vote_threshold
-            )
+            bob_access = await load_access(event.id, bob.id, session)
             await decisions.cast_vote(session, bob_access, proposals[0].id)
             await decisions.cast_vote(session, organizer, proposals[0].id)  # reaches 2: accepted
             await decisions.cast_vote(session, bob_access, proposals[2].id)

@@ -29,10 +29,16 @@ class User:
     id: str
     email: str
     token: str
+    name: str = "user"
 
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def person(self) -> dict[str, str]:
+        """How the API names this user (``PersonOut``)."""
+        return {"id": self.id, "display_name": self.name}
 
 
 class Api:
@@ -50,7 +56,7 @@ class Api:
             "/api/v1/auth/token", data={"username": email, "password": PASSWORD}
         )
         assert t.status_code == 200, t.text
-        return User(r.json()["id"], email, t.json()["access_token"])
+        return User(r.json()["id"], email, t.json()["access_token"], name)
 
     async def event(
         self,
@@ -59,12 +65,13 @@ class Api:
         threshold: int | None = None,
         members: Sequence[User] = (),
         title: str = "An event",
+        anonymous_votes: bool = False,
+        hidden_tallies: bool = False,
     ) -> str:
-        r = await self.client.post(
-            "/api/v1/events",
-            json={"title": title, "vote_threshold": threshold},
-            headers=owner.auth,
-        )
+        body = {"title": title, "vote_threshold": threshold}
+        if anonymous_votes or hidden_tallies:
+            body |= {"anonymous_votes": anonymous_votes, "hidden_tallies": hidden_tallies}
+        r = await self.client.post("/api/v1/events", json=body, headers=owner.auth)
         assert r.status_code == 201, r.text
         event_id: str = r.json()["id"]
         for member in members:

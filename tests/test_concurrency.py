@@ -55,7 +55,11 @@ async def test_threshold_accepts_exactly_once(api: Api) -> None:
     assert len(accepted_replies) == 1
     assert accepted_replies[0].json()["proposal"]["vote_count"] == 50
     final = await api.get_proposal(owner, event, proposal)
-    assert (final["status"], final["vote_count"], final["decided_by"]) == ("ACCEPTED", 50, "auto")
+    assert (final["status"], final["vote_count"], final["decided_by"]) == (
+        "ACCEPTED",
+        50,
+        {"kind": "auto"},
+    )
     log = await _log_types(api, owner, event)
     assert log.count("proposal.updated") == 1 and log.count("vote.cast") == 50
 

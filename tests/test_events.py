@@ -54,7 +54,7 @@ async def test_create_returns_the_event_and_makes_the_caller_its_organizer(api: 
     memberships = await api.client.get(f"{event_url(event['id'])}/memberships", headers=owner.auth)
     assert memberships.status_code == 200, memberships.text
     [mine] = memberships.json()["items"]
-    assert (mine["user_id"], mine["role"], mine["status"]) == (owner.id, "ORGANIZER", "APPROVED")
+    assert (mine["user"], mine["role"], mine["status"]) == (owner.person, "ORGANIZER", "APPROVED")
 
 
 async def test_create_defaults(api: Api) -> None:

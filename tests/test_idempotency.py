@@ -214,7 +214,7 @@ async def test_keys_belong_to_one_user(api: Api) -> None:
 
     assert (mine.status_code, theirs.status_code) == (201, 201)
     assert REPLAYED not in theirs.headers
-    assert theirs.json()["author_id"] == bob.id != mine.json()["author_id"]
+    assert theirs.json()["author"]["id"] == bob.id != mine.json()["author"]["id"]
     assert sorted(await proposal_ids(api, alice, event)) == sorted(
         [mine.json()["id"], theirs.json()["id"]]
     )

@@ -8,11 +8,14 @@ developers' way. Both must find the same migrations."""
 
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -85,3 +88,110 @@ def test_the_package_and_alembic_ini_configure_the_same_migrations() -> None:
     assert len(from_code.get_heads()) == 1, "several heads: merge them"
     # Every revision file ships in the package directory (hatchling takes the whole of it).
     assert {Path(s.path).parent for s in from_code.walk_revisions()} == {package_dir / "versions"}
+
+
+# -- data migrations --------------------------------------------------------------------
+
+PEOPLE_REVISION = "b7e2c4d91a05"  # decided_by becomes decided_by_id + decided_automatically
+
+
+def _seed_decisions(connection: Connection) -> dict[str, uuid.UUID]:
+    """Rows as the revision before ``PEOPLE_REVISION`` stored them: ``decided_by`` is
+    "auto", a user id as text, or null."""
+    now = datetime.now(UTC)
+    user, event = uuid.uuid4(), uuid.uuid4()
+    ids = {"auto": uuid.uuid4(), "user": uuid.uuid4(), "none": uuid.uuid4(), "decider": user}
+    users = sa.table(*_cols("users", id=sa.Uuid, email=sa.String, display_name=sa.String))
+    connection.execute(
+        users.insert().values(
+            id=user, email="a@example.com", display_name="A", password_hash="x", created_at=now
+        )
+    )
+    connection.execute(
+        sa.table(*_cols("events", id=sa.Uuid, organizer_id=sa.Uuid))
+        .insert()
+        .values(
+            id=event,
+            title="t",
+            description="",
+            organizer_id=user,
+            status="OPEN",
+            last_seq=0,
+            created_at=now,
+        )
+    )
+    proposals = sa.table(*_cols("proposals", id=sa.Uuid, event_id=sa.Uuid, author_id=sa.Uuid))
+    for key, decided_by in (("auto", "auto"), ("user", str(user)), ("none", None)):
+        connection.execute(
+            proposals.insert().values(
+                id=ids[key],
+                event_id=event,
+                kind="CONCLUSION",
+                title="p",
+                body="",
+                author_id=user,
+                status="PENDING" if decided_by is None else "ACCEPTED",
+                vote_count=0,
+                decided_by=decided_by,
+                created_at=now,
+            )
+        )
+    return ids
+
+
+def _cols(table: str, **typed: Any) -> tuple[Any, ...]:
+    """``sa.table`` arguments: the typed columns (a UUID's stored form differs by backend),
+    and the rest untyped, as they are named."""
+    untyped = {
+        "users": ("password_hash", "created_at"),
+        "events": ("title", "description", "status", "last_seq", "created_at"),
+        "proposals": (
+            "kind", "title", "body", "status", "vote_count", "decided_by", "created_at",
+        ),
+    }[table]  # fmt: skip
+    return (table, *(sa.column(n, t) for n, t in typed.items()), *map(sa.column, untyped))
+
+
+def _decided(connection: Connection) -> dict[uuid.UUID, tuple[Any, ...]]:
+    proposals = sa.table(
+        "proposals",
+        sa.column("id", sa.Uuid),
+        sa.column("decided_by_id", sa.Uuid),
+        sa.column("decided_automatically", sa.Boolean),
+    )
+    rows = connection.execute(sa.select(proposals)).all()
+    return {row[0]: (row[1], bool(row[2])) for row in rows}
+
+
+def _decided_before(connection: Connection) -> dict[uuid.UUID, Any]:
+    proposals = sa.table("proposals", sa.column("id", sa.Uuid), sa.column("decided_by"))
+    return {row[0]: row[1] for row in connection.execute(sa.select(proposals)).all()}
+
+
+async def test_decided_by_is_converted_both_ways(fresh: Backend) -> None:
+    alembic(fresh, "downgrade", f"{PEOPLE_REVISION}-1")
+    ids = await _write(fresh, _seed_decisions)
+
+    alembic(fresh, "upgrade", PEOPLE_REVISION)
+    assert await inspect_db(fresh, _decided) == {
+        ids["auto"]: (None, True),
+        ids["user"]: (ids["decider"], False),
+        ids["none"]: (None, False),
+    }
+
+    alembic(fresh, "downgrade", f"{PEOPLE_REVISION}-1")
+    assert await inspect_db(fresh, _decided_before) == {
+        ids["auto"]: "auto",
+        ids["user"]: str(ids["decider"]),
+        ids["none"]: None,
+    }
+    alembic(fresh, "upgrade", "head")
+
+
+async def _write(backend: Backend, fn: Callable[[Connection], T]) -> T:
+    engine = create_async_engine(backend.url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            return await connection.run_sync(fn)
+    finally:
+        await engine.dispose()

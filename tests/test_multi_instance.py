@@ -181,7 +181,7 @@ async def test_redis_outage_delays_delivery_but_loses_nothing(
                     sent = time.monotonic()
                     await _vote(b, event, proposal, [voter])
                     seen = [await _next_live(inbox, 10)]
-                    while seen[-1][1].data["data"]["user_id"] != voter.id:
+                    while seen[-1][1].data["data"]["user"]["id"] != voter.id:
                         seen.append(await _next_live(inbox, 10))
                     latencies.append(seen[-1][0] - sent)
                 reader.cancel()
@@ -190,7 +190,7 @@ async def test_redis_outage_delays_delivery_but_loses_nothing(
             assert everything[0].event == "snapshot"
             ids = [e.id for e in everything[1:]]
             assert ids == list(range(everything[0].id + 1, everything[0].id + 31))
-            assert {e.data["data"]["user_id"] for e in everything[1:]} == {v.id for v in voters}
+            assert {e.data["data"]["user"]["id"] for e in everything[1:]} == {v.id for v in voters}
     finally:
         a_server.stop()
         b_server.stop()

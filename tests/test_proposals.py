@@ -66,7 +66,7 @@ async def test_create_each_kind(api: Api, kind: str) -> None:
         "Because.",
         event,
     )
-    assert (p["author_id"], p["status"], p["vote_count"]) == (member.id, "PENDING", 0)
+    assert (p["author"], p["status"], p["vote_count"]) == (member.person, "PENDING", 0)
     assert (p["decided_by"], p["decided_at"]) == (None, None)
     detail = await api.get_proposal(owner, event, p["id"])
     assert detail["latest_comments"] == []
@@ -186,7 +186,7 @@ async def test_detail_has_the_ten_latest_comments_newest_first(api: Api) -> None
     latest = (await api.get_proposal(member, event, proposal))["latest_comments"]
 
     assert [c["body"] for c in latest] == [f"comment {i}" for i in range(11, 1, -1)]
-    assert [c["author_name"] for c in latest] == [
+    assert [c["author"]["display_name"] for c in latest] == [
         "Olivia" if i % 2 == 0 else "Max" for i in range(11, 1, -1)
     ]
     assert all(c["proposal_id"] == proposal for c in latest)
@@ -244,7 +244,10 @@ async def test_organizer_or_admin_decides(api: Api, decider_role: str, status: s
     r = await set_status(api, decider, event, proposal, status)
 
     assert r.status_code == 200, r.text
-    assert (r.json()["status"], r.json()["decided_by"]) == (status, decider.id)
+    assert (r.json()["status"], r.json()["decided_by"]) == (
+        status,
+        {"kind": "user", **decider.person},
+    )
     assert r.json()["decided_at"] is not None
     assert (await api.get_proposal(author, event, proposal))["status"] == status
 
@@ -260,7 +263,10 @@ async def test_the_author_may_delete_but_not_decide(api: Api) -> None:
 
     r = await set_status(api, author, event, proposal, "DELETED")
     assert r.status_code == 200, r.text
-    assert (r.json()["status"], r.json()["decided_by"]) == ("DELETED", author.id)
+    assert (r.json()["status"], r.json()["decided_by"]) == (
+        "DELETED",
+        {"kind": "user", **author.person},
+    )
 
 
 @pytest.mark.parametrize("status", DECISIONS)
@@ -359,7 +365,11 @@ async def test_reaching_the_threshold_accepts_automatically(api: Api) -> None:
     second = (await vote(api, voters[1], event, proposal)).json()["proposal"]
 
     assert (first["status"], first["vote_count"]) == ("PENDING", 1)
-    assert (second["status"], second["vote_count"], second["decided_by"]) == ("ACCEPTED", 2, "auto")
+    assert (second["status"], second["vote_count"], second["decided_by"]) == (
+        "ACCEPTED",
+        2,
+        {"kind": "auto"},
+    )
     assert second["decided_at"] is not None
     problem(await vote(api, voters[2], event, proposal), 409, "proposal_not_pending")
 
@@ -390,10 +400,9 @@ async def test_add_comment(api: Api) -> None:
 
     assert r.status_code == 201, r.text
     c = r.json()
-    assert (c["proposal_id"], c["author_id"], c["author_name"], c["body"]) == (
+    assert (c["proposal_id"], c["author"], c["body"]) == (
         proposal,
-        member.id,
-        "Grace",
+        {"id": member.id, "display_name": "Grace"},
         "Agreed.",
     )
     [listed] = (await api.client.get(comments_url(event, proposal), headers=owner.auth)).json()[

@@ -31,7 +31,7 @@ def test_the_readme_walkthrough_runs_as_written(server: Server, tmp_path: Path) 
     out = done.stdout
     assert done.stderr == "", done.stderr
     assert '"status":"APPROVED"' in out, out
-    assert '"status":"ACCEPTED"' in out and '"decided_by":"auto"' in out, out
+    assert '"status":"ACCEPTED"' in out and '"decided_by":{"kind":"auto"}' in out, out
     stream = re.findall(r"^event: (\S+)$", out, re.M)
     assert stream == [
         "snapshot",

@@ -44,7 +44,7 @@ async def test_lowering_the_threshold_accepts_proposals_that_already_reach_it(ap
     accepted = await api.get_proposal(owner, event, three)
     assert (accepted["status"], accepted["decided_by"], accepted["vote_count"]) == (
         "ACCEPTED",
-        "auto",
+        {"kind": "auto"},
         3,
     )
     assert accepted["decided_at"] is not None
@@ -132,7 +132,7 @@ async def test_threshold_lowered_while_votes_race_accepts_each_proposal_exactly_
     for proposal in proposals:
         final = await api.get_proposal(owner, event, proposal)
         assert final["status"] == "ACCEPTED", final
-        assert final["decided_by"] == "auto"
+        assert final["decided_by"] == {"kind": "auto"}
         assert final["vote_count"] == counted[proposal] >= 5
         assert acceptances[proposal] == 1, acceptances
     seqs = [e["seq"] for e in log]

@@ -2,7 +2,7 @@
 -- status and outcome, and prints one "BENCH_JSON {...}" line at the end for summarize.py.
 --
 -- Outcome of a response: "vote" or "comment" for a 2xx (told apart by the body: only a
--- comment has "author_name"), else the problem+json "code" (Quorum: already_voted, ...),
+-- comment has "proposal_id" at its top level), else the problem+json "code" (Quorum: already_voted, ...),
 -- else "other" (the references answer {"detail": ...}).
 
 counts = {}
@@ -15,7 +15,7 @@ end
 function response(status, headers, body)
   local outcome
   if status < 300 then
-    outcome = (body and body:find('"author_name"', 1, true)) and "comment" or "vote"
+    outcome = (body and body:find('^{"id":"[^"]*","proposal_id"')) and "comment" or "vote"
   else
     outcome = body and body:match('"code":"([%w_]+)"') or "other"
   end

@@ -65,11 +65,13 @@ class Log:
         self.rows.append((event_id, seq, type_, json.dumps(data), at))
 
 
-def proposal_data(row: list[object], created_at: datetime) -> dict[str, object]:
+def proposal_data(row: list[object], author_name: str, created_at: datetime) -> dict[str, object]:
     """The ``proposal.created`` payload (ProposalOut as JSON) of a proposal row."""
     keys = ("id", "event_id", "kind", "title", "body", "author_id", "status", "vote_count")
     data = {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in zip(keys, row, strict=False)}
-    return data | {"decided_by": None, "decided_at": None, "created_at": created_at.isoformat()}
+    author = {"id": data.pop("author_id"), "display_name": author_name}
+    rest = {"tally_hidden": False, "decided_by": None, "decided_at": None}
+    return data | {"author": author, **rest, "created_at": created_at.isoformat()}
 
 
 @dataclass
@@ -109,6 +111,7 @@ async def seed(args: argparse.Namespace) -> Seeded:
             status = rnd.choice(("APPROVED", "APPROVED", "APPROVED", "PENDING", "REJECTED"))
             membership_rows.append((uuid7(), e, u, "MEMBER", status, now, now))
 
+    names = {row[0]: row[2] for row in user_rows}
     proposals: dict[uuid.UUID, list[object]] = {}
     votes_of: dict[uuid.UUID, int] = {}
     hot_proposals: list[uuid.UUID] = []
@@ -123,7 +126,7 @@ async def seed(args: argparse.Namespace) -> Seeded:
                 status = rnd.choice(("ACCEPTED", "REJECTED", "DELETED"))
             row = [pid, e, KINDS[j % 3], f"Proposal {j}", "", author, status, 0, at]
             proposals[pid] = row
-            log.add(e, "proposal.created", proposal_data(row, at), at)
+            log.add(e, "proposal.created", proposal_data(row, names[author], at), at)
             if e == hot:
                 hot_proposals.append(pid)
 
@@ -138,11 +141,15 @@ async def seed(args: argparse.Namespace) -> Seeded:
                 at = ts(now, 60_000 + len(vote_rows))
                 vote_rows.append((pid, u, at))
                 votes_of[pid] = votes_of.get(pid, 0) + 1
-                data = {"proposal_id": str(pid), "user_id": str(u), "vote_count": votes_of[pid]}
+                data = {
+                    "proposal_id": str(pid),
+                    "user": {"id": str(u), "display_name": names[u]},
+                    "vote_count": votes_of[pid],
+                    "tally_hidden": False,
+                }
                 log.add(hot, "vote.cast", data, at)
 
     comment_rows = []
-    names = {row[0]: row[2] for row in user_rows}
     for n in range(args.comments):
         pid = rnd.choice(hot_proposals)
         u = rnd.choice(members)
@@ -152,8 +159,7 @@ async def seed(args: argparse.Namespace) -> Seeded:
         data = {
             "id": str(cid),
             "proposal_id": str(pid),
-            "author_id": str(u),
-            "author_name": names[u],
+            "author": {"id": str(u), "display_name": names[u]},
             "body": f"Comment {n}",
             "created_at": at.isoformat(),
         }

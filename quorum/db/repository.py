@@ -21,6 +21,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.base import ExecutableOption
 
 from quorum.db.base import Base
 
@@ -35,11 +36,13 @@ async def get(
     *where: ColumnElement[bool],
     for_update: bool = False,
     for_share: bool = False,
+    options: Sequence[ExecutableOption] = (),
 ) -> M | None:
     """The one row of ``model`` matching ``where``, if any. ``for_update`` before
     changing it or deciding on it; ``for_share`` to keep it from changing while something
-    is attached to it. Both hold until commit (PostgreSQL)."""
-    query = select(model).where(*where)
+    is attached to it. Both hold until commit (PostgreSQL). ``options``: loader options
+    (``selectinload`` of the related rows a response needs)."""
+    query = select(model).where(*where).options(*options)
     if for_update or for_share:
         query = query.with_for_update(read=not for_update).execution_options(populate_existing=True)
     return await session.scalar(query)

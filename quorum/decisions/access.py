@@ -32,6 +32,14 @@ class EventAccess:
     role: Role
     event_status: str
     vote_threshold: int | None
+    display_name: str  # the caller's, for the payloads that name them
+    anonymous_votes: bool
+    hidden_tallies: bool
+
+    @property
+    def tally_hidden(self) -> bool:
+        """Whether what is written now marks its counts hidden from members."""
+        return rules.tally_hidden(self.hidden_tallies, self.event_status)
 
 
 async def load_access(
@@ -45,7 +53,16 @@ async def load_access(
     if found is None:
         raise NotFound("event_not_found", "No such event.")
     role = rules.member_role(found.role, found.membership_status)
-    return EventAccess(event_id, user_id, role, found.event_status, found.vote_threshold)
+    return EventAccess(
+        event_id,
+        user_id,
+        role,
+        found.event_status,
+        found.vote_threshold,
+        found.display_name or "",
+        found.anonymous_votes,
+        found.hidden_tallies,
+    )
 
 
 EventMember = Annotated[EventAccess, Depends(load_access)]

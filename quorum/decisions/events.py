@@ -13,9 +13,9 @@ import uuid
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from quorum.decisions.schemas import CommentOut, EventOut, MembershipOut, ProposalOut
+from quorum.decisions.schemas import CommentOut, EventOut, MembershipOut, PersonOut, ProposalOut
 from quorum.realtime import contract
 from quorum.realtime.message import Message
 
@@ -84,17 +84,21 @@ class ProposalCreated(ProposalOut, Payload):
 
 
 class ProposalUpdated(ProposalOut, Payload):
-    """A proposal left PENDING: accepted (by an admin, or ``decided_by: "auto"`` when its
-    votes reached the threshold), rejected, deleted, or withdrawn by its author; or its
-    author edited its title or body (``edited_at``)."""
+    """A proposal left PENDING: accepted (by an admin, or ``decided_by: {"kind": "auto"}``
+    when its votes reached the threshold), rejected, deleted, or withdrawn by its author;
+    or its author edited its title or body (``edited_at``)."""
 
     TYPE = "proposal.updated"
 
 
 class _VoteChange(Payload):
     proposal_id: uuid.UUID
-    user_id: uuid.UUID
-    vote_count: int  # the proposal's count after this change
+    user: PersonOut | None = Field(description="the voter; null on an anonymous event")
+    vote_count: int | None = Field(
+        description="the proposal's count after this change; null for members while the "
+        "event hides its tallies"
+    )
+    tally_hidden: bool = False
 
 
 class VoteCast(_VoteChange):

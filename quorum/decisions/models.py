@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from quorum.accounts.models import User
 from quorum.db.base import Base, UTCDateTime, utcnow, uuid7
@@ -65,9 +66,6 @@ class ProposalStatus(enum.StrEnum):
     WITHDRAWN = "WITHDRAWN"
 
 
-AUTO = "auto"  # decided_by of a proposal accepted by reaching the vote threshold
-
-
 def _in(column: str, values: type[enum.StrEnum]) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
@@ -88,6 +86,9 @@ class Event(Base):
     organizer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     vote_threshold: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default=EventStatus.OPEN)
+    # Voting options, fixed at creation (docs/decisions.md, "Voting options").
+    anonymous_votes: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    hidden_tallies: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The event log's counter: see quorum/realtime/log.py for why it lives on this row.
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -126,6 +127,10 @@ class Proposal(Base):
         CheckConstraint(_in("kind", ProposalKind), name="kind"),
         CheckConstraint(_in("status", ProposalStatus), name="status"),
         CheckConstraint("vote_count >= 0", name="vote_count"),
+        # Decided by a person or by the threshold, never both.
+        CheckConstraint(
+            "NOT (decided_automatically AND decided_by_id IS NOT NULL)", name="decided_once"
+        ),
         # The event's list, newest first, optionally filtered by status or kind.
         Index("ix_proposals_event_id_id", "event_id", "id"),
         Index("ix_proposals_event_id_status_id", "event_id", "status", "id"),
@@ -142,12 +147,16 @@ class Proposal(Base):
     author_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=ProposalStatus.PENDING)
     vote_count: Mapped[int] = mapped_column(Integer, default=0)
-    decided_by: Mapped[str | None] = mapped_column(String(36))  # a user id, or AUTO
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    decided_automatically: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    author: Mapped[User] = relationship(lazy="raise")
+    author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="raise")
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id], lazy="raise")
 
 
 class Vote(Base):
@@ -160,6 +169,8 @@ class Vote(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="raise")
 
 
 class Comment(Base):

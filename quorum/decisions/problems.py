@@ -13,6 +13,9 @@ ORGANIZER_REQUIRED = Case(403, "organizer_required", "Only the event's organizer
 ORGANIZER_MEMBERSHIP_FIXED = Case(
     403, "organizer_membership_fixed", "The organizer's membership cannot change."
 )
+VOTES_ANONYMOUS = Case(
+    403, "votes_anonymous", "Votes in this event are anonymous: voters are not shown."
+)
 TICKET_WRONG_EVENT = Case(403, "ticket_wrong_event", "This stream ticket is for another event.")
 PROPOSAL_NOT_FOUND = Case(404, "proposal_not_found", "No such proposal in this event.")
 MEMBERSHIP_NOT_FOUND = Case(404, "membership_not_found", "No such membership in this event.")
@@ -61,6 +64,7 @@ ALLOW_EDITS_REQUIRED = Case(
     422, "allow_edits_with_votes_required", "An event's allow_edits_with_votes cannot be null."
 )
 CLOSES_AT_NOT_FUTURE = Case(422, "closes_at_not_future", "closes_at must lie in the future.")
+OPTION_FIXED = Case(422, "option_fixed", "anonymous_votes is chosen when the event is created.")
 INVALID_LAST_EVENT_ID = Case(
     422, "invalid_last_event_id", "Last-Event-ID must be a non-negative integer."
 )

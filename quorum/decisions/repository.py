@@ -12,12 +12,12 @@ from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from quorum.accounts.models import User
 from quorum.db.base import utcnow, uuid7
 from quorum.db.insert import insert_unless_exists
 from quorum.db.repository import PageParams, Rows, fetch_page, get, paginate
 from quorum.decisions import rules
 from quorum.decisions.models import (
-    AUTO,
     Comment,
     Event,
     EventStatus,
@@ -35,17 +35,29 @@ from quorum.realtime.log import LogEntry
 _events = cast(Table, Event.__table__)
 _memberships = cast(Table, Membership.__table__)
 _proposals = cast(Table, Proposal.__table__)
+_users = cast(Table, User.__table__)
 
 
 class Access(NamedTuple):
     event_status: str
     vote_threshold: int | None
+    anonymous_votes: bool
+    hidden_tallies: bool
     role: str | None
     membership_status: str | None
+    display_name: str | None
 
 
 _ACCESS = (
-    select(_events.c.status, _events.c.vote_threshold, _memberships.c.role, _memberships.c.status)
+    select(
+        _events.c.status,
+        _events.c.vote_threshold,
+        _events.c.anonymous_votes,
+        _events.c.hidden_tallies,
+        _memberships.c.role,
+        _memberships.c.status,
+        _users.c.display_name,
+    )
     .select_from(
         _events.outerjoin(
             _memberships,
@@ -53,14 +65,15 @@ _ACCESS = (
                 _memberships.c.event_id == _events.c.id,
                 _memberships.c.user_id == bindparam("user_id"),
             ),
-        )
+        ).outerjoin(_users, _users.c.id == _memberships.c.user_id)
     )
     .where(_events.c.id == bindparam("event_id"), _events.c.deleted_at.is_(None))
 )
 
 
 async def access(session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID) -> Access | None:
-    """The event and the caller's membership of it, in one round trip. Every event-scoped
+    """The event, the caller's membership of it and the caller's name (for the payloads
+    that name them: a vote needs no other read), in one round trip. Every event-scoped
     request runs this, so the statement is built once and run on the Core connection."""
     connection = await session.connection()
     result = await connection.execute(_ACCESS, {"event_id": event_id, "user_id": user_id})
@@ -210,6 +223,7 @@ async def get_membership(
         Membership.id == membership_id,
         Membership.event_id == event_id,
         for_update=for_update,
+        options=(selectinload(Membership.user),),
     )
     if membership is None:
         raise NotFound("membership_not_found", "No such membership in this event.")
@@ -233,15 +247,31 @@ async def add_membership(
         created_at=utcnow(),
     ):
         return None
-    return await session.get_one(Membership, membership_id)
+    return await session.get_one(Membership, membership_id, options=[selectinload(Membership.user)])
 
 
 async def list_memberships(
     session: AsyncSession, event_id: uuid.UUID, status: str | None, params: PageParams
 ) -> Rows[Membership, uuid.UUID]:
-    query = select(Membership).where(Membership.event_id == event_id)
+    query = (
+        select(Membership)
+        .where(Membership.event_id == event_id)
+        .options(selectinload(Membership.user))
+    )
     if status is not None:
         query = query.where(Membership.status == status)
+    return await paginate(session, query, Membership.id, params)
+
+
+async def list_members(
+    session: AsyncSession, event_id: uuid.UUID, params: PageParams
+) -> Rows[Membership, uuid.UUID]:
+    """The event's approved members, oldest membership first."""
+    query = (
+        select(Membership)
+        .where(Membership.event_id == event_id, rules.is_member_sql(Membership.status))
+        .options(selectinload(Membership.user))
+    )
     return await paginate(session, query, Membership.id, params)
 
 
@@ -251,12 +281,24 @@ async def current_memberships(session: AsyncSession, event_id: uuid.UUID) -> Seq
         await session.scalars(
             select(Membership)
             .where(Membership.event_id == event_id, Membership.status != MembershipStatus.REJECTED)
+            .options(selectinload(Membership.user))
             .order_by(Membership.id)
         )
     ).all()
 
 
 # -- proposals --------------------------------------------------------------------------
+
+# A proposal's people, for its response: one more SELECT per list, not one per row.
+_PEOPLE = (selectinload(Proposal.author), selectinload(Proposal.decided_by))
+# Its author's name as a column of the statement that changed it: the vote's hot path
+# reads no other row to answer.
+_AUTHOR_NAME = (
+    select(_users.c.display_name)
+    .where(_users.c.id == _proposals.c.author_id)
+    .scalar_subquery()
+    .label("author_name")
+)
 
 
 async def get_proposal(
@@ -266,9 +308,10 @@ async def get_proposal(
     *,
     for_update: bool = False,
     for_share: bool = False,
+    people: bool = False,
 ) -> Proposal:
     """``for_update`` before deciding on it; ``for_share`` to keep its status still while
-    attaching something to it."""
+    attaching something to it; ``people`` to load its author and decider, for a response."""
     proposal = await get(
         session,
         Proposal,
@@ -276,6 +319,7 @@ async def get_proposal(
         Proposal.event_id == event_id,
         for_update=for_update,
         for_share=for_share,
+        options=_PEOPLE if people else (),
     )
     if proposal is None:
         raise NotFound("proposal_not_found", "No such proposal in this event.")
@@ -289,7 +333,7 @@ async def list_proposals(
     status: str | None,
     params: PageParams,
 ) -> Rows[Proposal, uuid.UUID]:
-    query = select(Proposal).where(Proposal.event_id == event_id)
+    query = select(Proposal).where(Proposal.event_id == event_id).options(*_PEOPLE)
     if kind is not None:
         query = query.where(Proposal.kind == kind)
     if status is not None:
@@ -301,7 +345,10 @@ async def all_proposals(session: AsyncSession, event_id: uuid.UUID) -> Sequence[
     """Every proposal of the event, oldest first."""
     return (
         await session.scalars(
-            select(Proposal).where(Proposal.event_id == event_id).order_by(Proposal.id)
+            select(Proposal)
+            .where(Proposal.event_id == event_id)
+            .options(*_PEOPLE)
+            .order_by(Proposal.id)
         )
     ).all()
 
@@ -322,8 +369,9 @@ async def lock_pending_proposals(session: AsyncSession, event_id: uuid.UUID) -> 
 async def accept_reaching(
     session: AsyncSession, event_id: uuid.UUID, threshold: int, proposal_id: uuid.UUID | None = None
 ) -> Sequence[Any]:
-    """Accept (``decided_by: auto``) the event's PENDING proposals whose votes already
-    reach ``threshold`` (or just ``proposal_id``); the accepted rows, in id order."""
+    """Accept (``decided_automatically``) the event's PENDING proposals whose votes
+    already reach ``threshold`` (or just ``proposal_id``); the accepted rows, with their
+    ``author_name``, in id order."""
     condition = and_(
         _proposals.c.event_id == event_id,
         rules.votable_sql(_proposals.c.status),
@@ -335,8 +383,10 @@ async def accept_reaching(
     result = await connection.execute(
         update(_proposals)
         .where(condition)
-        .values(status=ProposalStatus.ACCEPTED.value, decided_by=AUTO, decided_at=utcnow())
-        .returning(*_proposals.c)
+        .values(
+            status=ProposalStatus.ACCEPTED.value, decided_automatically=True, decided_at=utcnow()
+        )
+        .returning(*_proposals.c, _AUTHOR_NAME)
     )
     return sorted(result.all(), key=lambda row: row.id)
 
@@ -352,14 +402,14 @@ _COUNT_VOTE = (
     update(_proposals)
     .where(_VOTABLE)
     .values(vote_count=_proposals.c.vote_count + bindparam("delta"))
-    .returning(*_proposals.c)
+    .returning(*_proposals.c, _AUTHOR_NAME)
 )
 _reaches = rules.reaches_threshold_sql(
     _proposals.c.vote_count + bindparam("delta"), bindparam("threshold")
 )
 _COUNT_VOTE_OR_ACCEPT = _COUNT_VOTE.values(
     status=case((_reaches, literal(ProposalStatus.ACCEPTED.value)), else_=_proposals.c.status),
-    decided_by=case((_reaches, literal(AUTO)), else_=_proposals.c.decided_by),
+    decided_automatically=case((_reaches, literal(True)), else_=_proposals.c.decided_automatically),
     decided_at=case(
         (_reaches, bindparam("now", type_=_proposals.c.decided_at.type)),
         else_=_proposals.c.decided_at,
@@ -375,9 +425,10 @@ async def count_vote(
     threshold: int | None,
 ) -> Any:
     """Add ``delta`` to the proposal's vote count while it is votable, accepting it when
-    the count reaches ``threshold``; returns the updated row. One conditional UPDATE: the
-    row lock it takes makes concurrent votes count one at a time, and only the vote that
-    reaches the threshold sees the proposal still PENDING, so it is accepted exactly once."""
+    the count reaches ``threshold``; returns the updated row, and its ``author_name``. One
+    conditional UPDATE: the row lock it takes makes concurrent votes count one at a time,
+    and only the vote that reaches the threshold sees the proposal still PENDING, so it is
+    accepted exactly once."""
     params: dict[str, Any] = {"p_proposal": proposal_id, "p_event": event_id, "delta": delta}
     statement = _COUNT_VOTE
     if threshold is not None and delta > 0:
@@ -405,6 +456,15 @@ async def delete_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uu
         .returning(Vote.user_id)
     )
     return result is not None
+
+
+async def list_voters(
+    session: AsyncSession, proposal_id: uuid.UUID, params: PageParams
+) -> Rows[Vote, uuid.UUID]:
+    """Who voted for the proposal, with their names, by voter id (a key a page continues
+    after: a vote's time is not unique)."""
+    query = select(Vote).where(Vote.proposal_id == proposal_id).options(selectinload(Vote.user))
+    return await paginate(session, query, Vote.user_id, params)
 
 
 # -- comments ---------------------------------------------------------------------------

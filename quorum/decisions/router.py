@@ -21,8 +21,8 @@ from quorum.api.problems import (
 from quorum.api.routing import TransactionalRoute
 from quorum.api.text import NoNul
 from quorum.db.repository import PageParams
+from quorum.decisions import projection, service, views
 from quorum.decisions import repository as repo
-from quorum.decisions import service
 from quorum.decisions.access import EventAdmin, EventMember
 from quorum.decisions.models import EventStatus, MembershipStatus, ProposalKind, ProposalStatus
 from quorum.decisions.problems import (
@@ -43,6 +43,7 @@ from quorum.decisions.problems import (
     NOT_ALLOWED,
     NOT_ALLOWED_COMMENT,
     NOT_AUTHOR,
+    OPTION_FIXED,
     ORGANIZER_MEMBERSHIP_FIXED,
     ORGANIZER_REQUIRED,
     PROPOSAL_DELETED,
@@ -54,6 +55,7 @@ from quorum.decisions.problems import (
     STATUS_REQUIRED,
     TITLE_REQUIRED,
     VOTE_NOT_FOUND,
+    VOTES_ANONYMOUS,
 )
 from quorum.decisions.schemas import (
     CommentCreate,
@@ -64,6 +66,7 @@ from quorum.decisions.schemas import (
     EventUpdate,
     LogEntryOut,
     LogPage,
+    MemberOut,
     MembershipOut,
     MembershipUpdate,
     ProposalCreate,
@@ -71,6 +74,7 @@ from quorum.decisions.schemas import (
     ProposalOut,
     ProposalUpdate,
     VoteOut,
+    VoterOut,
 )
 
 router = APIRouter(
@@ -121,12 +125,15 @@ async def get_event(access: EventMember, session: SessionDep) -> EventOut:
         STATUS_REQUIRED,
         ALLOW_EDITS_REQUIRED,
         CLOSES_AT_NOT_FUTURE,
+        OPTION_FIXED,
     ),
 )
 async def update_event(body: EventUpdate, access: EventAdmin, session: SessionDep) -> EventOut:
     """Change an event's title, description, threshold, deadline (``closes_at``, null: none),
     outcome or status (organizer or admin). A closed event changes only by being reopened,
-    except for its ``outcome``, which may be written after the close."""
+    except for its ``outcome``, which may be written after the close. The voting options
+    (``anonymous_votes``, ``hidden_tallies``) are chosen at creation: sending either is 422
+    ``option_fixed``."""
     return await service.update_event(session, access, body)
 
 
@@ -172,7 +179,16 @@ async def list_memberships(
 ) -> Page[MembershipOut]:
     """The event's memberships and requests, oldest first, optionally by status."""
     rows = await repo.list_memberships(session, access.event_id, status, params)
-    return page(rows, MembershipOut.model_validate)
+    return page(rows, lambda m: views.membership_of(MembershipOut, m))
+
+
+@router.get("/events/{event_id}/members", responses=problems(MEMBER, PAGE))
+async def list_members(
+    access: EventMember, session: SessionDep, params: PageDep
+) -> Page[MemberOut]:
+    """The event's approved members with their names and roles, oldest membership first."""
+    rows = await repo.list_members(session, access.event_id, params)
+    return page(rows, views.member_of)
 
 
 @router.patch(
@@ -214,7 +230,7 @@ async def list_proposals(
 ) -> Page[ProposalOut]:
     """The event's proposals, newest first, optionally by kind and status."""
     rows = await repo.list_proposals(session, access.event_id, kind, status, params)
-    return page(rows, ProposalOut.model_validate)
+    return page(rows, lambda p: service.proposal_out(p, access))
 
 
 @router.get(
@@ -267,6 +283,19 @@ async def cast_vote(proposal_id: uuid.UUID, access: EventMember, session: Sessio
     return await service.cast_vote(session, access, proposal_id)
 
 
+@router.get(
+    "/events/{event_id}/proposals/{proposal_id}/votes",
+    responses=problems(MEMBER, PAGE, PROPOSAL_NOT_FOUND, VOTES_ANONYMOUS),
+)
+async def list_votes(
+    proposal_id: uuid.UUID, access: EventMember, session: SessionDep, params: PageDep
+) -> Page[VoterOut]:
+    """Who voted for a proposal and when, by voter id; 403 ``votes_anonymous`` on an
+    event whose votes are anonymous."""
+    rows = await service.list_voters(session, access, proposal_id, params)
+    return page(rows, views.voter_of)
+
+
 @router.delete(
     "/events/{event_id}/proposals/{proposal_id}/votes/me",
     status_code=204,
@@ -303,7 +332,7 @@ async def list_comments(
 ) -> Page[CommentOut]:
     """A proposal's comments, oldest first."""
     rows = await service.list_comments(session, access, proposal_id, params)
-    return page(rows, service.comment_out)
+    return page(rows, views.comment_out)
 
 
 @router.patch(
@@ -358,7 +387,16 @@ async def read_log(
     after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
 ) -> LogPage:
-    """The event log after ``after``: what a client that was away has missed."""
+    """The event log after ``after``: what a client that was away has missed (counts the
+    event hides are null for members, as on the stream)."""
     rows = await repo.read_log(session, access.event_id, after, limit)
-    items = [LogEntryOut.model_validate(r) for r in rows.items]
+    items = [
+        LogEntryOut(
+            seq=r.seq,
+            type=r.type,
+            data=projection.for_role(r.type, r.data, access.role),
+            created_at=r.created_at,
+        )
+        for r in rows.items
+    ]
     return LogPage(items=items, next_after=rows.next_after)

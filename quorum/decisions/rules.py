@@ -26,7 +26,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_
 
 from quorum.decisions.models import EventStatus, MembershipStatus, ProposalStatus, Role
-from quorum.errors import Conflict, PermissionDenied
+from quorum.errors import Conflict, InvalidInput, PermissionDenied
 
 # -- who may ---------------------------------------------------------------------------
 
@@ -179,6 +179,38 @@ def threshold_change_accepts(new_threshold: int | None, new_status: str | None) 
     """A new threshold accepts at once the pending proposals whose votes already reach it,
     unless the same change closes the event."""
     return new_threshold is not None and new_status != EventStatus.CLOSED
+
+
+# -- voting options ---------------------------------------------------------------------
+
+
+def tally_hidden(hidden_tallies: bool, event_status: str) -> bool:
+    """An event that hides its tallies hides them from members while it is open; once
+    closed, every count is for everyone."""
+    return hidden_tallies and event_status == EventStatus.OPEN
+
+
+def sees_tallies(role: Role) -> bool:
+    """Organizers and admins see the counts even while they are hidden from members."""
+    return role in ADMIN_ROLES
+
+
+def check_votes_named(anonymous_votes: bool) -> None:
+    """An anonymous event never names its voters (docs/decisions.md)."""
+    if anonymous_votes:
+        raise PermissionDenied(
+            "votes_anonymous", "Votes in this event are anonymous: voters are not shown."
+        )
+
+
+def check_options_unchanged(changes: dict[str, object]) -> None:
+    """Voting options are chosen at creation: turning them on later could not hide what
+    was already shown, turning them off would show what was promised hidden."""
+    fixed = sorted(changes.keys() & {"anonymous_votes", "hidden_tallies"})
+    if fixed:
+        raise InvalidInput(
+            "option_fixed", f"{', '.join(fixed)} is chosen when the event is created."
+        )
 
 
 # -- a closed event ---------------------------------------------------------------------

@@ -29,6 +29,7 @@ Outcome = Annotated[str, Field(max_length=OUTCOME_MAX), NoNul]
 # A deadline names its time zone: a naive time would mean something else on every server.
 # That it lies in the future is checked against the clock by the service.
 Deadline = AwareDatetime
+Option = Annotated[bool, Field(strict=True)]
 
 
 class _In(BaseModel):
@@ -39,12 +40,42 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+class PersonOut(_Out):
+    """A person wherever one is named: their id and the name to show."""
+
+    id: uuid.UUID
+    display_name: str
+
+
+class DecidedAutomatically(BaseModel):
+    """The proposal's votes reached the event's threshold."""
+
+    kind: Literal["auto"] = "auto"
+
+
+class DecidedByPerson(PersonOut):
+    """An organizer or admin decided (or the author deleted it)."""
+
+    kind: Literal["user"] = "user"
+
+
+DecidedBy = Annotated[DecidedAutomatically | DecidedByPerson, Field(discriminator="kind")]
+
+
 class EventCreate(_In):
     title: Title
     description: Description = ""
     vote_threshold: Threshold | None = None
     closes_at: Deadline | None = None
     allow_edits_with_votes: StrictBool = False
+    anonymous_votes: Option = Field(
+        False, description="Counts are public, voters never named. Fixed once created."
+    )
+    hidden_tallies: Option = Field(
+        False,
+        description="Members see no counts until the event closes (organizers and admins "
+        "do). Fixed once created.",
+    )
 
 
 class EventUpdate(_In):
@@ -55,6 +86,10 @@ class EventUpdate(_In):
     closes_at: Deadline | None = None  # explicit null: no deadline
     outcome: Outcome | None = None  # the one change a CLOSED event takes; null clears it
     allow_edits_with_votes: StrictBool | None = None
+    # Fixed at creation: accepted here only to answer 422 ``option_fixed``, not a
+    # generic validation error, to a client that tries.
+    anonymous_votes: Option | None = Field(None, description="Fixed: 422 option_fixed.")
+    hidden_tallies: Option | None = Field(None, description="Fixed: 422 option_fixed.")
 
 
 class EventOut(_Out):
@@ -64,6 +99,8 @@ class EventOut(_Out):
     organizer_id: uuid.UUID
     vote_threshold: int | None
     status: EventStatus
+    anonymous_votes: bool
+    hidden_tallies: bool
     last_seq: int
     created_at: datetime
     closes_at: datetime | None
@@ -81,6 +118,7 @@ class MembershipOut(_Out):
     id: uuid.UUID
     event_id: uuid.UUID
     user_id: uuid.UUID
+    user: PersonOut
     role: Role
     status: MembershipStatus
     created_at: datetime
@@ -112,16 +150,30 @@ class ProposalUpdate(_In):
     body: Body | None = None
 
 
-class ProposalOut(_Out):
+class MemberOut(BaseModel):
+    """An approved member of an event."""
+
+    membership_id: uuid.UUID
+    user: PersonOut
+    role: Role
+    joined_at: datetime | None  # when the request was approved (the organizer: creation)
+
+
+class ProposalOut(BaseModel):
     id: uuid.UUID
     event_id: uuid.UUID
     kind: ProposalKind
     title: str
     body: str
-    author_id: uuid.UUID
+    author: PersonOut
     status: ProposalStatus
-    vote_count: int
-    decided_by: str | None
+    vote_count: int | None = Field(
+        description="null for members while the event hides its tallies (``tally_hidden``)"
+    )
+    tally_hidden: bool = Field(
+        False, description="the event hides counts from members until it closes"
+    )
+    decided_by: DecidedBy | None
     decided_at: datetime | None
     created_at: datetime
     edited_at: datetime | None = None  # when its author last changed title or body
@@ -140,11 +192,10 @@ class CommentUpdate(CommentCreate):
     """The author's new text of the comment."""
 
 
-class CommentOut(_Out):
+class CommentOut(BaseModel):
     id: uuid.UUID
     proposal_id: uuid.UUID
-    author_id: uuid.UUID
-    author_name: str
+    author: PersonOut
     body: str
     created_at: datetime
     edited_at: datetime | None = None
@@ -157,6 +208,13 @@ class ProposalDetail(ProposalOut):
 
 class VoteOut(BaseModel):
     proposal: ProposalOut
+
+
+class VoterOut(BaseModel):
+    """Who voted for a proposal, and when (never on an anonymous event)."""
+
+    user: PersonOut
+    voted_at: datetime
 
 
 class LogEntryOut(_Out):

@@ -3,15 +3,14 @@ its event-log entries in that same transaction, and returns response schemas."""
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quorum.accounts import repository as accounts
-from quorum.accounts.service import user_not_found
 from quorum.db.base import utcnow, uuid7
 from quorum.db.repository import PageParams, Rows
+from quorum.decisions import projection, rules, views
 from quorum.decisions import repository as repo
-from quorum.decisions import rules
 from quorum.decisions.access import EventAccess
 from quorum.decisions.events import (
     ClosedBy,
@@ -38,6 +37,7 @@ from quorum.decisions.models import (
     Proposal,
     ProposalStatus,
     Role,
+    Vote,
 )
 from quorum.decisions.schemas import (
     CommentOut,
@@ -46,6 +46,7 @@ from quorum.decisions.schemas import (
     EventUpdate,
     MembershipOut,
     MembershipUpdate,
+    PersonOut,
     ProposalCreate,
     ProposalDetail,
     ProposalOut,
@@ -74,6 +75,8 @@ async def create_event(session: AsyncSession, user_id: uuid.UUID, data: EventCre
         title=data.title,
         description=data.description,
         vote_threshold=data.vote_threshold,
+        anonymous_votes=data.anonymous_votes,
+        hidden_tallies=data.hidden_tallies,
         organizer_id=user_id,
         status=EventStatus.OPEN,
         last_seq=0,
@@ -100,6 +103,7 @@ async def create_event(session: AsyncSession, user_id: uuid.UUID, data: EventCre
 
 async def update_event(session: AsyncSession, access: EventAccess, data: EventUpdate) -> EventOut:
     changes = data.model_dump(exclude_unset=True)
+    rules.check_options_unchanged(changes)
     if not changes:
         raise InvalidInput("empty_update", "Send at least one field to change.")
     for field in ("title", "status", "allow_edits_with_votes"):  # NOT NULL: refuse, not a 500
@@ -125,7 +129,11 @@ async def update_event(session: AsyncSession, access: EventAccess, data: EventUp
     if may_accept and new_threshold is not None:
         # Proposals that the new threshold already decides are accepted by this change.
         accepted = await repo.accept_reaching(session, event.id, new_threshold)
-        entries += [ProposalUpdated.model_validate(p).entry() for p in accepted]
+        hidden = rules.tally_hidden(event.hidden_tallies, event.status)
+        entries += [
+            views.proposal(ProposalUpdated, p, p.author_name, None, tally_hidden=hidden).entry()
+            for p in accepted
+        ]
     counted = await repo.append_log(session, event.id, entries, require_open=False)
     out.last_seq = counted.last_seq
     return out
@@ -193,7 +201,7 @@ async def request_membership(
         raise Conflict(
             "membership_exists", "You already have a membership or a request for this event."
         )
-    out = MembershipRequested.model_validate(membership)
+    out = views.membership_of(MembershipRequested, membership)
     await repo.append_log(session, event_id, [out.entry()])
     return out
 
@@ -213,7 +221,7 @@ async def update_membership(
     if data.role is not None:
         membership.role = data.role
     await session.flush()
-    out = MembershipUpdated.model_validate(membership)
+    out = views.membership_of(MembershipUpdated, membership)
     await repo.append_log(session, access.event_id, [out.entry()])
     return out
 
@@ -237,22 +245,31 @@ async def create_proposal(
     )
     session.add(proposal)
     await session.flush()
-    out = ProposalCreated.model_validate(proposal)
+    out = views.proposal(
+        ProposalCreated, proposal, access.display_name, None, tally_hidden=access.tally_hidden
+    )
     await repo.append_log(session, access.event_id, [out.entry()])
-    return out
+    return projection.proposal_for(out, access.role)
 
 
 async def get_proposal(
     session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID
 ) -> ProposalDetail:
-    proposal = await repo.get_proposal(session, access.event_id, proposal_id)
+    proposal = await repo.get_proposal(session, access.event_id, proposal_id, people=True)
     latest = await repo.list_comments(
         session, proposal_id, PageParams(after=None, limit=LATEST_COMMENTS), newest_first=True
     )
+    out = views.proposal_of(ProposalOut, proposal, tally_hidden=access.tally_hidden)
     return ProposalDetail(
-        **ProposalOut.model_validate(proposal).model_dump(),
-        latest_comments=[comment_out(c) for c in latest.items],
+        **projection.proposal_for(out, access.role).model_dump(),
+        latest_comments=[views.comment_out(c) for c in latest.items],
     )
+
+
+def proposal_out(proposal: Proposal, access: EventAccess) -> ProposalOut:
+    """A proposal read with its people, as the caller may see it."""
+    out = views.proposal_of(ProposalOut, proposal, tally_hidden=access.tally_hidden)
+    return projection.proposal_for(out, access.role)
 
 
 async def decide_proposal(
@@ -261,16 +278,24 @@ async def decide_proposal(
     """An admin's decision, or an author's withdrawal. The row lock serialises concurrent
     decisions; each re-reads the status the previous one committed, so exactly one
     leaves PENDING and the rest get ``invalid_transition``."""
-    proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_update=True)
+    proposal = await repo.get_proposal(
+        session, access.event_id, proposal_id, for_update=True, people=True
+    )
     rules.check_may_decide(access.role, proposal.author_id == access.user_id, target)
     rules.check_proposal_transition(proposal.status, target)
     proposal.status = target
-    proposal.decided_by = str(access.user_id)
+    proposal.decided_by_id = access.user_id
     proposal.decided_at = utcnow()
     await session.flush()
-    out = ProposalUpdated.model_validate(proposal)
+    out = views.proposal(
+        ProposalUpdated,
+        proposal,
+        proposal.author.display_name,
+        access.display_name,
+        tally_hidden=access.tally_hidden,
+    )
     await repo.append_log(session, access.event_id, [out.entry()])
-    return out
+    return projection.proposal_for(out, access.role)
 
 
 async def update_proposal(
@@ -309,29 +334,48 @@ async def edit_proposal(
 # -- votes ------------------------------------------------------------------------------
 
 
+def voter(access: EventAccess) -> PersonOut | None:
+    """The voter as a vote's log entry names them: nobody, on an anonymous event (the
+    entry is what is stored, so no reader of the log can learn it)."""
+    return None if access.anonymous_votes else views.person(access.user_id, access.display_name)
+
+
+def _updated(access: EventAccess, row: Any) -> ProposalUpdated:
+    """A proposal row a vote's UPDATE returned (with its author's name); never decided
+    by a person, since votes count only while it is undecided."""
+    return views.proposal(
+        ProposalUpdated, row, row.author_name, None, tally_hidden=access.tally_hidden
+    )
+
+
 async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID) -> VoteOut:
     proposal = await repo.count_vote(
         session, access.event_id, proposal_id, +1, access.vote_threshold
     )
     if not await repo.add_vote(session, proposal_id, access.user_id):
         raise Conflict("already_voted", "You have already voted for this proposal.")
-    out = ProposalUpdated.model_validate(proposal)
-    entries = [
-        VoteCast(proposal_id=proposal_id, user_id=access.user_id, vote_count=out.vote_count).entry()
-    ]
+    out = _updated(access, proposal)
+    cast = VoteCast(
+        proposal_id=proposal_id,
+        user=voter(access),
+        vote_count=out.vote_count,
+        tally_hidden=access.tally_hidden,
+    )
+    entries = [cast.entry()]
     if out.status == ProposalStatus.ACCEPTED:
         entries.append(out.entry())
     counted = await repo.append_log(session, access.event_id, entries)
     if out.status == rules.VOTABLE and rules.reaches_threshold(
-        out.vote_count, counted.vote_threshold
+        proposal.vote_count, counted.vote_threshold
     ):
         # The threshold was lowered while this vote was on its way (it counted against
         # the one it read at its start); the counter read the current one under the
         # event row's lock, so this vote accepts the proposal, still exactly once.
-        accepted = await repo.accept_reaching(session, access.event_id, out.vote_count, proposal_id)
-        out = ProposalUpdated.model_validate(accepted[0])
+        count = proposal.vote_count
+        accepted = await repo.accept_reaching(session, access.event_id, count, proposal_id)
+        out = _updated(access, accepted[0])
         await repo.append_log(session, access.event_id, [out.entry()])
-    return VoteOut(proposal=out)
+    return VoteOut(proposal=projection.proposal_for(out, access.role))
 
 
 async def withdraw_vote(session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID) -> None:
@@ -344,7 +388,10 @@ async def withdraw_vote(session: AsyncSession, access: EventAccess, proposal_id:
         raise NotFound("vote_not_found", "You have no vote on this proposal.")
     updated = await repo.count_vote(session, access.event_id, proposal_id, -1, None)
     withdrawn = VoteWithdrawn(
-        proposal_id=proposal_id, user_id=access.user_id, vote_count=updated.vote_count
+        proposal_id=proposal_id,
+        user=voter(access),
+        vote_count=updated.vote_count,
+        tally_hidden=access.tally_hidden,
     )
     await repo.append_log(session, access.event_id, [withdrawn.entry()])
 
@@ -352,17 +399,14 @@ async def withdraw_vote(session: AsyncSession, access: EventAccess, proposal_id:
 # -- comments ---------------------------------------------------------------------------
 
 
-def comment_out(comment: Comment) -> CommentOut:
-    return CommentOut(
-        id=comment.id,
-        proposal_id=comment.proposal_id,
-        author_id=comment.author_id,
-        author_name=comment.author.display_name,
-        body=comment.body,
-        created_at=comment.created_at,
-        edited_at=comment.edited_at,
-        deleted=comment.deleted_at is not None,
-    )
+async def list_voters(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, params: PageParams
+) -> Rows[Vote, uuid.UUID]:
+    """A page of who voted for the proposal (``views.voter_of`` makes each a response);
+    refused on an anonymous event."""
+    rules.check_votes_named(access.anonymous_votes)
+    await repo.get_proposal(session, access.event_id, proposal_id)
+    return await repo.list_voters(session, proposal_id, params)
 
 
 async def _live_comment(
@@ -388,7 +432,7 @@ async def edit_comment(
     comment.body = body
     comment.edited_at = utcnow()
     await session.flush()
-    out = CommentUpdated(**comment_out(comment).model_dump())
+    out = views.comment_of(CommentUpdated, comment, comment.author.display_name)
     await repo.append_log(session, access.event_id, [out.entry()])
     return out
 
@@ -402,7 +446,7 @@ async def delete_comment(
     comment.body = ""
     comment.deleted_at = utcnow()
     await session.flush()
-    out = CommentDeleted(**comment_out(comment).model_dump())
+    out = views.comment_of(CommentDeleted, comment, comment.author.display_name)
     await repo.append_log(session, access.event_id, [out.entry()])
 
 
@@ -412,9 +456,6 @@ async def add_comment(
     proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_share=True)
     if proposal.status == ProposalStatus.DELETED:
         raise Conflict("proposal_deleted", "The proposal was deleted: it takes no comments.")
-    author_name = await accounts.display_name(session, access.user_id)
-    if author_name is None:  # deleted since the membership was checked
-        raise user_not_found()
     comment = Comment(
         id=uuid7(),
         proposal_id=proposal_id,
@@ -424,14 +465,7 @@ async def add_comment(
     )
     session.add(comment)
     await session.flush()
-    out = CommentCreated(
-        id=comment.id,
-        proposal_id=proposal_id,
-        author_id=access.user_id,
-        author_name=author_name,
-        body=body,
-        created_at=comment.created_at,
-    )
+    out = views.comment_of(CommentCreated, comment, access.display_name)
     await repo.append_log(session, access.event_id, [out.entry()])
     return out
 
@@ -439,6 +473,6 @@ async def add_comment(
 async def list_comments(
     session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, params: PageParams
 ) -> Rows[Comment, uuid.UUID]:
-    """A page of the proposal's comments (``comment_out`` makes each a response)."""
+    """A page of the proposal's comments (``views.comment_out`` makes each a response)."""
     await repo.get_proposal(session, access.event_id, proposal_id)
     return await repo.list_comments(session, proposal_id, params)

@@ -25,7 +25,7 @@ from quorum.api.problems import NO_BODY, TOO_MANY_STREAMS, problems
 from quorum.api.routing import TransactionalRoute
 from quorum.api.streamcap import CappedResponse
 from quorum.db.uow import read_only
-from quorum.decisions import events
+from quorum.decisions import events, projection
 from quorum.decisions.access import EventAccess, EventMember, load_access
 from quorum.decisions.problems import INVALID_LAST_EVENT_ID, MEMBER, TICKET_WRONG_EVENT
 from quorum.errors import DomainError, InvalidInput, PermissionDenied, Unauthenticated
@@ -137,9 +137,10 @@ async def stream(
     429 ``too_many_streams`` when the user already holds the maximum of open streams."""
     user_id = stream_user(settings, event_id, ticket, bearer)
     resume_from = parse_resume(last_event_id_header, last_event_id)
-    await load_access(event_id, user_id, session)  # this transaction ends before streaming
+    access = await load_access(event_id, user_id, session)  # ends before streaming
     streams: Streams = request.app.state.streams
-    response = EventStreamResponse(streams, event_id, resume_from)
+    audience = projection.audience(access.role)
+    response = EventStreamResponse(streams, event_id, resume_from, audience)
     return CappedResponse(response, request.app.state.stream_cap, user_id)
 
 
@@ -158,12 +159,14 @@ async def websocket(
     try:
         user_id = stream_user(settings, event_id, ticket, bearer)
         resume_from = parse_resume(None, last_event_id)
-        await _member(websocket.app.state.sessionmaker, event_id, user_id)
+        access = await _member(websocket.app.state.sessionmaker, event_id, user_id)
         slot = websocket.app.state.stream_cap.acquire(user_id)
     except DomainError as exc:
         await websocket.send_denial_response(problem(status_of(exc), exc.code, exc.detail))
         return
     try:
-        await ws.serve(websocket, websocket.app.state.streams, event_id, resume_from)
+        streams = websocket.app.state.streams
+        audience = projection.audience(access.role)
+        await ws.serve(websocket, streams, event_id, resume_from, audience)
     finally:
         slot.release()

@@ -22,7 +22,7 @@ import structlog
 
 from quorum.realtime import metrics
 from quorum.realtime.abort import Abort
-from quorum.realtime.message import Message
+from quorum.realtime.message import Message, Project, as_is
 from quorum.realtime.subscriber import Subscriber
 
 log = structlog.get_logger(__name__)
@@ -58,8 +58,10 @@ class Hub:
         queue_limit: int,
         poll_interval: float,
         heartbeat_interval: float,
+        project: Project = as_is,
     ) -> None:
         self._log = log
+        self.project = project  # what each audience receives of a message (streams use it too)
         self._queue_limit = queue_limit
         self._poll_interval = poll_interval
         self._heartbeat_interval = heartbeat_interval
@@ -96,14 +98,17 @@ class Hub:
 
     # -- subscribers -------------------------------------------------------------------
 
-    def subscribe(self, topic_id: uuid.UUID, abort: Abort | None = None) -> Subscriber:
-        """A new subscriber to ``topic_id``; ``abort`` resets its connection if it is
-        dropped as a slow consumer."""
+    def subscribe(
+        self, topic_id: uuid.UUID, abort: Abort | None = None, audience: str = ""
+    ) -> Subscriber:
+        """A new subscriber to ``topic_id``, receiving what ``project`` makes of each
+        message for ``audience``; ``abort`` resets its connection if it is dropped as a
+        slow consumer."""
         topic = self._topics.get(topic_id)
         if topic is None:
             topic = self._topics[topic_id] = _Topic(topic_id)
             self._sync(topic)
-        sub = Subscriber(topic_id, self._queue_limit, abort)
+        sub = Subscriber(topic_id, self._queue_limit, abort, audience)
         topic.subscribers.add(sub)
         if self._ending:
             sub.close("shutdown")
@@ -134,10 +139,18 @@ class Hub:
             self._sync(topic)
 
     def _fan_out(self, topic: _Topic, message: Message) -> None:
+        """Each subscriber gets its audience's projection of ``message``, built once per
+        audience present (None: that audience is not sent it)."""
         topic.last_seq = message.seq
         dropped = 0
+        projected: dict[str, Message | None] = {}
         for sub in topic.subscribers:
-            if not sub.push(message):
+            audience = sub.audience
+            if audience in projected:
+                mine = projected[audience]
+            else:
+                mine = projected[audience] = self.project(message, audience)
+            if mine is not None and not sub.push(mine):
                 dropped += 1
         if dropped:
             metrics.SLOW_CONSUMERS.inc(dropped)

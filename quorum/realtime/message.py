@@ -10,6 +10,7 @@ itself.
 """
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,3 +58,15 @@ class Message:
 
 
 HEARTBEAT = b": heartbeat\n\n"
+
+Project = Callable[[Message, str], Message | None]
+"""What one *audience* of subscribers receives of a message: the message itself, another
+message with the same ``seq`` and ``type`` (say, with a field left out), or None (the
+audience is not sent it). The application gives the hub its ``project`` function; the
+hub calls it once per message per audience present on the topic, so the projected
+message is still serialised once for all the subscribers of an audience."""
+
+
+def as_is(message: Message, audience: str) -> Message | None:
+    """The projection of an application that shows every audience the same messages."""
+    return message

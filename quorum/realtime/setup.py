@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from quorum.realtime.broker import Broker, MemoryBroker, RedisBroker
 from quorum.realtime.hub import Hub
 from quorum.realtime.log import LogReader
-from quorum.realtime.message import Entry, Message
+from quorum.realtime.message import Entry, Message, Project, as_is
 from quorum.realtime.stream import IsFinal, Snapshot, Streams, never_final
 from quorum.settings import Settings
 
@@ -46,14 +46,18 @@ def create_realtime(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     snapshot: Snapshot,
+    project: Project = as_is,
     is_final: IsFinal = never_final,
 ) -> Realtime:
+    """``snapshot`` and ``project`` are the application's: a topic's full state, and what
+    each audience of subscribers receives of a message (``message.Project``)."""
     reader = LogReader(sessionmaker)
     hub = Hub(
         reader,
         queue_limit=settings.stream_queue_limit,
         poll_interval=settings.log_poll_interval_seconds,
         heartbeat_interval=settings.heartbeat_interval_seconds,
+        project=project,
     )
     broker: Broker = (
         RedisBroker(hub, settings.redis_url) if settings.redis_url else MemoryBroker(hub)

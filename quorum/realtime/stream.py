@@ -63,10 +63,18 @@ class StreamSession:
     hub at once; use the session as a ``with`` block, which removes it however the
     stream ends."""
 
-    def __init__(self, streams: Streams, topic_id: uuid.UUID, abort: Abort | None = None) -> None:
+    def __init__(
+        self,
+        streams: Streams,
+        topic_id: uuid.UUID,
+        abort: Abort | None = None,
+        audience: str = "",
+    ) -> None:
         self._streams = streams
         self.topic_id = topic_id
-        self.subscriber = streams.hub.subscribe(topic_id, abort)
+        self.audience = audience
+        self._project = streams.hub.project
+        self.subscriber = streams.hub.subscribe(topic_id, abort, audience)
         self.sent_seq = 0  # highest seq written to the client: anything at or below is skipped
         self.ended = False  # a final message was written: nothing can follow it
 
@@ -114,14 +122,21 @@ class StreamSession:
         # A snapshot reflects every committed entry, so it is never behind what was sent;
         # max() keeps ``sent_seq`` from going back (an entry sent twice) whatever happens.
         self.sent_seq = max(self.sent_seq, snapshot.seq)
-        await transport.write([snapshot])
+        await self._write(transport, [snapshot])
+
+    async def _write(self, transport: Transport, messages: Sequence[Message]) -> None:
+        """Write what the audience receives of ``messages`` read here, not through the
+        hub (the snapshot, the log's entries): the hub's fan-out projected the rest."""
+        mine = [m for m in (self._project(message, self.audience) for message in messages) if m]
+        if mine:
+            await transport.write(mine)
 
     async def _replay(self, transport: Transport) -> None:
         while True:
             page = await self._streams.log.messages(self.topic_id, self.sent_seq, REPLAY_PAGE)
             page = self._up_to_final(page)
             if page:
-                await transport.write(page)
+                await self._write(transport, page)
                 self.sent_seq = page[-1].seq
             if len(page) < REPLAY_PAGE or self.ended:
                 return

@@ -17,6 +17,7 @@ from quorum.realtime.message import Message
 class Subscriber:
     __slots__ = (
         "topic",
+        "audience",
         "limit",
         "closed",
         "close_reason",
@@ -28,8 +29,13 @@ class Subscriber:
         "_loop",
     )
 
-    def __init__(self, topic: uuid.UUID, limit: int, abort: Abort | None = None) -> None:
+    def __init__(
+        self, topic: uuid.UUID, limit: int, abort: Abort | None = None, audience: str = ""
+    ) -> None:
         self.topic = topic
+        # Who this connection is, as far as what it may see goes (the application names
+        # audiences, for example "admin" and "member"): see ``message.Project``.
+        self.audience = audience
         self.limit = limit
         self.closed = False
         self.close_reason = ""

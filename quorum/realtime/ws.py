@@ -80,14 +80,18 @@ def _resume_request(text: str) -> int | None:
 
 
 async def serve(
-    websocket: WebSocket, streams: Streams, topic_id: uuid.UUID, resume_from: int | None
+    websocket: WebSocket,
+    streams: Streams,
+    topic_id: uuid.UUID,
+    resume_from: int | None,
+    audience: str = "",
 ) -> None:
     """Stream to ``websocket`` while a second task reads what the client sends."""
     await websocket.accept()
     gauge = metrics.CONNECTIONS.labels("ws")
     gauge.inc()
     try:
-        with StreamSession(streams, topic_id, abort_of(websocket.scope)) as session:
+        with StreamSession(streams, topic_id, abort_of(websocket.scope), audience) as session:
             async with asyncio.TaskGroup() as tasks:
                 reader = tasks.create_task(_read_client(websocket, session.subscriber))
                 await _stream(websocket, session, resume_from)
