@@ -37,7 +37,7 @@ for port in $PORTS; do
   pids+=($!)
 done
 for port in $PORTS; do
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 300); do  # up to 60 s: a loaded machine imports slowly
     curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
     sleep 0.2
   done

@@ -158,7 +158,7 @@ def _token(key: str = SECRET, **claims: object) -> str:
         "sub": str(uuid.uuid4()),
         "aud": "quorum:api",
         "iat": now,
-        "exp": now + timedelta(minutes=5),
+        "exp": now + timedelta(days=1),  # the suite can run long: never expired by then
         **claims,
     }
     return jwt.encode({k: v for k, v in payload.items() if v is not None}, key, algorithm="HS256")
