@@ -326,7 +326,10 @@ async def edit_proposal(
         setattr(proposal, field, value)
     proposal.edited_at = utcnow()
     await session.flush()
-    out = ProposalUpdated.model_validate(proposal)
+    # The author is the caller, and an editable proposal is undecided.
+    out = views.proposal(
+        ProposalUpdated, proposal, access.display_name, None, tally_hidden=access.tally_hidden
+    )
     await repo.append_log(session, access.event_id, [out.entry()])
     return out
 

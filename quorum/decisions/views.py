@@ -43,6 +43,7 @@ class ProposalRow(Protocol):
     decided_automatically: bool
     decided_at: Any
     created_at: Any
+    edited_at: Any
 
 
 def person(user_id: uuid.UUID, display_name: str) -> PersonOut:
@@ -80,6 +81,7 @@ def proposal(
         decided_by=decided_by(row, decider_name),
         decided_at=row.decided_at,
         created_at=row.created_at,
+        edited_at=row.edited_at,
     )
 
 
