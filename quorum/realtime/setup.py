@@ -1,7 +1,8 @@
 """Wiring of the real-time core for one process: log reader, hub, broker, streams.
 
-Every collaborator is passed in: the hub gets the log reader, the broker the hub, the
-streams the hub, the log reader and the domain's snapshot. The application hands
+Every collaborator is passed in: the hub gets the log reader (and the domain's
+``evicts``), the broker the hub, the streams the hub, the log reader and the domain's
+snapshot. The application hands
 ``Realtime.publish`` to its unit of work, which calls it with what each transaction
 wrote to the log, after the commit.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quorum.realtime.broker import Broker, MemoryBroker, RedisBroker
-from quorum.realtime.hub import Hub
+from quorum.realtime.hub import Evicts, Hub
 from quorum.realtime.log import LogReader
 from quorum.realtime.message import Entry, Message
 from quorum.realtime.stream import Snapshot, Streams
@@ -43,14 +44,20 @@ class Realtime:
 
 
 def create_realtime(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], snapshot: Snapshot
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    snapshot: Snapshot,
+    evicts: Evicts | None = None,
 ) -> Realtime:
+    """``snapshot`` and ``evicts`` are the domain's: a topic's state, and whom a message
+    takes the topic's streams from."""
     reader = LogReader(sessionmaker)
     hub = Hub(
         reader,
         queue_limit=settings.stream_queue_limit,
         poll_interval=settings.log_poll_interval_seconds,
         heartbeat_interval=settings.heartbeat_interval_seconds,
+        evicts=evicts,
     )
     broker: Broker = (
         RedisBroker(hub, settings.redis_url) if settings.redis_url else MemoryBroker(hub)

@@ -55,18 +55,28 @@ async def _watch_disconnect(receive: Receive, sub: Subscriber) -> None:
 
 
 class EventStreamResponse(Response):
-    def __init__(self, streams: Streams, topic_id: uuid.UUID, resume_from: int | None) -> None:
+    def __init__(
+        self,
+        streams: Streams,
+        topic_id: uuid.UUID,
+        resume_from: int | None,
+        *,
+        principal: str | None = None,
+    ) -> None:
         super().__init__(status_code=200)
         self.streams = streams
         self.topic_id = topic_id
         self.resume_from = resume_from
+        self.principal = principal  # whom the hub's ``evicts`` may name
         self.background: BackgroundTask | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gauge = metrics.CONNECTIONS.labels("sse")
         gauge.inc()
         try:
-            with StreamSession(self.streams, self.topic_id, abort_of(scope)) as session:
+            with StreamSession(
+                self.streams, self.topic_id, abort_of(scope), principal=self.principal
+            ) as session:
                 async with asyncio.TaskGroup() as tasks:
                     watcher = tasks.create_task(_watch_disconnect(receive, session.subscriber))
                     # The writer is a task of its own, while this request's task only waits

@@ -54,10 +54,17 @@ class StreamSession:
     hub at once; use the session as a ``with`` block, which removes it however the
     stream ends."""
 
-    def __init__(self, streams: Streams, topic_id: uuid.UUID, abort: Abort | None = None) -> None:
+    def __init__(
+        self,
+        streams: Streams,
+        topic_id: uuid.UUID,
+        abort: Abort | None = None,
+        *,
+        principal: str | None = None,
+    ) -> None:
         self._streams = streams
         self.topic_id = topic_id
-        self.subscriber = streams.hub.subscribe(topic_id, abort)
+        self.subscriber = streams.hub.subscribe(topic_id, abort, principal=principal)
         self.sent_seq = 0  # highest seq written to the client: anything at or below is skipped
 
     def __enter__(self) -> "StreamSession":

@@ -26,6 +26,7 @@ MAX_CLIENT_FRAME = 1024
 CLOSE_CODES = {
     "bad_client_frame": 1008,  # policy violation: text that is not a resume request
     "binary_frame": 1003,  # unsupported data: the protocol is JSON text frames
+    "access_revoked": 4403,  # the application's 403: the principal lost access (hub.py)
 }
 
 
@@ -79,14 +80,21 @@ def _resume_request(text: str) -> int | None:
 
 
 async def serve(
-    websocket: WebSocket, streams: Streams, topic_id: uuid.UUID, resume_from: int | None
+    websocket: WebSocket,
+    streams: Streams,
+    topic_id: uuid.UUID,
+    resume_from: int | None,
+    *,
+    principal: str | None = None,
 ) -> None:
-    """Stream to ``websocket`` while a second task reads what the client sends."""
+    """Stream to ``websocket`` while a second task reads what the client sends;
+    ``principal``: whom the hub's ``evicts`` may name."""
     await websocket.accept()
     gauge = metrics.CONNECTIONS.labels("ws")
     gauge.inc()
     try:
-        with StreamSession(streams, topic_id, abort_of(websocket.scope)) as session:
+        abort = abort_of(websocket.scope)
+        with StreamSession(streams, topic_id, abort, principal=principal) as session:
             async with asyncio.TaskGroup() as tasks:
                 reader = tasks.create_task(_read_client(websocket, session.subscriber))
                 await _stream(websocket, session, resume_from)
