@@ -19,6 +19,7 @@ from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.metrics import observe_pool
 from quorum.db.retry import wait_for_database
 from quorum.db.uow import UnitOfWork
+from quorum.decisions import eviction
 from quorum.decisions.router import router as decisions_router
 from quorum.decisions.snapshot import snapshot_reader
 from quorum.decisions.streams import contract_router
@@ -48,7 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         observe_pool(engine)
         sessionmaker = create_sessionmaker(engine)
-        realtime = create_realtime(settings, sessionmaker, snapshot_reader(sessionmaker))
+        realtime = create_realtime(
+            settings, sessionmaker, snapshot_reader(sessionmaker), eviction.evicts
+        )
         uow = UnitOfWork(sessionmaker, publisher=realtime.publish)
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker

@@ -10,7 +10,7 @@ parses one shape whether it read the resource or was told it changed.
 """
 
 import uuid
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
@@ -58,6 +58,22 @@ class MembershipUpdated(MembershipOut, Payload):
     TYPE = "membership.updated"
 
 
+RemovalReason = Literal["removed", "left"]
+
+
+class MembershipRemoved(Payload):
+    """A membership (or a request) is gone: an organizer or admin removed it
+    (``reason: "removed"``) or its holder left (``"left"``). The person's streams of the
+    event end right after this message; they may ask to join again."""
+
+    TYPE = "membership.removed"
+    id: uuid.UUID  # the membership's
+    event_id: uuid.UUID
+    user_id: uuid.UUID
+    display_name: str
+    reason: RemovalReason
+
+
 class ProposalCreated(ProposalOut, Payload):
     """A member put forward a proposal."""
 
@@ -100,6 +116,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     EventUpdated,
     MembershipRequested,
     MembershipUpdated,
+    MembershipRemoved,
     ProposalCreated,
     ProposalUpdated,
     VoteCast,

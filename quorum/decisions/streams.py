@@ -5,6 +5,9 @@ EventSource cannot send headers and reconnects by itself to the same URL, so it 
 *stream ticket* in the URL: a signed token (user, event, 5 minutes, audience "stream"),
 valid on every instance and across restarts for every automatic reconnect until it
 expires; then the page fetches a new one and reopens with ``?last_event_id=N``.
+
+Membership is checked when a stream opens; each stream's principal is its user, so a
+``membership.removed`` naming them ends it (quorum/decisions/eviction.py).
 """
 
 import functools
@@ -25,7 +28,7 @@ from quorum.api.problems import NO_BODY, TOO_MANY_STREAMS, problems
 from quorum.api.routing import TransactionalRoute
 from quorum.api.streamcap import CappedResponse
 from quorum.db.uow import read_only
-from quorum.decisions import events
+from quorum.decisions import events, eviction
 from quorum.decisions.access import EventAccess, EventMember, load_access
 from quorum.decisions.problems import INVALID_LAST_EVENT_ID, MEMBER, TICKET_WRONG_EVENT
 from quorum.errors import DomainError, InvalidInput, PermissionDenied, Unauthenticated
@@ -139,7 +142,9 @@ async def stream(
     resume_from = parse_resume(last_event_id_header, last_event_id)
     await load_access(event_id, user_id, session)  # this transaction ends before streaming
     streams: Streams = request.app.state.streams
-    response = EventStreamResponse(streams, event_id, resume_from)
+    response = EventStreamResponse(
+        streams, event_id, resume_from, principal=eviction.principal(user_id)
+    )
     return CappedResponse(response, request.app.state.stream_cap, user_id)
 
 
@@ -164,6 +169,12 @@ async def websocket(
         await websocket.send_denial_response(problem(status_of(exc), exc.code, exc.detail))
         return
     try:
-        await ws.serve(websocket, websocket.app.state.streams, event_id, resume_from)
+        await ws.serve(
+            websocket,
+            websocket.app.state.streams,
+            event_id,
+            resume_from,
+            principal=eviction.principal(user_id),
+        )
     finally:
         slot.release()
