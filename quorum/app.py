@@ -25,6 +25,7 @@ from quorum.decisions.snapshot import snapshot_reader
 from quorum.decisions.streams import contract_router
 from quorum.decisions.streams import router as streams_router
 from quorum.gctuning import tune_for_server
+from quorum.invitations.router import router as invitations_router
 from quorum.realtime.abort import ConnectionAbort
 from quorum.realtime.setup import create_realtime
 from quorum.settings import Settings, get_settings
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router, prefix=API_PREFIX, include_in_schema=False)
     app.include_router(accounts_router, prefix=API_PREFIX)
     app.include_router(decisions_router, prefix=API_PREFIX)
+    app.include_router(invitations_router, prefix=API_PREFIX)
     app.include_router(streams_router, prefix=API_PREFIX)
     app.include_router(contract_router)
     app.include_router(metrics_router)

@@ -58,6 +58,14 @@ class MembershipUpdated(MembershipOut, Payload):
     TYPE = "membership.updated"
 
 
+class MembershipJoined(MembershipOut, Payload):
+    """Someone joined through an invitation link that approves at once: an APPROVED
+    membership that nobody decided on (a link that does not approve logs
+    ``membership.requested`` instead)."""
+
+    TYPE = "membership.joined"
+
+
 RemovalReason = Literal["removed", "left"]
 
 
@@ -116,6 +124,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     EventUpdated,
     MembershipRequested,
     MembershipUpdated,
+    MembershipJoined,
     MembershipRemoved,
     ProposalCreated,
     ProposalUpdated,
