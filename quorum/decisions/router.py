@@ -69,6 +69,9 @@ router = APIRouter(
     route_class=TransactionalRoute, dependencies=[IdempotencyDep], tags=["decisions"]
 )
 PageDep = Annotated[PageParams, Depends(page_params)]
+# Only a UUID matches the id, so that ``/memberships/me`` never reaches these routes: a
+# method it lacks (PATCH) is 405, not a 422 about an id that was never one.
+MEMBERSHIP_PATH = "/events/{event_id}/memberships/{membership_id:uuid}"
 MAX_SEQ = 2**63 - 1  # log seqs are BIGINT: a larger ``after`` must be a 422, not a 500
 
 
@@ -185,7 +188,7 @@ async def leave_event(event_id: uuid.UUID, user_id: CurrentUserId, session: Sess
 
 
 @router.delete(
-    "/events/{event_id}/memberships/{membership_id}",
+    MEMBERSHIP_PATH,
     status_code=204,
     responses=problems(
         ADMIN, NO_BODY, IDEMPOTENT, MEMBERSHIP_NOT_FOUND, ORGANIZER_MEMBERSHIP_FIXED
@@ -203,7 +206,7 @@ async def remove_membership(
 
 
 @router.patch(
-    "/events/{event_id}/memberships/{membership_id}",
+    MEMBERSHIP_PATH,
     responses=problems(
         ADMIN,
         JSON_BODY,
