@@ -19,12 +19,13 @@ from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.metrics import observe_pool
 from quorum.db.retry import wait_for_database
 from quorum.db.uow import UnitOfWork
-from quorum.decisions import deadlines, events, projection
+from quorum.decisions import deadlines, events, eviction, projection
 from quorum.decisions.router import router as decisions_router
 from quorum.decisions.snapshot import snapshot_reader
 from quorum.decisions.streams import contract_router
 from quorum.decisions.streams import router as streams_router
 from quorum.gctuning import tune_for_server
+from quorum.invitations.router import router as invitations_router
 from quorum.realtime.abort import ConnectionAbort
 from quorum.realtime.setup import create_realtime
 from quorum.settings import Settings, get_settings
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             snapshot_reader(sessionmaker),
             projection.project,
             is_final=events.is_final,
+            evicts=eviction.evicts,
         )
         uow = UnitOfWork(sessionmaker, publisher=realtime.publish)
         app.state.engine = engine
@@ -97,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router, prefix=API_PREFIX, include_in_schema=False)
     app.include_router(accounts_router, prefix=API_PREFIX)
     app.include_router(decisions_router, prefix=API_PREFIX)
+    app.include_router(invitations_router, prefix=API_PREFIX)
     app.include_router(streams_router, prefix=API_PREFIX)
     app.include_router(contract_router)
     app.include_router(metrics_router)

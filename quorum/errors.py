@@ -32,6 +32,10 @@ class Conflict(DomainError):
     """The current state forbids the change."""
 
 
+class Gone(DomainError):
+    """The thing named existed but is no longer usable (an expired or revoked link)."""
+
+
 class Unavailable(DomainError):
     """A dependency (database, Redis) cannot be reached right now."""
 

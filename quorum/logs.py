@@ -8,7 +8,8 @@ every string value of every line — our messages, the standard library's record
 (uvicorn logs a WebSocket handshake's whole URL, ``?ticket=`` included), rendered
 tracebacks; not strings nested in lists or dicts — has its secret-looking parts
 replaced: ``ticket=``/``token=``/``password=``-style parameters,
-``Bearer``/``Basic`` credentials, credential headers and anything shaped like a JWT. The
+``Bearer``/``Basic`` credentials, credential headers, anything shaped like a JWT, and
+the token of an invitation link's path (``/invitations/<token>``). The
 access log is written by us without the query string, and uvicorn's own is off.
 Tracebacks are the standard library's — frames, no values: structlog's rich renderer
 would print every local of every frame, a bearer token or a password being hashed
@@ -56,7 +57,9 @@ _SECRET_TEXT = re.compile(
     # credentials after their scheme (8 characters at least: "basic checks" stays)
     r"|(?P<scheme>\b(?:bearer|basic)\s+)[\w.~+/=-]{8,}+"
     # a JWT (every token and ticket of ours): three base64url segments, '{"' first
-    r"|(?<![\w-])(?-i:eyJ)[\w-]+\.[\w-]+\.[\w-]*+",
+    r"|(?<![\w-])(?-i:eyJ)[\w-]+\.[\w-]+\.[\w-]*+"
+    # an invitation link's token in a path (43 base64url characters; not a 36-long UUID)
+    r"|(?P<invite>/invitations/)[\w-]{40,}+",
     re.IGNORECASE,
 )
 # Values that structlog sets itself, never secrets.
@@ -64,9 +67,8 @@ _OWN_KEYS = frozenset({"timestamp", "level", "logger"})
 
 
 def _replace(match: re.Match[str]) -> str:
-    return (match["param"] or match["quoted"] or match["header"] or match["scheme"] or "") + (
-        REDACTED
-    )
+    kept = match["param"] or match["quoted"] or match["header"] or match["scheme"]
+    return (kept or match["invite"] or "") + REDACTED
 
 
 def redact_text(text: str) -> str:
@@ -80,7 +82,7 @@ def _may_hold_secret(text: str) -> bool:
     """What every match of ``_SECRET_TEXT`` contains, found by a few substring scans: a
     tenth of the cost of the pattern, and most strings (paths, plain messages) have none.
     """
-    if "=" in text or ":" in text or "eyJ" in text:
+    if "=" in text or ":" in text or "eyJ" in text or "/invitations/" in text:
         return True
     lowered = text.lower()
     return "bearer" in lowered or "basic" in lowered

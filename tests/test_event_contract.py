@@ -111,6 +111,16 @@ async def _every_kind_of_change(api: Api, owner: Any, member: Any, event: str) -
     assert (await api.client.delete(comment_url, headers=owner.auth)).status_code == 204
     for voter in (member, owner):  # the second reaches 2: proposal.updated
         assert (await api.client.post(vote, headers=voter.auth)).status_code == 201
+    link = await api.client.post(
+        f"{url}/invitations", json={"auto_approve": True}, headers=owner.auth
+    )
+    leaver = await api.user("leaver")
+    joined = await api.client.post(
+        f"/api/v1/invitations/{link.json()['token']}/accept", headers=leaver.auth
+    )
+    assert joined.status_code == 201  # membership.joined
+    left = await api.client.delete(f"{url}/memberships/me", headers=leaver.auth)
+    assert left.status_code == 204  # membership.removed
     renamed = await api.client.patch(url, json={"title": "Renamed"}, headers=owner.auth)
     assert renamed.status_code == 200  # event.updated
     assert (await api.client.delete(url, headers=owner.auth)).status_code == 204  # the last

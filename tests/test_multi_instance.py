@@ -212,3 +212,26 @@ async def _wait_broker(api: Api, status: str, within: float = 20) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"broker never became {status}")
+
+
+async def test_a_removal_on_b_ends_the_members_stream_on_a(clients: tuple[Api, Api]) -> None:
+    a, b = clients
+    owner, event, _ = await _setup(a)
+    member = await a.user("member")
+    membership = await a.join(owner, event, member)
+    inbox: asyncio.Queue[tuple[float, Event]] = asyncio.Queue()
+    url = f"/api/v1/events/{event}/stream"
+    async with a.client.stream("GET", url, headers=member.auth) as r:
+        reader = asyncio.create_task(_receive(r, inbox))
+        await _snapshot(inbox)
+        removed = await b.client.delete(
+            f"/api/v1/events/{event}/memberships/{membership}", headers=owner.auth
+        )
+        assert removed.status_code == 204
+        sent = time.monotonic()
+        _, message = await _next_live(inbox, 5)
+        assert message.event == "membership.removed"
+        await asyncio.wait_for(reader, 5)  # the stream ends: the reader runs out
+        assert time.monotonic() - sent < 1.0, f"took {time.monotonic() - sent:.2f} s"
+    refused = await a.client.get(url, headers=member.auth)
+    assert refused.status_code == 403

@@ -20,6 +20,7 @@ DOMAIN_ERRORS = {
     "PermissionDenied",
     "NotFound",
     "Conflict",
+    "Gone",
     "TooManyRequests",
     "Unavailable",
 }

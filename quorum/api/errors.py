@@ -36,6 +36,7 @@ _STATUS_BY_KIND: dict[type[errors.DomainError], int] = {
     errors.PermissionDenied: 403,
     errors.NotFound: 404,
     errors.Conflict: 409,
+    errors.Gone: 410,
     errors.TooManyRequests: 429,
     errors.Unavailable: 503,
 }

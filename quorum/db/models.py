@@ -4,6 +4,7 @@ from quorum.accounts.models import User
 from quorum.db.base import Base
 from quorum.decisions.models import Comment, Event, Membership, Proposal, Vote
 from quorum.idempotency.models import IdempotencyRecord
+from quorum.invitations.models import Invitation
 from quorum.realtime.log import LogEntry
 
 metadata = Base.metadata
@@ -12,6 +13,7 @@ __all__ = [
     "Comment",
     "Event",
     "IdempotencyRecord",
+    "Invitation",
     "LogEntry",
     "Membership",
     "Proposal",

@@ -77,6 +77,30 @@ class MembershipUpdated(MembershipOut, Payload):
     TYPE = "membership.updated"
 
 
+class MembershipJoined(MembershipOut, Payload):
+    """Someone joined through an invitation link that approves at once: an APPROVED
+    membership that nobody decided on (a link that does not approve logs
+    ``membership.requested`` instead)."""
+
+    TYPE = "membership.joined"
+
+
+RemovalReason = Literal["removed", "left"]
+
+
+class MembershipRemoved(Payload):
+    """A membership (or a request) is gone: an organizer or admin removed it
+    (``reason: "removed"``) or its holder left (``"left"``). The person's streams of the
+    event end right after this message; they may ask to join again."""
+
+    TYPE = "membership.removed"
+    id: uuid.UUID  # the membership's
+    event_id: uuid.UUID
+    user_id: uuid.UUID
+    display_name: str
+    reason: RemovalReason
+
+
 class ProposalCreated(ProposalOut, Payload):
     """A member put forward a proposal."""
 
@@ -152,6 +176,8 @@ PAYLOADS: tuple[type[Payload], ...] = (
     EventUpdated,
     MembershipRequested,
     MembershipUpdated,
+    MembershipJoined,
+    MembershipRemoved,
     ProposalCreated,
     ProposalUpdated,
     VoteCast,

@@ -24,6 +24,9 @@ EVENT_CLOSED = Case(409, "event_closed", "The event is closed: it accepts no cha
 MEMBERSHIP_EXISTS = Case(
     409, "membership_exists", "You already have a membership or a request for this event."
 )
+ORGANIZER_CANNOT_LEAVE = Case(
+    409, "organizer_cannot_leave", "The organizer cannot leave the event they organize."
+)
 MEMBERSHIP_ALREADY_DECIDED = Case(
     409,
     "membership_already_decided",

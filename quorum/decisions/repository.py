@@ -172,12 +172,18 @@ async def close_if_due(session: AsyncSession, event_id: uuid.UUID, now: datetime
 
 
 async def list_events(
-    session: AsyncSession, user_id: uuid.UUID, status: str | None, q: str | None, params: PageParams
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    membership: str,
+    status: str | None,
+    q: str | None,
+    params: PageParams,
 ) -> Rows[Event, uuid.UUID]:
+    """The user's events, newest first: ``membership`` says which (``rules.listed_sql``)."""
     query = (
         select(Event)
         .join(Membership, Membership.event_id == Event.id)
-        .where(Membership.user_id == user_id, rules.is_member_sql(Membership.status))
+        .where(Membership.user_id == user_id, rules.listed_sql(Membership.status, membership))
     )
     if status is not None:
         query = query.where(Event.status == status)
@@ -207,6 +213,19 @@ async def delete_log_before(session: AsyncSession, event_id: uuid.UUID, seq: int
     await session.execute(delete(LogEntry).where(LogEntry.topic_id == event_id, LogEntry.seq < seq))
 
 
+async def my_memberships(
+    session: AsyncSession, user_id: uuid.UUID, event_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Membership]:
+    """The user's membership of each of ``event_ids`` (a page of their events), by event:
+    one query on the (event, user) key."""
+    if not event_ids:
+        return {}
+    rows = await session.scalars(
+        select(Membership).where(Membership.user_id == user_id, Membership.event_id.in_(event_ids))
+    )
+    return {m.event_id: m for m in rows}
+
+
 # -- memberships ------------------------------------------------------------------------
 
 
@@ -228,6 +247,30 @@ async def get_membership(
     if membership is None:
         raise NotFound("membership_not_found", "No such membership in this event.")
     return membership
+
+
+async def get_own_membership(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, *, for_update: bool = False
+) -> Membership:
+    """The user's membership of the event in any status; 404 ``event_not_found`` or
+    ``membership_not_found``."""
+    membership = await get(
+        session,
+        Membership,
+        Membership.event_id == event_id,
+        Membership.user_id == user_id,
+        for_update=for_update,
+        options=[selectinload(Membership.user)],
+    )
+    if membership is None:
+        await get_event(session, event_id)  # raises if it is the event that is missing
+        raise NotFound("membership_not_found", "You have no membership of this event.")
+    return membership
+
+
+async def delete_membership(session: AsyncSession, membership: Membership) -> None:
+    await session.delete(membership)
+    await session.flush()
 
 
 async def add_membership(

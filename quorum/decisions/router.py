@@ -44,6 +44,7 @@ from quorum.decisions.problems import (
     NOT_ALLOWED_COMMENT,
     NOT_AUTHOR,
     OPTION_FIXED,
+    ORGANIZER_CANNOT_LEAVE,
     ORGANIZER_MEMBERSHIP_FIXED,
     ORGANIZER_REQUIRED,
     PROPOSAL_DELETED,
@@ -62,11 +63,13 @@ from quorum.decisions.schemas import (
     CommentOut,
     CommentUpdate,
     EventCreate,
+    EventListItem,
     EventOut,
     EventUpdate,
     LogEntryOut,
     LogPage,
     MemberOut,
+    MembershipFilter,
     MembershipOut,
     MembershipUpdate,
     ProposalCreate,
@@ -81,6 +84,9 @@ router = APIRouter(
     route_class=TransactionalRoute, dependencies=[IdempotencyDep], tags=["decisions"]
 )
 PageDep = Annotated[PageParams, Depends(page_params)]
+# Only a UUID matches the id, so that ``/memberships/me`` never reaches these routes: a
+# method it lacks (PATCH) is 405, not a 422 about an id that was never one.
+MEMBERSHIP_PATH = "/events/{event_id}/memberships/{membership_id:uuid}"
 MAX_SEQ = 2**63 - 1  # log seqs are BIGINT: a larger ``after`` must be a 422, not a 500
 
 
@@ -102,10 +108,17 @@ async def list_events(
     params: PageDep,
     status: EventStatus | None = None,
     q: Annotated[Annotated[str, NoNul] | None, Query(max_length=200)] = None,
-) -> Page[EventOut]:
-    """The events the caller is an approved member of, newest first; ``q`` searches titles."""
-    rows = await repo.list_events(session, user_id, status, q, params)
-    return page(rows, EventOut.model_validate)
+    membership: MembershipFilter = MembershipFilter.APPROVED,
+) -> Page[EventListItem]:
+    """The caller's events, newest first, each with ``my_membership``: those they are an
+    approved member of (``membership=approved``, the default), those they asked to join
+    (``pending``), or all (``all``, rejected requests included); ``q`` searches titles."""
+    rows = await service.list_events(session, user_id, membership, status, q, params)
+    return page(rows, _same)
+
+
+def _same(item: EventListItem) -> EventListItem:
+    return item
 
 
 @router.get("/events/{event_id}", responses=problems(MEMBER))
@@ -191,8 +204,60 @@ async def list_members(
     return page(rows, views.member_of)
 
 
+@router.get(
+    "/events/{event_id}/memberships/me",
+    responses=problems(AUTH, VALIDATION_ERROR, EVENT_NOT_FOUND, MEMBERSHIP_NOT_FOUND, DATABASE),
+)
+async def get_my_membership(
+    event_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep
+) -> MembershipOut:
+    """The caller's own membership or request, in any status (PENDING, APPROVED,
+    REJECTED): how a person learns what became of their request."""
+    return await service.my_membership(session, event_id, user_id)
+
+
+@router.delete(
+    "/events/{event_id}/memberships/me",
+    status_code=204,
+    responses=problems(
+        AUTH,
+        VALIDATION_ERROR,
+        NO_BODY,
+        IDEMPOTENT,
+        EVENT_NOT_FOUND,
+        MEMBERSHIP_NOT_FOUND,
+        ORGANIZER_CANNOT_LEAVE,
+        DATABASE,
+    ),
+)
+async def leave_event(event_id: uuid.UUID, user_id: CurrentUserId, session: SessionDep) -> Response:
+    """Leave the event (or withdraw a request): the membership is deleted, logged as
+    ``membership.removed`` (``reason: "left"``), and the caller's streams of the event
+    end. The organizer cannot leave (409 ``organizer_cannot_leave``)."""
+    await service.leave(session, event_id, user_id)
+    return Response(status_code=204)
+
+
+@router.delete(
+    MEMBERSHIP_PATH,
+    status_code=204,
+    responses=problems(
+        ADMIN, NO_BODY, IDEMPOTENT, MEMBERSHIP_NOT_FOUND, ORGANIZER_MEMBERSHIP_FIXED
+    ),
+)
+async def remove_membership(
+    membership_id: uuid.UUID, access: EventAdmin, session: SessionDep
+) -> Response:
+    """Remove a member, an admin or a request (organizer or admin; never the organizer):
+    the row is deleted, ``membership.removed`` (``reason: "removed"``) logged, and the
+    person's streams of the event end at once, on every instance. They may ask again.
+    Allowed on a closed event too: losing access does not wait for a reopening."""
+    await service.remove_membership(session, access, membership_id)
+    return Response(status_code=204)
+
+
 @router.patch(
-    "/events/{event_id}/memberships/{membership_id}",
+    MEMBERSHIP_PATH,
     responses=problems(
         ADMIN,
         JSON_BODY,

@@ -12,7 +12,8 @@ the repository passes in, so that each rule is written once:
 - an open event, ``accepts_changes_sql(status)``: the event log's counter numbers an
   entry only while the event is OPEN, in the UPDATE that locks the event row, so no
   change slips into an event closed in the meantime (``event_closed`` when it refuses);
-- a member, ``is_member_sql(status)``: the list of a user's events.
+- a member, ``is_member_sql(status)``: the list of a user's events (by default: see
+  ``listed_sql``).
 
 A vote counts when all of it holds: the caller is an approved member (``member_role``,
 in the ``EventMember`` dependency of every event-scoped route, before anything else),
@@ -23,7 +24,7 @@ in the same transaction).
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, true
 
 from quorum.decisions.models import EventStatus, MembershipStatus, ProposalStatus, Role
 from quorum.errors import Conflict, InvalidInput, PermissionDenied
@@ -42,6 +43,16 @@ def is_member(membership_status: str | None) -> bool:
 def is_member_sql(membership_status: SQLColumnExpression[str]) -> ColumnElement[bool]:
     """``is_member`` as SQL, for the lists of a member's events."""
     return membership_status == MembershipStatus.APPROVED.value
+
+
+def listed_sql(membership_status: SQLColumnExpression[str], which: str) -> ColumnElement[bool]:
+    """Which of a user's events their list shows: ``approved`` (the events they are a
+    member of), ``pending`` (those they asked to join) or ``all`` (rejected included)."""
+    if which == "approved":
+        return is_member_sql(membership_status)
+    if which == "pending":
+        return membership_status == MembershipStatus.PENDING.value
+    return true()
 
 
 def member_role(role: str | None, membership_status: str | None) -> Role:
@@ -107,10 +118,20 @@ def check_editable(status: str, vote_count: int, allow_edits_with_votes: bool) -
 
 
 def check_membership_change(role: str) -> None:
-    """The organizer's membership is fixed: nobody demotes or rejects the event's owner."""
+    """The organizer's membership is fixed: nobody demotes, rejects or removes the event's
+    owner. Admins are peers otherwise: an admin may demote or remove another admin, as
+    the organizer may (only the organizer is beyond every admin's reach)."""
     if role == Role.ORGANIZER:
         raise PermissionDenied(
             "organizer_membership_fixed", "The organizer's membership cannot change."
+        )
+
+
+def check_may_leave(role: str) -> None:
+    """An event always has its organizer: they cannot leave it."""
+    if role == Role.ORGANIZER:
+        raise Conflict(
+            "organizer_cannot_leave", "The organizer cannot leave the event they organize."
         )
 
 

@@ -1,6 +1,7 @@
 """Request and response bodies of the decisions API. Responses are these schemas,
 never ORM objects; requests refuse unknown fields and oversized strings."""
 
+import enum
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -107,6 +108,27 @@ class EventOut(_Out):
     closed_at: datetime | None
     outcome: str | None
     allow_edits_with_votes: bool
+
+
+class MyMembership(_Out):
+    """The caller's own standing in an event, on each item of their events list."""
+
+    status: MembershipStatus
+    role: Role
+
+
+class EventListItem(EventOut):
+    my_membership: MyMembership
+
+
+class MembershipFilter(enum.StrEnum):
+    """Which of the caller's events ``GET /events`` lists: those they are an approved
+    member of (the default), those they asked to join and wait for, or every one they
+    have a membership of, rejected included."""
+
+    APPROVED = "approved"
+    PENDING = "pending"
+    ALL = "all"
 
 
 class MembershipUpdate(_In):

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quorum.accounts import repository as accounts
 from quorum.db.base import utcnow, uuid7
 from quorum.db.repository import PageParams, Rows
 from quorum.decisions import projection, rules, views
@@ -21,10 +22,12 @@ from quorum.decisions.events import (
     CommentUpdated,
     EventDeleted,
     EventUpdated,
+    MembershipRemoved,
     MembershipRequested,
     MembershipUpdated,
     ProposalCreated,
     ProposalUpdated,
+    RemovalReason,
     VoteCast,
     VoteWithdrawn,
 )
@@ -42,10 +45,13 @@ from quorum.decisions.models import (
 from quorum.decisions.schemas import (
     CommentOut,
     EventCreate,
+    EventListItem,
     EventOut,
     EventUpdate,
+    MembershipFilter,
     MembershipOut,
     MembershipUpdate,
+    MyMembership,
     PersonOut,
     ProposalCreate,
     ProposalDetail,
@@ -224,6 +230,72 @@ async def update_membership(
     out = views.membership_of(MembershipUpdated, membership)
     await repo.append_log(session, access.event_id, [out.entry()])
     return out
+
+
+DELETED_USER = "deleted user"
+
+
+async def remove_membership(
+    session: AsyncSession, access: EventAccess, membership_id: uuid.UUID
+) -> None:
+    """An organizer or admin removes a membership or a request (the organizer's excepted);
+    removing one's own is leaving."""
+    membership = await repo.get_membership(session, access.event_id, membership_id, for_update=True)
+    rules.check_membership_change(membership.role)
+    reason: RemovalReason = "left" if membership.user_id == access.user_id else "removed"
+    await _remove(session, membership, reason)
+
+
+async def leave(session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """The caller leaves the event, or withdraws their request (any status)."""
+    membership = await repo.get_own_membership(session, event_id, user_id, for_update=True)
+    rules.check_may_leave(membership.role)
+    await _remove(session, membership, "left")
+
+
+async def _remove(session: AsyncSession, membership: Membership, reason: RemovalReason) -> None:
+    """Delete the row and log ``membership.removed``, which ends the person's streams of
+    the event (quorum/decisions/eviction.py). A closed event takes it too: losing access
+    must not wait for a reopening. The membership row is locked first and the event row
+    (the log's counter) last, as every change does."""
+    name = await accounts.display_name(session, membership.user_id) or DELETED_USER
+    removed = MembershipRemoved(
+        id=membership.id,
+        event_id=membership.event_id,
+        user_id=membership.user_id,
+        display_name=name,
+        reason=reason,
+    )
+    await repo.delete_membership(session, membership)
+    await repo.append_log(session, removed.event_id, [removed.entry()], require_open=False)
+
+
+async def my_membership(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID
+) -> MembershipOut:
+    membership = await repo.get_own_membership(session, event_id, user_id)
+    return views.membership_of(MembershipOut, membership)
+
+
+async def list_events(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    membership: MembershipFilter,
+    status: EventStatus | None,
+    q: str | None,
+    params: PageParams,
+) -> Rows[EventListItem, uuid.UUID]:
+    """A page of the caller's events, each with the caller's own membership of it."""
+    rows = await repo.list_events(session, user_id, membership, status, q, params)
+    mine = await repo.my_memberships(session, user_id, [e.id for e in rows.items])
+    items = [
+        EventListItem(
+            **EventOut.model_validate(event).model_dump(),
+            my_membership=MyMembership.model_validate(mine[event.id]),
+        )
+        for event in rows.items
+    ]
+    return Rows(items, rows.next_after)
 
 
 # -- proposals --------------------------------------------------------------------------

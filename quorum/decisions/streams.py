@@ -5,6 +5,9 @@ EventSource cannot send headers and reconnects by itself to the same URL, so it 
 *stream ticket* in the URL: a signed token (user, event, 5 minutes, audience "stream"),
 valid on every instance and across restarts for every automatic reconnect until it
 expires; then the page fetches a new one and reopens with ``?last_event_id=N``.
+
+Membership is checked when a stream opens; each stream's principal is its user, so a
+``membership.removed`` naming them ends it (quorum/decisions/eviction.py).
 """
 
 import functools
@@ -25,7 +28,7 @@ from quorum.api.problems import NO_BODY, TOO_MANY_STREAMS, problems
 from quorum.api.routing import TransactionalRoute
 from quorum.api.streamcap import CappedResponse
 from quorum.db.uow import read_only
-from quorum.decisions import events, projection
+from quorum.decisions import events, eviction, projection
 from quorum.decisions.access import EventAccess, EventMember, load_access
 from quorum.decisions.problems import INVALID_LAST_EVENT_ID, MEMBER, TICKET_WRONG_EVENT
 from quorum.errors import DomainError, InvalidInput, PermissionDenied, Unauthenticated
@@ -140,7 +143,9 @@ async def stream(
     access = await load_access(event_id, user_id, session)  # ends before streaming
     streams: Streams = request.app.state.streams
     audience = projection.audience(access.role)
-    response = EventStreamResponse(streams, event_id, resume_from, audience)
+    response = EventStreamResponse(
+        streams, event_id, resume_from, audience, principal=eviction.principal(user_id)
+    )
     return CappedResponse(response, request.app.state.stream_cap, user_id)
 
 
@@ -165,8 +170,13 @@ async def websocket(
         await websocket.send_denial_response(problem(status_of(exc), exc.code, exc.detail))
         return
     try:
-        streams = websocket.app.state.streams
-        audience = projection.audience(access.role)
-        await ws.serve(websocket, streams, event_id, resume_from, audience)
+        await ws.serve(
+            websocket,
+            websocket.app.state.streams,
+            event_id,
+            resume_from,
+            projection.audience(access.role),
+            principal=eviction.principal(user_id),
+        )
     finally:
         slot.release()

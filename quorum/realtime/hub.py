@@ -9,6 +9,13 @@ keeping what arrived meanwhile. The same catch-up runs every ``poll_interval`` f
 active topic, which is how a change committed by another process reaches this one when
 there is no Redis, and after a Redis reconnect.
 
+Losing access ends a stream at once, on every instance: the application gives the hub
+an ``evicts(message)`` function naming the principals a message evicts (or None), and
+the fan-out, having queued the message to every subscriber (so the evicted learn why),
+closes those principals' subscribers with the reason ``access_revoked``. Every
+instance's hub fans out every message of its topics (from the broker or the log), so
+each evicts its own subscribers.
+
 ``run()`` holds the hub's tasks (its two clocks and every catch-up) in one task group,
 until it is cancelled.
 """
@@ -27,6 +34,10 @@ from quorum.realtime.subscriber import Subscriber
 
 log = structlog.get_logger(__name__)
 CATCH_UP_PAGE = 500
+ACCESS_REVOKED = "access_revoked"
+
+Evicts = Callable[[Message], frozenset[str] | None]
+"""The principals a message evicts from its topic, or None (most messages)."""
 
 
 class LogSource(Protocol):
@@ -59,9 +70,11 @@ class Hub:
         poll_interval: float,
         heartbeat_interval: float,
         project: Project = as_is,
+        evicts: Evicts | None = None,
     ) -> None:
         self._log = log
         self.project = project  # what each audience receives of a message (streams use it too)
+        self._evicts = evicts
         self._queue_limit = queue_limit
         self._poll_interval = poll_interval
         self._heartbeat_interval = heartbeat_interval
@@ -99,16 +112,21 @@ class Hub:
     # -- subscribers -------------------------------------------------------------------
 
     def subscribe(
-        self, topic_id: uuid.UUID, abort: Abort | None = None, audience: str = ""
+        self,
+        topic_id: uuid.UUID,
+        abort: Abort | None = None,
+        audience: str = "",
+        *,
+        principal: str | None = None,
     ) -> Subscriber:
         """A new subscriber to ``topic_id``, receiving what ``project`` makes of each
         message for ``audience``; ``abort`` resets its connection if it is dropped as a
-        slow consumer."""
+        slow consumer; ``principal`` is whom ``evicts`` may name."""
         topic = self._topics.get(topic_id)
         if topic is None:
             topic = self._topics[topic_id] = _Topic(topic_id)
             self._sync(topic)
-        sub = Subscriber(topic_id, self._queue_limit, abort, audience)
+        sub = Subscriber(topic_id, self._queue_limit, abort, audience, principal=principal)
         topic.subscribers.add(sub)
         if self._ending:
             sub.close("shutdown")
@@ -154,6 +172,17 @@ class Hub:
                 dropped += 1
         if dropped:
             metrics.SLOW_CONSUMERS.inc(dropped)
+        if self._evicts is not None:
+            self._evict(topic, self._evicts(message))
+
+    def _evict(self, topic: _Topic, evicted: frozenset[str] | None) -> None:
+        """Close the subscribers of the ``evicted`` principals; the message that evicts
+        them, queued to them already, is still written before their streams end."""
+        if not evicted:
+            return
+        for sub in topic.subscribers:
+            if sub.principal is not None and sub.principal in evicted:
+                sub.close(ACCESS_REVOKED, drain=True)
 
     def resync_all(self) -> None:
         for topic in list(self._topics.values()):

@@ -1,7 +1,8 @@
 """Wiring of the real-time core for one process: log reader, hub, broker, streams.
 
-Every collaborator is passed in: the hub gets the log reader, the broker the hub, the
-streams the hub, the log reader and the domain's snapshot. The application hands
+Every collaborator is passed in: the hub gets the log reader (and the domain's
+``evicts``), the broker the hub, the streams the hub, the log reader and the domain's
+snapshot. The application hands
 ``Realtime.publish`` to its unit of work, which calls it with what each transaction
 wrote to the log, after the commit.
 """
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quorum.realtime.broker import Broker, MemoryBroker, RedisBroker
-from quorum.realtime.hub import Hub
+from quorum.realtime.hub import Evicts, Hub
 from quorum.realtime.log import LogReader
 from quorum.realtime.message import Entry, Message, Project, as_is
 from quorum.realtime.stream import IsFinal, Snapshot, Streams, never_final
@@ -48,9 +49,12 @@ def create_realtime(
     snapshot: Snapshot,
     project: Project = as_is,
     is_final: IsFinal = never_final,
+    evicts: Evicts | None = None,
 ) -> Realtime:
-    """``snapshot`` and ``project`` are the application's: a topic's full state, and what
-    each audience of subscribers receives of a message (``message.Project``)."""
+    """``snapshot``, ``project``, ``is_final`` and ``evicts`` are the application's: a
+    topic's full state, what each audience of subscribers receives of a message
+    (``message.Project``), which message is a topic's last, and whom a message takes the
+    topic's streams from."""
     reader = LogReader(sessionmaker)
     hub = Hub(
         reader,
@@ -58,6 +62,7 @@ def create_realtime(
         poll_interval=settings.log_poll_interval_seconds,
         heartbeat_interval=settings.heartbeat_interval_seconds,
         project=project,
+        evicts=evicts,
     )
     broker: Broker = (
         RedisBroker(hub, settings.redis_url) if settings.redis_url else MemoryBroker(hub)

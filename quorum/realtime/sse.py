@@ -61,12 +61,15 @@ class EventStreamResponse(Response):
         topic_id: uuid.UUID,
         resume_from: int | None,
         audience: str = "",
+        *,
+        principal: str | None = None,
     ) -> None:
         super().__init__(status_code=200)
         self.streams = streams
         self.topic_id = topic_id
         self.resume_from = resume_from
         self.audience = audience
+        self.principal = principal  # whom the hub's ``evicts`` may name
         self.background: BackgroundTask | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -74,7 +77,11 @@ class EventStreamResponse(Response):
         gauge.inc()
         try:
             with StreamSession(
-                self.streams, self.topic_id, abort_of(scope), self.audience
+                self.streams,
+                self.topic_id,
+                abort_of(scope),
+                self.audience,
+                principal=self.principal,
             ) as session:
                 async with asyncio.TaskGroup() as tasks:
                     watcher = tasks.create_task(_watch_disconnect(receive, session.subscriber))

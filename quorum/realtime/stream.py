@@ -69,12 +69,14 @@ class StreamSession:
         topic_id: uuid.UUID,
         abort: Abort | None = None,
         audience: str = "",
+        *,
+        principal: str | None = None,
     ) -> None:
         self._streams = streams
         self.topic_id = topic_id
         self.audience = audience
         self._project = streams.hub.project
-        self.subscriber = streams.hub.subscribe(topic_id, abort, audience)
+        self.subscriber = streams.hub.subscribe(topic_id, abort, audience, principal=principal)
         self.sent_seq = 0  # highest seq written to the client: anything at or below is skipped
         self.ended = False  # a final message was written: nothing can follow it
 

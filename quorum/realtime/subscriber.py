@@ -4,6 +4,10 @@ The hub pushes references to shared ``Message`` objects; the connection's own ta
 them in batches and writes them. A subscriber that lets its queue fill up is closed
 rather than allowed to grow memory or slow the publisher, and its connection reset at
 once (``abort``): its client resumes from the log with Last-Event-ID.
+
+A subscriber may carry a ``principal``: who the connection acts for (the application
+says what it is: a user id). The hub closes the subscribers of a principal that a
+message evicts, after queueing that message, which is still written (``drain``).
 """
 
 import asyncio
@@ -18,6 +22,7 @@ class Subscriber:
     __slots__ = (
         "topic",
         "audience",
+        "principal",
         "limit",
         "closed",
         "close_reason",
@@ -30,12 +35,19 @@ class Subscriber:
     )
 
     def __init__(
-        self, topic: uuid.UUID, limit: int, abort: Abort | None = None, audience: str = ""
+        self,
+        topic: uuid.UUID,
+        limit: int,
+        abort: Abort | None = None,
+        audience: str = "",
+        *,
+        principal: str | None = None,
     ) -> None:
         self.topic = topic
         # Who this connection is, as far as what it may see goes (the application names
         # audiences, for example "admin" and "member"): see ``message.Project``.
         self.audience = audience
+        self.principal = principal  # whom the hub's ``evicts`` may name
         self.limit = limit
         self.closed = False
         self.close_reason = ""
@@ -77,11 +89,14 @@ class Subscriber:
         seq, self._resume_from = self._resume_from, None
         return seq
 
-    def close(self, reason: str) -> None:
+    def close(self, reason: str, *, drain: bool = False) -> None:
+        """Take no more messages. ``drain``: what is queued is still written (the message
+        that says why the stream ends); otherwise it is dropped."""
         if not self.closed:
             self.closed = True
             self.close_reason = reason
-            self._queue.clear()
+            if not drain:
+                self._queue.clear()
             self._wake()
 
     def _wake(self) -> None:
@@ -95,7 +110,7 @@ class Subscriber:
 
     async def wait(self) -> list[Message] | None:
         """The queued messages (an empty list: a heartbeat or a resume request is due), or
-        None once closed."""
+        None once closed and drained."""
         while (
             not self._queue and not self.heartbeat and not self.closed and self._resume_from is None
         ):
@@ -107,7 +122,7 @@ class Subscriber:
                 await self._waiter
             finally:
                 self._waiter = None
-        if self.closed:
+        if self.closed and not self._queue:
             return None
         self.heartbeat = False
         batch = list(self._queue)

@@ -27,6 +27,7 @@ CLOSE_CODES = {
     "bad_client_frame": 1008,  # policy violation: text that is not a resume request
     "binary_frame": 1003,  # unsupported data: the protocol is JSON text frames
     TOPIC_ENDED: 1000,  # normal closure: the topic's final message was sent
+    "access_revoked": 4403,  # the application's 403: the principal lost access (hub.py)
 }
 
 
@@ -85,13 +86,17 @@ async def serve(
     topic_id: uuid.UUID,
     resume_from: int | None,
     audience: str = "",
+    *,
+    principal: str | None = None,
 ) -> None:
-    """Stream to ``websocket`` while a second task reads what the client sends."""
+    """Stream to ``websocket`` while a second task reads what the client sends;
+    ``principal``: whom the hub's ``evicts`` may name."""
     await websocket.accept()
     gauge = metrics.CONNECTIONS.labels("ws")
     gauge.inc()
     try:
-        with StreamSession(streams, topic_id, abort_of(websocket.scope), audience) as session:
+        abort = abort_of(websocket.scope)
+        with StreamSession(streams, topic_id, abort, audience, principal=principal) as session:
             async with asyncio.TaskGroup() as tasks:
                 reader = tasks.create_task(_read_client(websocket, session.subscriber))
                 await _stream(websocket, session, resume_from)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from quorum.realtime.hub import Hub
+from quorum.realtime.hub import Evicts, Hub
 from quorum.realtime.message import Message
 from quorum.realtime.stream import Streams
 from quorum.realtime.subscriber import Subscriber
@@ -83,9 +83,20 @@ class FakeTransport:
 
 
 def make_hub(
-    log: FakeLog, *, queue_limit: int = 100, poll: float = 3600, heartbeat: float = 3600
+    log: FakeLog,
+    *,
+    queue_limit: int = 100,
+    poll: float = 3600,
+    heartbeat: float = 3600,
+    evicts: Evicts | None = None,
 ) -> Hub:
-    return Hub(log, queue_limit=queue_limit, poll_interval=poll, heartbeat_interval=heartbeat)
+    return Hub(
+        log,
+        queue_limit=queue_limit,
+        poll_interval=poll,
+        heartbeat_interval=heartbeat,
+        evicts=evicts,
+    )
 
 
 def make_streams(hub: Hub, log: FakeLog, snapshots: list[int] | None = None) -> Streams:

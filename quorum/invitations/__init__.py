@@ -1,0 +1,1 @@
+"""Invitation links: a way into an event without an organizer deciding on each request."""

@@ -1,0 +1,131 @@
+"""Eviction in-process: a message that ``evicts`` principals reaches every subscriber,
+then ends the evicted principals' streams (``access_revoked``) and no one else's, whether
+it came from the broker or from a catch-up of the log; a stream writes it before it ends."""
+
+import asyncio
+
+import orjson
+
+from quorum.realtime.hub import ACCESS_REVOKED
+from quorum.realtime.message import Message
+from quorum.realtime.stream import StreamSession
+from quorum.realtime.subscriber import Subscriber
+from tests.unit.fakes import (
+    TOPIC,
+    FakeLog,
+    FakeTransport,
+    drain,
+    make_hub,
+    make_streams,
+    msg,
+    running,
+    turns,
+    until,
+)
+
+REMOVED = "member.removed"
+
+
+def removal(seq: int, who: str) -> Message:
+    return Message.build(TOPIC, seq, REMOVED, {"who": who}, 1.0)
+
+
+def evicts(message: Message) -> frozenset[str] | None:
+    """The application's side, as the decisions domain writes it: by type, then body."""
+    if message.type != REMOVED:
+        return None
+    return frozenset({orjson.loads(message.body)["data"]["who"]})
+
+
+async def test_the_evicted_principal_gets_the_message_then_its_stream_ends() -> None:
+    async with running(make_hub(FakeLog(), evicts=evicts)) as hub:
+        bob = hub.subscribe(TOPIC, principal="bob")
+        await turns()
+        hub.deliver(msg(1))
+        hub.deliver(removal(2, "bob"))
+        hub.deliver(msg(3))  # after the eviction: not for bob
+        assert await drain(bob) == [1, 2]
+        assert await drain(bob) is None
+        assert bob.close_reason == ACCESS_REVOKED
+
+
+async def test_the_others_keep_receiving() -> None:
+    async with running(make_hub(FakeLog(), evicts=evicts)) as hub:
+        bob, ada = hub.subscribe(TOPIC, principal="bob"), hub.subscribe(TOPIC, principal="ada")
+        anonymous = hub.subscribe(TOPIC)
+        await turns()
+        hub.deliver(removal(1, "bob"))
+        hub.deliver(msg(2))
+        assert await drain(ada) == [1, 2]
+        assert await drain(anonymous) == [1, 2]
+        assert not ada.closed and not anonymous.closed
+        assert await drain(bob) == [1]
+
+
+async def test_every_stream_of_the_principal_ends() -> None:
+    async with running(make_hub(FakeLog(), evicts=evicts)) as hub:
+        tabs = [hub.subscribe(TOPIC, principal="bob") for _ in range(3)]
+        await turns()
+        hub.deliver(removal(1, "bob"))
+        for tab in tabs:
+            assert await drain(tab) == [1]
+            assert tab.closed and tab.close_reason == ACCESS_REVOKED
+
+
+async def test_a_message_that_evicts_nobody_closes_nothing() -> None:
+    async with running(make_hub(FakeLog(), evicts=evicts)) as hub:
+        bob = hub.subscribe(TOPIC, principal="bob")
+        await turns()
+        hub.deliver(removal(1, "carol"))  # not subscribed here
+        hub.deliver(msg(2))
+        assert await drain(bob) == [1, 2]
+        assert not bob.closed
+
+
+async def test_without_evicts_a_removal_is_only_a_message() -> None:
+    async with running(make_hub(FakeLog())) as hub:
+        bob = hub.subscribe(TOPIC, principal="bob")
+        await turns()
+        hub.deliver(removal(1, "bob"))
+        assert await drain(bob) == [1]
+        assert not bob.closed
+
+
+async def test_a_removal_read_from_the_log_in_a_catch_up_evicts_too() -> None:
+    """Another instance committed it and its broker message was lost: the gap brings it."""
+    log = FakeLog()
+    async with running(make_hub(log, evicts=evicts)) as hub:
+        bob = hub.subscribe(TOPIC, principal="bob")
+        await turns()
+        hub.deliver(msg(1))
+        log.write(1)
+        log.entries[TOPIC].append(removal(2, "bob"))
+        log.write(3)
+        hub.deliver(msg(3))  # reveals the gap: 2 is read from the log
+        await until(lambda: bob.closed)
+        assert await drain(bob) == [1, 2]
+        assert bob.close_reason == ACCESS_REVOKED
+
+
+async def test_a_stream_writes_the_evicting_message_and_ends_with_its_reason() -> None:
+    log = FakeLog()
+    async with running(make_hub(log, evicts=evicts)) as hub:
+        transport = FakeTransport()
+        with StreamSession(make_streams(hub, log), TOPIC, principal="bob") as session:
+            run = asyncio.ensure_future(session.run(transport, None))
+            await until(lambda: transport.types() == ["snapshot"])
+            log.write(1)
+            hub.deliver(msg(1))
+            hub.deliver(removal(2, "bob"))
+            assert await asyncio.wait_for(run, 1) == ACCESS_REVOKED
+        assert transport.types() == ["snapshot", "comment.created", REMOVED]
+
+
+async def test_a_drained_close_keeps_what_is_queued_and_takes_nothing_more() -> None:
+    sub = Subscriber(TOPIC, 10, principal="bob")
+    sub.push(msg(1))
+    sub.close(ACCESS_REVOKED, drain=True)
+    sub.push(msg(2))
+    batch = await sub.wait()
+    assert batch is not None and [m.seq for m in batch] == [1]
+    assert await sub.wait() is None
