@@ -10,7 +10,7 @@ parses one shape whether it read the resource or was told it changed.
 """
 
 import uuid
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel
 
@@ -58,6 +58,17 @@ class MembershipUpdated(MembershipOut, Payload):
     TYPE = "membership.updated"
 
 
+class MembershipRemoved(Payload):
+    """A membership or request is gone: its person deleted their account
+    (``reason: "account_deleted"``). Drop it from the event's members."""
+
+    TYPE = "membership.removed"
+    id: uuid.UUID
+    event_id: uuid.UUID
+    user_id: uuid.UUID
+    reason: Literal["account_deleted"]
+
+
 class ProposalCreated(ProposalOut, Payload):
     """A member put forward a proposal."""
 
@@ -100,6 +111,7 @@ PAYLOADS: tuple[type[Payload], ...] = (
     EventUpdated,
     MembershipRequested,
     MembershipUpdated,
+    MembershipRemoved,
     ProposalCreated,
     ProposalUpdated,
     VoteCast,

@@ -11,6 +11,7 @@ from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from quorum.accounts.models import LoginSession
 from quorum.db.base import utcnow, uuid7
 from quorum.db.insert import insert_unless_exists
 from quorum.db.repository import PageParams, Rows, fetch_page, get, paginate
@@ -33,6 +34,7 @@ from quorum.realtime.log import LogEntry
 _events = cast(Table, Event.__table__)
 _memberships = cast(Table, Membership.__table__)
 _proposals = cast(Table, Proposal.__table__)
+_sessions = cast(Table, LoginSession.__table__)
 
 
 class Access(NamedTuple):
@@ -40,10 +42,17 @@ class Access(NamedTuple):
     vote_threshold: int | None
     role: str | None
     membership_status: str | None
+    session_live: bool  # the caller's token's login session exists and has not expired
 
 
 _ACCESS = (
-    select(_events.c.status, _events.c.vote_threshold, _memberships.c.role, _memberships.c.status)
+    select(
+        _events.c.status,
+        _events.c.vote_threshold,
+        _memberships.c.role,
+        _memberships.c.status,
+        _sessions.c.id,
+    )
     .select_from(
         _events.outerjoin(
             _memberships,
@@ -51,19 +60,32 @@ _ACCESS = (
                 _memberships.c.event_id == _events.c.id,
                 _memberships.c.user_id == bindparam("user_id"),
             ),
+        ).outerjoin(
+            _sessions,
+            and_(
+                _sessions.c.id == bindparam("sid"),
+                _sessions.c.user_id == bindparam("user_id"),
+                _sessions.c.expires_at > bindparam("now", type_=_sessions.c.expires_at.type),
+            ),
         )
     )
     .where(_events.c.id == bindparam("event_id"))
 )
 
 
-async def access(session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID) -> Access | None:
-    """The event and the caller's membership of it, in one round trip. Every event-scoped
-    request runs this, so the statement is built once and run on the Core connection."""
+async def access(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, session_id: uuid.UUID
+) -> Access | None:
+    """The event, the caller's membership of it and whether the caller's login session is
+    live, in one round trip. Every event-scoped request runs this, so the statement is
+    built once and run on the Core connection."""
     connection = await session.connection()
-    result = await connection.execute(_ACCESS, {"event_id": event_id, "user_id": user_id})
-    row = result.one_or_none()
-    return Access(*row) if row is not None else None
+    params = {"event_id": event_id, "user_id": user_id, "sid": session_id, "now": utcnow()}
+    row = (await connection.execute(_ACCESS, params)).one_or_none()
+    if row is None:
+        return None
+    status, threshold, role, membership_status, live_session = row
+    return Access(status, threshold, role, membership_status, live_session is not None)
 
 
 # -- the event log ----------------------------------------------------------------------
