@@ -3,6 +3,7 @@ account deletion. A token is valid only while its login session is: every route 
 the session on every use, so a revoked token is refused at once, on every instance, even
 right after it succeeded (the token's signature is cached, its session never is)."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -137,6 +138,37 @@ async def test_a_wrong_current_password_changes_nothing(api: Api) -> None:
     assert (await login(api, owner.email)).status_code == 200
     short = {"current_password": PASSWORD, "new_password": "short"}
     problem(await api.client.post(f"{ME}/password", json=short, headers=owner.auth), 422)
+
+
+async def test_of_two_concurrent_password_changes_exactly_one_wins(api: Api) -> None:
+    """Both verify the same current password; the write is conditional on the hash they
+    verified, so the second finds it changed (403), or finds its session ended by the
+    first (401): never two passwords each believed to be the one."""
+    laptop = await api.user("racer")
+    phone = await second_session(api, laptop)
+    passwords = {"laptop": "laptop passphrase", "phone": "phone passphrase"}
+    changes = [
+        api.client.post(
+            f"{ME}/password",
+            json={"current_password": PASSWORD, "new_password": passwords[name]},
+            headers=device.auth,
+        )
+        for name, device in (("laptop", laptop), ("phone", phone))
+    ]
+
+    laptop_r, phone_r = await asyncio.gather(*changes)
+
+    outcomes = {"laptop": laptop_r, "phone": phone_r}
+    winners = [name for name, r in outcomes.items() if r.status_code == 204]
+    assert len(winners) == 1, {name: r.text for name, r in outcomes.items()}
+    loser = outcomes["phone" if winners == ["laptop"] else "laptop"]
+    assert (loser.status_code, loser.json()["code"]) in {
+        (403, "wrong_password"),
+        (401, "session_revoked"),
+    }, loser.text
+    assert (await login(api, laptop.email, passwords[winners[0]])).status_code == 200
+    for other in [PASSWORD, *(p for n, p in passwords.items() if n != winners[0])]:
+        problem(await login(api, laptop.email, other), 401, "invalid_credentials")
 
 
 async def test_sign_out_everywhere_ends_every_session(api: Api) -> None:
