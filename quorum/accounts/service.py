@@ -80,11 +80,6 @@ async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     return user
 
 
-async def require_user(session: AsyncSession, user_id: uuid.UUID) -> None:
-    if not await repo.user_exists(session, user_id):
-        raise user_not_found()
-
-
 async def require_session(session: AsyncSession, caller: Caller) -> None:
     """The caller's account exists and the token's session is live, or 401."""
     state = await repo.session_state(session, caller.user_id, caller.session_id)
