@@ -20,6 +20,7 @@ from quorum.db.metrics import observe_pool
 from quorum.db.retry import wait_for_database
 from quorum.db.uow import UnitOfWork
 from quorum.decisions import deadlines, events, eviction, projection
+from quorum.decisions.accounts import forget_member
 from quorum.decisions.router import router as decisions_router
 from quorum.decisions.snapshot import snapshot_reader
 from quorum.decisions.streams import contract_router
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessionmaker = sessionmaker
         app.state.uow = uow  # TransactionalRoute's transactions
         app.state.passwords = Passwords(settings)
+        app.state.account_cleanup = forget_member  # what a deleted account takes with it
         app.state.realtime = realtime
         app.state.streams = realtime.streams
         settings.signing_key()  # fail (or create the embedded key) at start, not on first login

@@ -4,7 +4,9 @@ Running it again changes nothing: the demo users and their event are found and r
 so a second run (a restarted container, a README followed twice) shows the same event.
 """
 
+import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +16,8 @@ from quorum.accounts import service as accounts
 from quorum.accounts.models import User
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.schemas import RegisterIn
+from quorum.accounts.service import open_session
+from quorum.accounts.tokens import Caller
 from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.uow import UnitOfWork
 from quorum.decisions import service as decisions
@@ -47,6 +51,11 @@ async def _user(session: AsyncSession, passwords: Passwords, email: str, name: s
     )
 
 
+async def _caller(session: AsyncSession, user_id: uuid.UUID) -> Caller:
+    """A short login session for one of the demo's people to act through."""
+    return Caller(user_id, await open_session(session, user_id, timedelta(minutes=5)))
+
+
 async def create_demo(settings: Settings) -> Demo:
     engine = create_engine(settings)
     try:
@@ -64,7 +73,7 @@ async def create_demo(settings: Settings) -> Demo:
                 alice.id,
                 EventCreate(title=TITLE, description="Demo", vote_threshold=2),
             )
-            organizer = await load_access(event.id, alice.id, session)
+            organizer = await load_access(event.id, await _caller(session, alice.id), session)
             for member in (bob, carol):
                 request = await decisions.request_membership(session, event.id, member.id)
                 approve = MembershipUpdate(status=MembershipStatus.APPROVED)
@@ -79,7 +88,7 @@ async def create_demo(settings: Settings) -> Demo:
                     (ProposalKind.CONCLUSION, "Lisbon"),
                 ]
             ]
-            bob_access = await load_access(event.id, bob.id, session)
+            bob_access = await load_access(event.id, await _caller(session, bob.id), session)
             await decisions.cast_vote(session, bob_access, proposals[0].id)
             await decisions.cast_vote(session, organizer, proposals[0].id)  # reaches 2: accepted
             await decisions.cast_vote(session, bob_access, proposals[2].id)

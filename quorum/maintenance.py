@@ -1,10 +1,11 @@
-"""Periodic housekeeping of one process: event-log retention and expired idempotency
-keys. Every instance may run it; the deletes are idempotent."""
+"""Periodic housekeeping of one process: event-log retention, expired idempotency keys
+and expired login sessions. Every instance may run it; the deletes are idempotent."""
 
 import asyncio
 
 import structlog
 
+from quorum.accounts.repository import purge_expired_sessions
 from quorum.db.uow import UnitOfWork
 from quorum.idempotency.repository import purge_expired
 from quorum.realtime import log as event_log
@@ -21,8 +22,14 @@ async def run_once(settings: Settings, uow: UnitOfWork) -> None:
             max_age_seconds=settings.log_retention_seconds,
         )
         expired = await purge_expired(session, settings.idempotency_ttl_seconds)
-    if pruned or expired:
-        log.info("maintenance", log_entries_pruned=pruned, idempotency_keys_purged=expired)
+        sessions = await purge_expired_sessions(session)
+    if pruned or expired or sessions:
+        log.info(
+            "maintenance",
+            log_entries_pruned=pruned,
+            idempotency_keys_purged=expired,
+            sessions_purged=sessions,
+        )
 
 
 async def run_forever(settings: Settings, uow: UnitOfWork) -> None:

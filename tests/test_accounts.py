@@ -156,6 +156,7 @@ def _token(key: str = SECRET, **claims: object) -> str:
     now = datetime.now(UTC)
     payload = {
         "sub": str(uuid.uuid4()),
+        "sid": str(uuid.uuid4()),
         "aud": "quorum:api",
         "iat": now,
         "exp": now + timedelta(days=1),  # the suite can run long: never expired by then

@@ -12,7 +12,7 @@ import jsonschema_rs
 from websockets.asyncio.client import connect as ws_connect
 
 from quorum.decisions.events import PAYLOADS
-from tests.api import Api
+from tests.api import PASSWORD, Api
 from tests.services import ROOT, Server
 from tests.sse import events
 
@@ -121,6 +121,11 @@ async def _every_kind_of_change(api: Api, owner: Any, member: Any, event: str) -
     assert joined.status_code == 201  # membership.joined
     left = await api.client.delete(f"{url}/memberships/me", headers=leaver.auth)
     assert left.status_code == 204  # membership.removed
+    leaving = await api.user("leaving")
+    await api.join(owner, event, leaving)
+    deletion = {"password": PASSWORD}
+    r = await api.client.request("DELETE", "/api/v1/me", json=deletion, headers=leaving.auth)
+    assert r.status_code == 204, r.text  # membership.removed
     renamed = await api.client.patch(url, json={"title": "Renamed"}, headers=owner.auth)
     assert renamed.status_code == 200  # event.updated
     assert (await api.client.delete(url, headers=owner.auth)).status_code == 204  # the last

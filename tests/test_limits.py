@@ -275,3 +275,22 @@ async def test_every_list_refuses_oversized_pages(api: Api, limit: str) -> None:
         problem(r, 422, "validation_error")
     r = await api.client.get(f"{base}/log", params={"after": str(2**63)}, headers=owner.auth)
     problem(r, 422, "validation_error")  # past BIGINT: was a 500 (found by schemathesis)
+
+
+async def test_password_checks_of_one_user_are_limited_like_logins(limited_server: Server) -> None:
+    """Changing the password and deleting the account prove the password: with a stolen
+    token they would be a way to guess it, so they share the login's limit, per user."""
+    async with api_for(limited_server) as api:
+        email = f"owner-{uuid.uuid4().hex[:8]}@example.com"
+        assert (await register(api, client_ip(), email)).status_code == 201
+        token = (await login(api, client_ip(), email)).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        guess = {"current_password": "a guess", "new_password": "whatever new"}
+        for _ in range(LIMIT):
+            r = await api.client.post("/api/v1/me/password", json=guess, headers=auth)
+            problem(r, 403, "wrong_password")
+        right = {"password": PASSWORD}
+        assert_rate_limited(
+            await api.client.request("DELETE", "/api/v1/me", json=right, headers=auth)
+        )
+        assert (await api.client.get("/api/v1/me", headers=auth)).status_code == 200

@@ -97,9 +97,13 @@ async def test_spot_checks(openapi: dict[str, Any]) -> None:
     assert {"already_voted", "proposal_not_pending", "event_closed"} <= codes(vote, 409)
     assert codes(vote, 403) == {"not_a_member"}
     assert {"event_not_found", "proposal_not_found"} <= codes(vote, 404)
-    assert {"not_authenticated", "invalid_token", "token_expired", "user_not_found"} == codes(
-        vote, 401
-    )
+    assert {
+        "not_authenticated",
+        "invalid_token",
+        "token_expired",
+        "user_not_found",
+        "session_revoked",
+    } == codes(vote, 401)
     assert "validation_error" in codes(vote, 422)
     assert "requestBody" not in vote
 

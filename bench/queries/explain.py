@@ -29,6 +29,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ import asyncpg
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from quorum.accounts.service import open_session
+from quorum.accounts.tokens import Caller
 from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.repository import PageParams
 from quorum.decisions import repository as repo
@@ -58,7 +61,7 @@ SEED_ARGS = [
 @dataclass
 class Ids:
     event: uuid.UUID
-    member: uuid.UUID  # a member who has voted: not on the proposal used for the new vote
+    member: Caller  # a member who has voted (not on the proposal used for the new vote), logged in
     proposal: uuid.UUID
     commented: uuid.UUID  # the proposal with the most comments
     busy_user: uuid.UUID  # the user with the most memberships
@@ -97,7 +100,7 @@ SCENARIOS = [
     Scenario(
         "access",
         "Access check: the event and the caller's membership (every event-scoped request)",
-        lambda s, i: repo.access(s, i.event, i.member),
+        lambda s, i: repo.access(s, i.event, i.member.user_id, i.member.session_id),
         {0: "uq_memberships_event_id_user_id"},
     ),
     Scenario(
@@ -212,7 +215,12 @@ async def pick_ids(session: AsyncSession) -> Ids:
         .limit(1)
     )
     event = await repo.get_event(session, event_id)
-    return Ids(event_id, voted, proposal, commented, busy, event.last_seq)  # type: ignore[arg-type]
+    assert voted is not None
+    # The member's login session: the access check reads it (kept, like the seeded rows).
+    session_id = await open_session(session, voted, timedelta(days=1))
+    await session.commit()
+    member = Caller(voted, session_id)
+    return Ids(event_id, member, proposal, commented, busy, event.last_seq)  # type: ignore[arg-type]
 
 
 def shape(plan: list[str]) -> list[str]:

@@ -15,7 +15,8 @@ log rows, so the invariants hold from the start. Membership rows are written wit
 the log entries an approval through the API would add (the counter still matches).
 
 Access tokens are minted with ``quorum.accounts.tokens`` and the same secret as the
-server (QUORUM_SECRET_KEY), instead of logging in thousands of times. OUT gets
+server (QUORUM_SECRET_KEY), instead of logging in thousands of times; each names a
+login session seeded for its user (a token is valid only while its session row is). OUT gets
 ``tokens.txt`` (one per line, member i is line i), ``proposals.txt`` (the hot event's
 proposal ids) and ``event.txt`` (its id), which the wrk scripts read.
 
@@ -81,6 +82,7 @@ class Seeded:
     members: list[uuid.UUID]
     hot_proposals: list[uuid.UUID]
     counts: dict[str, int]
+    sessions: dict[uuid.UUID, uuid.UUID]  # user -> the login session its token names
 
 
 async def seed(args: argparse.Namespace) -> Seeded:
@@ -94,6 +96,9 @@ async def seed(args: argparse.Namespace) -> Seeded:
         (u, f"user{i}@bench.example", f"Bench user {i}", UNUSABLE_HASH, ts(now, i))
         for i, u in enumerate(users)
     ]
+    sessions = {u: uuid7() for u in users}
+    session_expiry = datetime.now(UTC) + timedelta(hours=args.token_ttl_hours)
+    session_rows = [(sid, u, now, session_expiry) for u, sid in sessions.items()]
 
     hot = uuid7()
     events = [hot] + [uuid7() for _ in range(args.other_events)]
@@ -174,6 +179,11 @@ async def seed(args: argparse.Namespace) -> Seeded:
                 columns=["id", "email", "display_name", "password_hash", "created_at"],
             )
             await conn.copy_records_to_table(
+                "sessions",
+                records=session_rows,
+                columns=["id", "user_id", "created_at", "expires_at"],
+            )
+            await conn.copy_records_to_table(
                 "events",
                 records=[(*r, log.last_seq.get(r[0], 0)) for r in event_rows],
                 columns=[
@@ -233,7 +243,7 @@ async def seed(args: argparse.Namespace) -> Seeded:
         "comments": len(comment_rows),
         "event_log": len(log.rows),
     }
-    return Seeded(hot, organizer, members, hot_proposals, counts)
+    return Seeded(hot, organizer, members, hot_proposals, counts, sessions)
 
 
 async def recreate(database: str) -> None:
@@ -257,9 +267,14 @@ def migrate(database: str) -> None:
 
 def write_client_files(out: Path, seeded: Seeded, secret: str, ttl: timedelta) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    lines = [tokens.issue(secret, u, tokens.ACCESS_AUDIENCE, ttl) for u in seeded.members]
+
+    def token(user: uuid.UUID) -> str:
+        sid = str(seeded.sessions[user])
+        return tokens.issue(secret, user, tokens.ACCESS_AUDIENCE, ttl, sid=sid)
+
+    lines = [token(u) for u in seeded.members]
     (out / "tokens.txt").write_text("\n".join(lines) + "\n")
-    organizer = tokens.issue(secret, seeded.organizer, tokens.ACCESS_AUDIENCE, ttl)
+    organizer = token(seeded.organizer)
     (out / "organizer_token.txt").write_text(organizer + "\n")
     (out / "proposals.txt").write_text("".join(f"{p}\n" for p in seeded.hot_proposals))
     (out / "event.txt").write_text(f"{seeded.hot_event}\n")

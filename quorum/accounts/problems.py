@@ -19,3 +19,4 @@ FORM_REQUIRED = Case(
     LOGIN_FORM,
     extra={"errors": [{"loc": ["body", "username"], "msg": "Field required", "type": "missing"}]},
 )
+WRONG_PASSWORD = Case(403, "wrong_password", "The current password is not correct.")

@@ -1,18 +1,22 @@
 """Queries of the accounts domain. Only ``flush()`` here; the unit of work commits."""
 
 import uuid
+from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quorum.accounts.models import User
+from quorum.accounts.models import DELETED_NAME, UNUSABLE_PASSWORD, LoginSession, User
 from quorum.db.base import utcnow, uuid7
 from quorum.db.insert import insert_unless_exists
 from quorum.db.repository import get
 
 
-async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
-    return await get(session, User, User.id == user_id)
+async def get_user(
+    session: AsyncSession, user_id: uuid.UUID, *, for_update: bool = False
+) -> User | None:
+    return await get(session, User, User.id == user_id, for_update=for_update)
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -46,3 +50,97 @@ async def add_user(
     ):
         return None
     return await session.get_one(User, user_id)
+
+
+# -- login sessions ---------------------------------------------------------------------
+
+
+async def add_session(session: AsyncSession, user_id: uuid.UUID, expires_at: datetime) -> uuid.UUID:
+    session_id = uuid7()
+    session.add(
+        LoginSession(id=session_id, user_id=user_id, created_at=utcnow(), expires_at=expires_at)
+    )
+    await session.flush()
+    return session_id
+
+
+class SessionState(NamedTuple):
+    user_active: bool  # the account exists and is not deleted
+    session_live: bool  # and this session of it is neither revoked nor expired
+
+
+async def session_state(
+    session: AsyncSession, user_id: uuid.UUID, session_id: uuid.UUID
+) -> SessionState:
+    """The account and one of its sessions, in one primary-key lookup of each."""
+    live = and_(
+        LoginSession.id == session_id,
+        LoginSession.user_id == User.id,
+        LoginSession.expires_at > utcnow(),
+    )
+    row = (
+        await session.execute(
+            select(User.deleted_at, LoginSession.id)
+            .select_from(User)
+            .outerjoin(LoginSession, live)
+            .where(User.id == user_id)
+        )
+    ).one_or_none()
+    if row is None or row.deleted_at is not None:
+        return SessionState(user_active=False, session_live=False)
+    return SessionState(user_active=True, session_live=row.id is not None)
+
+
+async def delete_sessions(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    only: uuid.UUID | None = None,
+    keep: uuid.UUID | None = None,
+) -> None:
+    """Revoke the user's sessions: just ``only``, or all but ``keep``, or all."""
+    statement = delete(LoginSession).where(LoginSession.user_id == user_id)
+    if only is not None:
+        statement = statement.where(LoginSession.id == only)
+    if keep is not None:
+        statement = statement.where(LoginSession.id != keep)
+    await session.execute(statement)
+
+
+async def purge_expired_sessions(session: AsyncSession) -> int:
+    result = await session.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow()))
+    return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+# -- account changes --------------------------------------------------------------------
+
+
+async def set_password_hash(
+    session: AsyncSession, user_id: uuid.UUID, old_hash: str, new_hash: str
+) -> bool:
+    """Replace the hash the caller verified against: False if it changed meanwhile (a
+    concurrent change won), so two changes never both believe they succeeded."""
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id, User.password_hash == old_hash, User.deleted_at.is_(None))
+        .values(password_hash=new_hash)
+        .returning(User.id)
+    )
+    return result.one_or_none() is not None
+
+
+async def tombstone_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """What is left of a deleted account: a row that the person's proposals, votes and
+    comments still name, with nothing that identifies or admits anyone. The email is
+    freed (anyone may register it again); ``!`` is no argon2 hash, so no password
+    matches it."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(
+            email=f"deleted-{user_id}@deleted.invalid",
+            display_name=DELETED_NAME,
+            password_hash=UNUSABLE_PASSWORD,
+            deleted_at=utcnow(),
+        )
+    )

@@ -1,9 +1,10 @@
-"""Routes: register, log in (OAuth2 password flow), who am I."""
+"""Routes: register, log in (OAuth2 password flow), log out, and the account's own
+changes: who am I, display name, password, sign out everywhere, deletion."""
 
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from quorum.accounts import service, tokens
@@ -14,12 +15,29 @@ from quorum.accounts.problems import (
     FORM_REQUIRED,
     INVALID_CREDENTIALS,
     LOGIN_FORM,
+    WRONG_PASSWORD,
 )
-from quorum.accounts.schemas import RegisterIn, TokenOut, UserOut
-from quorum.api.deps import CurrentUserId, SessionDep, SettingsDep
+from quorum.accounts.schemas import (
+    AccountDeletion,
+    PasswordChange,
+    ProfileUpdate,
+    RegisterIn,
+    TokenOut,
+    UserOut,
+)
+from quorum.accounts.service import AccountCleanup
+from quorum.api.deps import CurrentCaller, CurrentUserId, SessionDep, SettingsDep, TokenCaller
 from quorum.api.errors import validation_hint
-from quorum.api.problems import AUTH, BODY_TOO_LARGE, DATABASE, JSON_BODY, RATE_LIMITED, problems
-from quorum.api.ratelimit import limit_login, limit_register
+from quorum.api.problems import (
+    AUTH,
+    BODY_TOO_LARGE,
+    DATABASE,
+    JSON_BODY,
+    NO_BODY,
+    RATE_LIMITED,
+    problems,
+)
+from quorum.api.ratelimit import limit_login, limit_password_check, limit_register
 from quorum.api.routing import TransactionalRoute
 
 router = APIRouter(route_class=TransactionalRoute, tags=["accounts"])
@@ -31,6 +49,7 @@ def get_passwords(request: Request) -> Passwords:
 
 
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+PASSWORD_CHECK = (*AUTH, *JSON_BODY, WRONG_PASSWORD, RATE_LIMITED, *DATABASE)
 
 
 @router.post(
@@ -61,19 +80,91 @@ async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     passwords: PasswordsDep,
     settings: SettingsDep,
+    session: SessionDep,
 ) -> TokenOut:
     """Log in with an OAuth2 password form (``username`` is the email), not JSON: a
-    bearer access token for every other route."""
+    bearer access token for every other route, valid until it expires or its session
+    is ended (log out, a password change, sign out everywhere)."""
     uow = request.app.state.uow
     user = await service.authenticate(uow, passwords, form.username, form.password)
-    ttl = settings.access_token_ttl_seconds
+    ttl = timedelta(seconds=settings.access_token_ttl_seconds)
+    session_id = await service.open_session(session, user.id, ttl)
     access_token = tokens.issue(
-        settings.signing_key(), user.id, tokens.ACCESS_AUDIENCE, timedelta(seconds=ttl)
+        settings.signing_key(), user.id, tokens.ACCESS_AUDIENCE, ttl, sid=str(session_id)
     )
-    return TokenOut(access_token=access_token, expires_in=ttl)
+    return TokenOut(access_token=access_token, expires_in=settings.access_token_ttl_seconds)
+
+
+@router.post("/auth/logout", status_code=204, responses=problems(AUTH, NO_BODY, DATABASE))
+async def logout(caller: CurrentCaller, session: SessionDep) -> Response:
+    """End this token's session: the token is refused from now on, on every instance
+    (401 ``session_revoked``). Streams already open stay open. Takes no body."""
+    await service.log_out(session, caller)
+    return Response(status_code=204)
 
 
 @router.get("/me", responses=problems(AUTH, DATABASE))
 async def me(user_id: CurrentUserId, session: SessionDep) -> UserOut:
     """The account the access token belongs to."""
     return UserOut.model_validate(await service.get_user(session, user_id))
+
+
+@router.patch("/me", responses=problems(AUTH, JSON_BODY, DATABASE))
+async def update_me(body: ProfileUpdate, caller: CurrentCaller, session: SessionDep) -> UserOut:
+    """Change the display name (the rules of registration: 1-100 characters, not blank)."""
+    user = await service.set_display_name(session, caller, body.display_name)
+    return UserOut.model_validate(user)
+
+
+@router.post(
+    "/me/password",
+    status_code=204,
+    dependencies=[Depends(limit_password_check)],
+    responses=problems(PASSWORD_CHECK),
+)
+async def change_password(
+    request: Request,
+    body: PasswordChange,
+    caller: TokenCaller,
+    session: SessionDep,
+    passwords: PasswordsDep,
+) -> Response:
+    """Change the password, proving the current one (403 ``wrong_password``; attempts
+    are rate limited per user like logins). Every other session of the account ends;
+    this token keeps working."""
+    uow = request.app.state.uow
+    await service.change_password(
+        uow, session, passwords, caller, body.current_password, body.new_password
+    )
+    return Response(status_code=204)
+
+
+@router.post("/me/sessions/revoke", status_code=204, responses=problems(AUTH, NO_BODY, DATABASE))
+async def sign_out_everywhere(caller: CurrentCaller, session: SessionDep) -> Response:
+    """Sign out everywhere: every session of the account ends, this one included. Takes
+    no body."""
+    await service.sign_out_everywhere(session, caller)
+    return Response(status_code=204)
+
+
+@router.delete(
+    "/me",
+    status_code=204,
+    dependencies=[Depends(limit_password_check)],
+    responses=problems(PASSWORD_CHECK),
+)
+async def delete_me(
+    request: Request,
+    body: AccountDeletion,
+    caller: TokenCaller,
+    session: SessionDep,
+    passwords: PasswordsDep,
+) -> Response:
+    """Delete the account, proving its password (403 ``wrong_password``). The email is
+    free again at once; sessions, memberships and requests go (an organizer's
+    membership stays, so the event keeps its organizer); proposals, votes and comments
+    stay, by "deleted user"."""
+    cleanup: AccountCleanup = request.app.state.account_cleanup
+    uow = request.app.state.uow
+    await service.delete_account(uow, session, passwords, caller, body.password, cleanup)
+    return Response(status_code=204)

@@ -13,17 +13,43 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 128  # argon2 would take more, but nobody needs to send a megabyte of it
 
 
+Password = Annotated[str, Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
+DisplayName = Annotated[
+    str,
+    Field(min_length=1, max_length=DISPLAY_NAME_MAX, pattern=NONBLANK),
+    NoNul,
+    Stripped,
+]
+# A password to check, not to set: any length up to the cap, so that a password set under
+# other rules can still be proved.
+CurrentPassword = Annotated[str, Field(min_length=1, max_length=PASSWORD_MAX)]
+
+
 class RegisterIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: Annotated[EmailStr, Field(max_length=EMAIL_MAX)]
-    password: Annotated[str, Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)]
-    display_name: Annotated[
-        str,
-        Field(min_length=1, max_length=DISPLAY_NAME_MAX, pattern=NONBLANK),
-        NoNul,
-        Stripped,
-    ]
+    password: Password
+    display_name: DisplayName
+
+
+class ProfileUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: DisplayName
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: CurrentPassword
+    new_password: Password
+
+
+class AccountDeletion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    password: CurrentPassword
 
 
 class UserOut(BaseModel):

@@ -1,6 +1,16 @@
-"""Registration and login, and the one answer for an account that no longer exists."""
+"""Registration, login and the account's own changes (password, name, sessions,
+deletion), and the answers for a token whose session or account is gone.
+
+A password is verified outside the request's writing transaction, in a read-only one
+that ends first: hashing takes tens of milliseconds, and on SQLite a writing
+transaction holds the database's write lock. The write that follows is conditional on
+what was read (the same hash, the same live session), so nothing changed in between
+goes unnoticed.
+"""
 
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -8,8 +18,15 @@ from quorum.accounts import repository as repo
 from quorum.accounts.models import User
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.schemas import RegisterIn
-from quorum.db.uow import UnitOfWork
-from quorum.errors import Conflict, Unauthenticated
+from quorum.accounts.tokens import Caller
+from quorum.db.base import utcnow
+from quorum.db.uow import UnitOfWork, read_only
+from quorum.errors import Conflict, PermissionDenied, Unauthenticated
+from quorum.idempotency.repository import delete_for_user
+
+# What else goes when an account does (the person's memberships: quorum/decisions),
+# passed in by the application so that accounts import nothing of the features above.
+AccountCleanup = Callable[[AsyncSession, uuid.UUID], Awaitable[None]]
 
 
 async def register(session: AsyncSession, passwords: Passwords, data: RegisterIn) -> User:
@@ -32,9 +49,16 @@ async def authenticate(uow: UnitOfWork, passwords: Passwords, email: str, passwo
     if "\x00" not in email:  # no stored email has one, and PostgreSQL refuses it in a query
         async with uow.transaction() as session:
             user = await repo.get_user_by_email(session, email)
+    if user is not None and user.deleted_at is not None:
+        user = None
     if not await passwords.verify(user.password_hash if user else None, password) or user is None:
         raise Unauthenticated("invalid_credentials", "Wrong email or password.")
     return user
+
+
+async def open_session(session: AsyncSession, user_id: uuid.UUID, ttl: timedelta) -> uuid.UUID:
+    """A login session living as long as the access token issued in it."""
+    return await repo.add_session(session, user_id, utcnow() + ttl)
 
 
 def user_not_found() -> Unauthenticated:
@@ -43,13 +67,95 @@ def user_not_found() -> Unauthenticated:
     return Unauthenticated("user_not_found", "This account no longer exists.")
 
 
+def session_revoked() -> Unauthenticated:
+    """A well-signed, unexpired token whose session was ended: logged out, or revoked by
+    a password change or "sign out everywhere". Logging in again gives a new one."""
+    return Unauthenticated("session_revoked", "This session has ended; log in again.")
+
+
 async def get_user(session: AsyncSession, user_id: uuid.UUID) -> User:
     user = await repo.get_user(session, user_id)
-    if user is None:
+    if user is None or user.deleted_at is not None:
         raise user_not_found()
     return user
 
 
-async def require_user(session: AsyncSession, user_id: uuid.UUID) -> None:
-    if not await repo.user_exists(session, user_id):
+async def require_session(session: AsyncSession, caller: Caller) -> None:
+    """The caller's account exists and the token's session is live, or 401."""
+    state = await repo.session_state(session, caller.user_id, caller.session_id)
+    if not state.user_active:
         raise user_not_found()
+    if not state.session_live:
+        raise session_revoked()
+
+
+async def log_out(session: AsyncSession, caller: Caller) -> None:
+    await repo.delete_sessions(session, caller.user_id, only=caller.session_id)
+
+
+async def sign_out_everywhere(session: AsyncSession, caller: Caller) -> None:
+    await repo.delete_sessions(session, caller.user_id)
+
+
+async def set_display_name(session: AsyncSession, caller: Caller, name: str) -> User:
+    user = await repo.get_user(session, caller.user_id, for_update=True)
+    if user is None or user.deleted_at is not None:
+        raise user_not_found()
+    user.display_name = name
+    await session.flush()
+    return user
+
+
+def wrong_password() -> PermissionDenied:
+    """403, not 401: the token is fine, and a client must not take this for a logout."""
+    return PermissionDenied("wrong_password", "The current password is not correct.")
+
+
+async def _verified_hash(
+    uow: UnitOfWork, passwords: Passwords, caller: Caller, password: str
+) -> str:
+    """The stored hash, once ``password`` matched it; read in a transaction of its own."""
+    async with read_only(uow.sessionmaker) as session:
+        await require_session(session, caller)
+        password_hash = (await get_user(session, caller.user_id)).password_hash
+    if not await passwords.verify(password_hash, password):
+        raise wrong_password()
+    return password_hash
+
+
+async def change_password(
+    uow: UnitOfWork,
+    session: AsyncSession,
+    passwords: Passwords,
+    caller: Caller,
+    current: str,
+    new: str,
+) -> None:
+    """Store the new hash and end every other session: whoever else held one (a stolen
+    token, another device) must log in with the new password; this token keeps working."""
+    old_hash = await _verified_hash(uow, passwords, caller, current)
+    new_hash = await passwords.hash(new)
+    await require_session(session, caller)
+    if not await repo.set_password_hash(session, caller.user_id, old_hash, new_hash):
+        raise wrong_password()  # changed meanwhile: the password just verified is stale
+    await repo.delete_sessions(session, caller.user_id, keep=caller.session_id)
+
+
+async def delete_account(
+    uow: UnitOfWork,
+    session: AsyncSession,
+    passwords: Passwords,
+    caller: Caller,
+    password: str,
+    cleanup: AccountCleanup,
+) -> None:
+    """Tombstone the account (quorum/accounts/repository.py ``tombstone_user``), end its
+    sessions, drop its idempotency records and let ``cleanup`` drop the rest. Proposals,
+    votes and comments stay: they are the decisions' history, now by "deleted user"."""
+    await _verified_hash(uow, passwords, caller, password)
+    await repo.get_user(session, caller.user_id, for_update=True)  # one deletion at a time
+    await require_session(session, caller)  # read under the lock: never deleted twice
+    await repo.tombstone_user(session, caller.user_id)
+    await repo.delete_sessions(session, caller.user_id)
+    await delete_for_user(session, caller.user_id)
+    await cleanup(session, caller.user_id)

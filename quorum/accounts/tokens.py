@@ -3,6 +3,11 @@
 Each kind of token has its own audience, so a token minted for one purpose (a stream
 ticket, say) is refused everywhere else.
 
+Access tokens and stream tickets name the login session they belong to (``sid``): the
+token is only as valid as that session row (quorum/accounts/models.py), which the
+routes read on every use. Tokens issued before sessions existed carry no ``sid`` and
+are ``invalid_token``: their holders log in again.
+
 A token signed with our key can still carry claims of the wrong type (a bug in another
 issuer, a hand-made test token): ``exp`` must be a finite JSON number and ``sub`` a
 UUID string, or the token is ``invalid_token`` like any other bad one, never a 500.
@@ -13,7 +18,7 @@ import math
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
 
@@ -75,6 +80,25 @@ def subject(claims: dict[str, Any]) -> uuid.UUID:
         return uuid.UUID(claims["sub"])
     except (TypeError, ValueError):
         raise _invalid() from None
+
+
+class Caller(NamedTuple):
+    """Who a token speaks for: the user, and the login session it was issued in."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+
+
+def caller(claims: dict[str, Any]) -> Caller:
+    """The token's user and session; ``invalid_token`` without a well-formed ``sid``."""
+    sid = claims.get("sid")
+    if not isinstance(sid, str):
+        raise _invalid()
+    try:
+        session_id = uuid.UUID(sid)
+    except ValueError:
+        raise _invalid() from None
+    return Caller(subject(claims), session_id)
 
 
 def _invalid() -> Unauthenticated:

@@ -1,9 +1,15 @@
 """Dependencies every feature's routes share, as ``Annotated`` aliases.
 
-They are ``async def`` although none of them awaits anything: FastAPI runs a plain
-``def`` dependency in a worker thread, and three thread round trips per request (each
-waiting for the GIL held by a busy event loop) cost more than the dependencies
-themselves (bench/RESULTS.md).
+They are ``async def`` even where they await nothing: FastAPI runs a plain ``def``
+dependency in a worker thread, and three thread round trips per request (each waiting
+for the GIL held by a busy event loop) cost more than the dependencies themselves
+(bench/RESULTS.md).
+
+A token is valid only while its login session is (quorum/accounts/models.py), read on
+every use. ``CurrentCaller`` and ``CurrentUserId`` do that with one primary-key query;
+``TokenCaller`` checks only the token, for the event-scoped routes whose access query
+(quorum/decisions/access.py) reads the session in the same round trip, and for the
+routes that check it in a transaction of their own.
 """
 
 import uuid
@@ -14,6 +20,8 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.accounts import tokens
+from quorum.accounts.service import require_session
+from quorum.accounts.tokens import Caller
 from quorum.errors import Unauthenticated
 from quorum.settings import Settings
 
@@ -35,18 +43,35 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def current_user_id(
+async def token_caller(
     request: Request, settings: SettingsDep, token: Annotated[str | None, Depends(_bearer)]
-) -> uuid.UUID:
-    """The caller's id from a valid access token; no database round trip."""
+) -> Caller:
+    """The caller's user and session from a valid access token, without a database round
+    trip: whoever depends on this must check the session."""
     if not token:
         raise Unauthenticated(
             "not_authenticated", "Send an access token: Authorization: Bearer ..."
         )
     claims = tokens.verify(settings.signing_key(), token, tokens.ACCESS_AUDIENCE)
-    user_id = tokens.subject(claims)
-    request.state.user_id = user_id
-    return user_id
+    caller = tokens.caller(claims)
+    request.state.user_id = caller.user_id
+    return caller
+
+
+TokenCaller = Annotated[Caller, Depends(token_caller)]
+
+
+async def current_caller(caller: TokenCaller, session: SessionDep) -> Caller:
+    """The caller, once the token's session is known to be live (401 otherwise)."""
+    await require_session(session, caller)
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+async def current_user_id(caller: CurrentCaller) -> uuid.UUID:
+    return caller.user_id
 
 
 CurrentUserId = Annotated[uuid.UUID, Depends(current_user_id)]

@@ -27,7 +27,8 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
-from quorum.api.deps import CurrentUserId, SessionDep, SettingsDep
+from quorum.accounts.service import require_session
+from quorum.api.deps import SessionDep, SettingsDep, TokenCaller
 from quorum.errors import Conflict, InvalidInput
 from quorum.idempotency import repository
 from quorum.idempotency.models import KEY_MAX, IdempotencyRecord
@@ -69,10 +70,13 @@ async def claim(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    user_id: CurrentUserId,
+    caller: TokenCaller,
     key: Annotated[str | None, Header(alias=HEADER, include_in_schema=False)] = None,
 ) -> None:
-    """Replay, refuse, or let the request run and remember that its response must be kept."""
+    """Replay, refuse, or let the request run and remember that its response must be kept.
+    The route checks the caller's session when it runs; a replay, which runs no route,
+    checks it here, so a revoked token replays nothing."""
+    user_id = caller.user_id
     if key is None or request.method in _SAFE_METHODS:
         return
     if not 1 <= len(key) <= KEY_MAX or not key.isprintable():
@@ -91,6 +95,7 @@ async def claim(
             raise InvalidInput(
                 "idempotency_key_reused", f"This {HEADER} was used for another request."
             )
+        await require_session(session, caller)
         raise IdempotentReplay(record)
     request.state.idempotency = ClaimedKey(user_id, key, fingerprint, replaces_expired=expired)
 

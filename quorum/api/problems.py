@@ -101,6 +101,7 @@ NOT_AUTHENTICATED = Case(
 INVALID_TOKEN = Case(401, "invalid_token", "The token is not valid.")
 TOKEN_EXPIRED = Case(401, "token_expired", "The token has expired.")
 USER_NOT_FOUND = Case(401, "user_not_found", "This account no longer exists.")
+SESSION_REVOKED = Case(401, "session_revoked", "This session has ended; log in again.")
 BODY_TOO_LARGE = Case(413, "body_too_large", "The body exceeds 1048576 bytes.")
 VALIDATION_ERROR = Case(
     422,
@@ -146,7 +147,7 @@ NOT_READY = Case(
 
 # -- what shared dependencies raise -----------------------------------------------------
 
-AUTH = (NOT_AUTHENTICATED, INVALID_TOKEN, TOKEN_EXPIRED, USER_NOT_FOUND)
+AUTH = (NOT_AUTHENTICATED, INVALID_TOKEN, TOKEN_EXPIRED, USER_NOT_FOUND, SESSION_REVOKED)
 JSON_BODY = (MALFORMED_JSON, BODY_TOO_LARGE, VALIDATION_ERROR)
 NO_BODY = (BODY_NOT_ALLOWED, BODY_TOO_LARGE)  # a mutating route without a body
 PAGE = (VALIDATION_ERROR, INVALID_CURSOR)

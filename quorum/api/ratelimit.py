@@ -3,7 +3,9 @@
 A moving window (the ``limits`` library): at most N attempts in *any* window of the
 configured length, so there is no burst of 2N across a clock-minute boundary. Both
 routes are limited per client IP; the login is limited per username as well, so that
-guesses at one account spread over many addresses still meet a limit.
+guesses at one account spread over many addresses still meet a limit. The routes that
+check a logged-in user's password (changing it, deleting the account) share that brake,
+per user: a stolen token must not become a way to guess the password.
 
 The counters live in memory (per process) by default, and in Redis when
 ``QUORUM_REDIS_URL`` is set, shared by every instance. **If that Redis cannot be
@@ -30,6 +32,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from redis.exceptions import RedisError
 
+from quorum.api.deps import TokenCaller
 from quorum.errors import TooManyRequests
 from quorum.settings import Settings
 
@@ -128,3 +131,7 @@ async def limit_login(
     """The form is the route's own (FastAPI parses it once per request)."""
     username = form.username.strip().lower()
     await _limiter(request).check(("token", _client_ip(request)), ("token-user", username))
+
+
+async def limit_password_check(request: Request, caller: TokenCaller) -> None:
+    await _limiter(request).check(("password-user", str(caller.user_id)))

@@ -69,7 +69,7 @@ class TransactionalRoute(APIRoute):
 
 
 async def _caller_is_gone(request: Request) -> bool:
-    user_id = getattr(request.state, "user_id", None)  # set by ``current_user_id``
+    user_id = getattr(request.state, "user_id", None)  # set by ``token_caller``
     if user_id is None:
         return False
     async with read_only(request.app.state.sessionmaker) as session:

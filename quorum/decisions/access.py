@@ -5,9 +5,11 @@ the event and the caller's membership together: an unknown event is 404
 ``event_not_found``, anyone without an approved membership 403 ``not_a_member``. What
 counts as a member and as an admin is quorum/decisions/rules.py's to say.
 
-A token outlives its account, and a deleted account's memberships go with it (ON DELETE
-CASCADE), so a refusal first asks whether the caller still exists: 401
-``user_not_found`` then, as everywhere else. Only the refusal path pays that query; a
+The same query reads the token's login session: a revoked or expired session is 401
+(``session_revoked``) before anything else, at no extra round trip. A token also
+outlives its account, and a deleted account's memberships go with it, so a refusal
+first asks whether the caller and the session still exist: 401 ``user_not_found`` or
+``session_revoked`` then, as everywhere else. Only the refusal path pays that query; a
 member's request does not.
 """
 
@@ -17,8 +19,8 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from quorum.accounts.service import require_user
-from quorum.api.deps import CurrentUserId, SessionDep
+from quorum.accounts.service import require_session, session_revoked
+from quorum.api.deps import SessionDep, TokenCaller
 from quorum.decisions import repository as repo
 from quorum.decisions import rules
 from quorum.decisions.models import Role
@@ -43,13 +45,16 @@ class EventAccess:
 
 
 async def load_access(
-    event_id: Annotated[uuid.UUID, Path()], user_id: CurrentUserId, session: SessionDep
+    event_id: Annotated[uuid.UUID, Path()], caller: TokenCaller, session: SessionDep
 ) -> EventAccess:
     """The caller's access to the event, as an approved member: the ``EventMember``
     dependency, and called as is by the stream routes, which authenticate their own way."""
-    found = await repo.access(session, event_id, user_id)
-    if found is None or not rules.is_member(found.membership_status):
-        await require_user(session, user_id)
+    user_id = caller.user_id
+    found = await repo.access(session, event_id, user_id, caller.session_id)
+    if found is None or not found.session_live or not rules.is_member(found.membership_status):
+        await require_session(session, caller)
+    if found is not None and not found.session_live:
+        raise session_revoked()  # it expired between the two queries
     if found is None:
         raise NotFound("event_not_found", "No such event.")
     role = rules.member_role(found.role, found.membership_status)

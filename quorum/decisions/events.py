@@ -85,13 +85,14 @@ class MembershipJoined(MembershipOut, Payload):
     TYPE = "membership.joined"
 
 
-RemovalReason = Literal["removed", "left"]
+RemovalReason = Literal["removed", "left", "account_deleted"]
 
 
 class MembershipRemoved(Payload):
     """A membership (or a request) is gone: an organizer or admin removed it
-    (``reason: "removed"``) or its holder left (``"left"``). The person's streams of the
-    event end right after this message; they may ask to join again."""
+    (``reason: "removed"``), its holder left (``"left"``), or deleted their account
+    (``"account_deleted"``). The person's streams of the event end right after this
+    message; they may ask to join again."""
 
     TYPE = "membership.removed"
     id: uuid.UUID  # the membership's

@@ -12,7 +12,7 @@ from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from quorum.accounts.models import User
+from quorum.accounts.models import LoginSession, User
 from quorum.db.base import utcnow, uuid7
 from quorum.db.insert import insert_unless_exists
 from quorum.db.repository import PageParams, Rows, fetch_page, get, paginate
@@ -36,6 +36,7 @@ _events = cast(Table, Event.__table__)
 _memberships = cast(Table, Membership.__table__)
 _proposals = cast(Table, Proposal.__table__)
 _users = cast(Table, User.__table__)
+_sessions = cast(Table, LoginSession.__table__)
 
 
 class Access(NamedTuple):
@@ -46,6 +47,7 @@ class Access(NamedTuple):
     role: str | None
     membership_status: str | None
     display_name: str | None
+    session_live: bool  # the caller's token's login session exists and has not expired
 
 
 _ACCESS = (
@@ -57,6 +59,7 @@ _ACCESS = (
         _memberships.c.role,
         _memberships.c.status,
         _users.c.display_name,
+        _sessions.c.id,
     )
     .select_from(
         _events.outerjoin(
@@ -65,20 +68,44 @@ _ACCESS = (
                 _memberships.c.event_id == _events.c.id,
                 _memberships.c.user_id == bindparam("user_id"),
             ),
-        ).outerjoin(_users, _users.c.id == _memberships.c.user_id)
+        )
+        .outerjoin(_users, _users.c.id == _memberships.c.user_id)
+        .outerjoin(
+            _sessions,
+            and_(
+                _sessions.c.id == bindparam("sid"),
+                _sessions.c.user_id == bindparam("user_id"),
+                _sessions.c.expires_at > bindparam("now", type_=_sessions.c.expires_at.type),
+            ),
+        )
     )
     .where(_events.c.id == bindparam("event_id"), _events.c.deleted_at.is_(None))
 )
 
 
-async def access(session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID) -> Access | None:
-    """The event, the caller's membership of it and the caller's name (for the payloads
-    that name them: a vote needs no other read), in one round trip. Every event-scoped
-    request runs this, so the statement is built once and run on the Core connection."""
+async def access(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, session_id: uuid.UUID
+) -> Access | None:
+    """The event, the caller's membership of it, the caller's name (for the payloads that
+    name them: a vote needs no other read) and whether the caller's login session is live,
+    in one round trip. Every event-scoped request runs this, so the statement is built
+    once and run on the Core connection."""
     connection = await session.connection()
-    result = await connection.execute(_ACCESS, {"event_id": event_id, "user_id": user_id})
-    row = result.one_or_none()
-    return Access(*row) if row is not None else None
+    params = {"event_id": event_id, "user_id": user_id, "sid": session_id, "now": utcnow()}
+    row = (await connection.execute(_ACCESS, params)).one_or_none()
+    if row is None:
+        return None
+    status, threshold, anonymous, hidden, role, membership_status, name, live_session = row
+    return Access(
+        status,
+        threshold,
+        anonymous,
+        hidden,
+        role,
+        membership_status,
+        name,
+        live_session is not None,
+    )
 
 
 # -- the event log ----------------------------------------------------------------------

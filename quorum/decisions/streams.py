@@ -8,6 +8,9 @@ expires; then the page fetches a new one and reopens with ``?last_event_id=N``.
 
 Membership is checked when a stream opens; each stream's principal is its user, so a
 ``membership.removed`` naming them ends it (quorum/decisions/eviction.py).
+A ticket carries the login session it was minted in (``sid``), like the access token:
+a stream opens only while that session is live (checked in the access query); one
+already open is not closed by a later logout.
 """
 
 import functools
@@ -22,7 +25,8 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quorum.accounts import tokens
-from quorum.api.deps import SessionDep, SettingsDep
+from quorum.accounts.tokens import Caller
+from quorum.api.deps import SessionDep, SettingsDep, TokenCaller
 from quorum.api.errors import problem, status_of
 from quorum.api.problems import NO_BODY, TOO_MANY_STREAMS, problems
 from quorum.api.routing import TransactionalRoute
@@ -53,7 +57,9 @@ class TicketOut(BaseModel):
 @router.post(
     "/events/{event_id}/stream-tickets", status_code=201, responses=problems(MEMBER, NO_BODY)
 )
-async def issue_ticket(access: EventMember, settings: SettingsDep) -> TicketOut:
+async def issue_ticket(
+    access: EventMember, caller: TokenCaller, settings: SettingsDep
+) -> TicketOut:
     """A 5-minute ticket for ``?ticket=`` on the stream and WebSocket URLs, where a
     browser cannot send an Authorization header. Takes no body."""
     ticket = tokens.issue(
@@ -62,21 +68,23 @@ async def issue_ticket(access: EventMember, settings: SettingsDep) -> TicketOut:
         tokens.STREAM_AUDIENCE,
         TICKET_TTL,
         evt=str(access.event_id),
+        sid=str(caller.session_id),
     )
     return TicketOut(ticket=ticket, expires_in=int(TICKET_TTL.total_seconds()))
 
 
-def stream_user(
+def stream_caller(
     settings: Settings, event_id: uuid.UUID, ticket: str | None, bearer: str | None
-) -> uuid.UUID:
-    """The user behind a stream ticket for this event, or behind a bearer access token."""
+) -> Caller:
+    """The user (and session) behind a stream ticket for this event, or behind a bearer
+    access token; the session is checked by ``load_access``."""
     if ticket:
         claims = tokens.verify(settings.signing_key(), ticket, tokens.STREAM_AUDIENCE)
         if claims.get("evt") != str(event_id):
             raise PermissionDenied("ticket_wrong_event", "This stream ticket is for another event.")
-        return tokens.subject(claims)
+        return tokens.caller(claims)
     if bearer:
-        return tokens.subject(tokens.verify(settings.signing_key(), bearer, tokens.ACCESS_AUDIENCE))
+        return tokens.caller(tokens.verify(settings.signing_key(), bearer, tokens.ACCESS_AUDIENCE))
     raise Unauthenticated("not_authenticated", "Send a bearer token or a stream ticket (?ticket=).")
 
 
@@ -92,11 +100,11 @@ def parse_resume(header: str | None, query: str | None) -> int | None:
 
 
 async def _member(
-    sessionmaker: async_sessionmaker[AsyncSession], event_id: uuid.UUID, user_id: uuid.UUID
+    sessionmaker: async_sessionmaker[AsyncSession], event_id: uuid.UUID, caller: Caller
 ) -> EventAccess:
     """Membership, checked in a transaction of its own that ends before streaming starts."""
     async with read_only(sessionmaker) as session:
-        return await load_access(event_id, user_id, session)
+        return await load_access(event_id, caller, session)
 
 
 @functools.cache
@@ -138,15 +146,15 @@ async def stream(
     """Server-Sent Events: a ``snapshot`` first, or the missed entries after
     ``Last-Event-ID`` (header, or ``?last_event_id=`` for a fresh EventSource), then live.
     429 ``too_many_streams`` when the user already holds the maximum of open streams."""
-    user_id = stream_user(settings, event_id, ticket, bearer)
+    caller = stream_caller(settings, event_id, ticket, bearer)
     resume_from = parse_resume(last_event_id_header, last_event_id)
-    access = await load_access(event_id, user_id, session)  # ends before streaming
+    access = await load_access(event_id, caller, session)  # ends before streaming
     streams: Streams = request.app.state.streams
     audience = projection.audience(access.role)
     response = EventStreamResponse(
-        streams, event_id, resume_from, audience, principal=eviction.principal(user_id)
+        streams, event_id, resume_from, audience, principal=eviction.principal(caller.user_id)
     )
-    return CappedResponse(response, request.app.state.stream_cap, user_id)
+    return CappedResponse(response, request.app.state.stream_cap, caller.user_id)
 
 
 @router.websocket("/events/{event_id}/ws")
@@ -162,10 +170,10 @@ async def websocket(
     authorization = websocket.headers.get("authorization", "")
     bearer = authorization[7:] if authorization.lower().startswith("bearer ") else None
     try:
-        user_id = stream_user(settings, event_id, ticket, bearer)
+        caller = stream_caller(settings, event_id, ticket, bearer)
         resume_from = parse_resume(None, last_event_id)
-        access = await _member(websocket.app.state.sessionmaker, event_id, user_id)
-        slot = websocket.app.state.stream_cap.acquire(user_id)
+        access = await _member(websocket.app.state.sessionmaker, event_id, caller)
+        slot = websocket.app.state.stream_cap.acquire(caller.user_id)
     except DomainError as exc:
         await websocket.send_denial_response(problem(status_of(exc), exc.code, exc.detail))
         return
@@ -176,7 +184,7 @@ async def websocket(
             event_id,
             resume_from,
             projection.audience(access.role),
-            principal=eviction.principal(user_id),
+            principal=eviction.principal(caller.user_id),
         )
     finally:
         slot.release()

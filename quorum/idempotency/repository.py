@@ -56,3 +56,8 @@ async def purge_expired(session: AsyncSession, ttl_seconds: int) -> int:
         delete(IdempotencyRecord).where(IdempotencyRecord.created_at < expired_before(ttl_seconds))
     )
     return result.rowcount or 0  # type: ignore[attr-defined]
+
+
+async def delete_for_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """A deleted account's stored responses: they hold its data, and nobody replays them."""
+    await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.user_id == user_id))
