@@ -199,7 +199,7 @@ async def test_display_name_change_shows_everywhere(api: Api) -> None:
     comments = await api.client.get(
         f"{EVENTS}/{event}/proposals/{proposal}/comments", headers=owner.auth
     )
-    assert [c["author_name"] for c in comments.json()["items"]] == ["Ada L."]
+    assert [c["author"]["display_name"] for c in comments.json()["items"]] == ["Ada L."]
     for bad in ({"display_name": "   "}, {"display_name": "x" * 101}, {}, {"email": "a@b.c"}):
         problem(await api.client.patch(ME, json=bad, headers=owner.auth), 422)
 
@@ -227,12 +227,15 @@ async def test_account_deletion_keeps_the_history_and_frees_the_email(api: Api) 
         await refused(api, token, "user_not_found")
         problem(await api.client.get(url, headers=token.auth), 401, "user_not_found")
     kept = await api.get_proposal(owner, event, proposal)
-    assert (kept["author_id"], kept["vote_count"]) == (gone.id, 1)
+    assert (kept["author"], kept["vote_count"]) == (
+        {"id": gone.id, "display_name": "deleted user"},
+        1,
+    )
     comments = (
         await api.client.get(f"{url}/proposals/{proposal}/comments", headers=owner.auth)
     ).json()
-    assert [(c["author_id"], c["author_name"]) for c in comments["items"]] == [
-        (gone.id, "deleted user")
+    assert [c["author"] for c in comments["items"]] == [
+        {"id": gone.id, "display_name": "deleted user"}
     ]
     members = (await api.client.get(f"{url}/memberships", headers=owner.auth)).json()["items"]
     assert gone.id not in {m["user_id"] for m in members}
