@@ -208,12 +208,15 @@ async def test_non_uuid_path_ids_are_422(api: Api) -> None:
         await api.client.post(f"{EVENTS}/x/memberships", headers=auth),
         await api.client.get(f"{EVENTS}/{event}/proposals/42", headers=auth),
         await api.client.post(f"{EVENTS}/{event}/proposals/nope/votes", headers=auth),
-        await api.client.patch(
-            f"{EVENTS}/{event}/memberships/nope", json={"status": "APPROVED"}, headers=auth
-        ),
     ):
         errors = problem(r, 422, "validation_error")["errors"]
         assert any(e["loc"][0] == "path" for e in errors), errors
+    # A membership is named by its UUID or by ``me`` (the caller's own): anything else
+    # names no resource, so that PATCH .../memberships/me is a 405, not a 422.
+    r = await api.client.patch(
+        f"{EVENTS}/{event}/memberships/nope", json={"status": "APPROVED"}, headers=auth
+    )
+    problem(r, 404, "not_found")
     assert (await api.get_proposal(owner, event, proposal))["vote_count"] == 0
 
 
