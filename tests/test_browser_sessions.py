@@ -128,6 +128,13 @@ async def test_a_cross_site_login_is_refused(api: Api) -> None:
 
     problem(r, 403, "csrf_failed")
     assert "set-cookie" not in r.headers
+    # An HTML form cannot send JSON: its text/plain imitation of a JSON body is no login.
+    body = f'{{"email": "{user.email}", "password": "{PASSWORD}", "x": "="}}'
+    form = await api.client.post(SESSION, content=body, headers={"Content-Type": "text/plain"})
+    problem(form, 422, "validation_error")
+    assert "set-cookie" not in form.headers
+    ours = await log_in(api.client, user, Origin=str(api.client.base_url).rstrip("/"))
+    assert ours.status_code == 200, ours.text
 
 
 # -- using the cookie -------------------------------------------------------------------
