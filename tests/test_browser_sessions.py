@@ -270,6 +270,8 @@ async def test_the_websocket_accepts_the_cookie_from_our_origin_only(
 
     async with ws_connect(url, additional_headers=page.cookie, origin=server.url) as ws:
         assert json.loads(await ws.recv())["type"] == "snapshot"
+    async with ws_connect(url, additional_headers=page.cookie) as ws:  # no browser: no Origin
+        assert json.loads(await ws.recv())["type"] == "snapshot"
     with pytest.raises(InvalidStatus) as denied:
         async with ws_connect(url, additional_headers=page.cookie, origin=EVIL):
             pass
@@ -314,6 +316,20 @@ async def test_the_cookie_s_session_ends_like_a_token_s(api: Api) -> None:
     r = await api.client.post("/api/v1/me/password", json=change, headers=user.auth)
     assert r.status_code == 204, r.text
     problem(await api.client.get(ME, headers=by_password.cookie), 401, "session_revoked")
+
+
+async def test_deleting_the_account_from_the_page_ends_its_cookie(api: Api) -> None:
+    user = await api.user("ada")
+    page = await browser(api.client, user)
+    body = {"password": PASSWORD}
+
+    refused = await api.client.request("DELETE", ME, json=body, headers=page.cookie)
+    problem(refused, 403, "csrf_failed")
+    r = await api.client.request("DELETE", ME, json=body, headers=page.writes)
+
+    assert r.status_code == 204, r.text
+    problem(await api.client.get(ME, headers=page.cookie), 401, "user_not_found")
+    problem(await log_in(api.client, user), 401, "invalid_credentials")
 
 
 async def test_sign_out_everywhere_from_the_page(api: Api) -> None:
