@@ -15,7 +15,16 @@ from sqlalchemy.orm import selectinload
 from quorum.accounts.models import LoginSession, User
 from quorum.db.base import utcnow, uuid7
 from quorum.db.insert import insert_unless_exists
-from quorum.db.repository import PageParams, Rows, fetch_page, get, paginate
+from quorum.db.repository import (
+    Keyset,
+    PageParams,
+    Position,
+    Rows,
+    fetch_page,
+    get,
+    paginate,
+    paginate_sorted,
+)
 from quorum.decisions import rules
 from quorum.decisions.models import (
     Comment,
@@ -217,7 +226,7 @@ async def list_events(
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(func.lower(Event.title).like(f"%{escaped.lower()}%", escape="\\"))
-    return await paginate(session, query, Event.id, params, newest_first=True)
+    return await paginate(session, query, Event.id, params, newest_first=True, total=True)
 
 
 async def delete_content(session: AsyncSession, event_id: uuid.UUID) -> None:
@@ -330,7 +339,7 @@ async def list_memberships(
     )
     if status is not None:
         query = query.where(Membership.status == status)
-    return await paginate(session, query, Membership.id, params)
+    return await paginate(session, query, Membership.id, params, total=True)
 
 
 async def list_members(
@@ -342,7 +351,7 @@ async def list_members(
         .where(Membership.event_id == event_id, rules.is_member_sql(Membership.status))
         .options(selectinload(Membership.user))
     )
-    return await paginate(session, query, Membership.id, params)
+    return await paginate(session, query, Membership.id, params, total=True)
 
 
 async def current_memberships(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Membership]:
@@ -396,19 +405,45 @@ async def get_proposal(
     return proposal
 
 
+# The orders of an event's proposals, each served by an index on (event_id, key, id):
+# newest first (ix_proposals_event_id_id, or ..._status_id with a status filter), most
+# votes first (ix_proposals_event_id_vote_count_id), most recently decided first
+# (ix_proposals_event_id_decided_at_id). docs/queries.md has their plans.
+PROPOSAL_ORDERS = {
+    "newest": Keyset(None, Proposal.id),
+    "most_votes": Keyset(Proposal.vote_count, Proposal.id),
+    "recently_decided": Keyset(Proposal.decided_at, Proposal.id),
+}
+
+
+class ProposalFilter(NamedTuple):
+    kind: str | None = None
+    status: str | None = None
+    author_id: uuid.UUID | None = None
+
+
 async def list_proposals(
     session: AsyncSession,
     event_id: uuid.UUID,
-    kind: str | None,
-    status: str | None,
-    params: PageParams,
-) -> Rows[Proposal, uuid.UUID]:
+    where: ProposalFilter,
+    sort: str,
+    after: Position | None,
+    limit: int,
+) -> Rows[Proposal, Position]:
+    """A page of the event's proposals in the order ``sort`` names, with the total.
+    ``recently_decided`` lists the decided ones only (``decided_at`` set: no longer
+    PENDING); a decision is final, so its key never changes."""
     query = select(Proposal).where(Proposal.event_id == event_id).options(*_PEOPLE)
-    if kind is not None:
-        query = query.where(Proposal.kind == kind)
-    if status is not None:
-        query = query.where(Proposal.status == status)
-    return await paginate(session, query, Proposal.id, params, newest_first=True)
+    if where.kind is not None:
+        query = query.where(Proposal.kind == where.kind)
+    if where.status is not None:
+        query = query.where(Proposal.status == where.status)
+    if where.author_id is not None:
+        query = query.where(Proposal.author_id == where.author_id)
+    if sort == "recently_decided":
+        query = query.where(Proposal.decided_at.is_not(None))
+    keyset = PROPOSAL_ORDERS[sort]
+    return await paginate_sorted(session, query, keyset, after, limit, total=True)
 
 
 async def all_proposals(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Proposal]:
@@ -534,7 +569,7 @@ async def list_voters(
     """Who voted for the proposal, with their names, by voter id (a key a page continues
     after: a vote's time is not unique)."""
     query = select(Vote).where(Vote.proposal_id == proposal_id).options(selectinload(Vote.user))
-    return await paginate(session, query, Vote.user_id, params)
+    return await paginate(session, query, Vote.user_id, params, total=True)
 
 
 # -- comments ---------------------------------------------------------------------------
@@ -557,11 +592,19 @@ async def get_comment(
 
 
 async def list_comments(
-    session: AsyncSession, proposal_id: uuid.UUID, params: PageParams, *, newest_first: bool = False
+    session: AsyncSession,
+    proposal_id: uuid.UUID,
+    params: PageParams,
+    *,
+    newest_first: bool = False,
+    total: bool = False,
 ) -> Rows[Comment, uuid.UUID]:
+    """The proposal's comments (tombstones included); ``total`` counts them all."""
     query = (
         select(Comment)
         .where(Comment.proposal_id == proposal_id)
         .options(selectinload(Comment.author))
     )
-    return await paginate(session, query, Comment.id, params, newest_first=newest_first)
+    return await paginate(
+        session, query, Comment.id, params, newest_first=newest_first, total=total
+    )

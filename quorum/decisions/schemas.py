@@ -172,6 +172,17 @@ class ProposalUpdate(_In):
     body: Body | None = None
 
 
+class ProposalSort(enum.StrEnum):
+    """Orders of an event's proposals. ``newest``: creation, newest first (the default).
+    ``most_votes``: by ``vote_count``, most first, ties newest first. ``recently_decided``:
+    the decided proposals only (no longer PENDING), most recently decided first, ties
+    newest first."""
+
+    NEWEST = "newest"
+    MOST_VOTES = "most_votes"
+    RECENTLY_DECIDED = "recently_decided"
+
+
 class MemberOut(BaseModel):
     """An approved member of an event."""
 

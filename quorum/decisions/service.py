@@ -295,7 +295,7 @@ async def list_events(
         )
         for event in rows.items
     ]
-    return Rows(items, rows.next_after)
+    return Rows(items, rows.next_after, rows.total)
 
 
 # -- proposals --------------------------------------------------------------------------
@@ -550,4 +550,4 @@ async def list_comments(
 ) -> Rows[Comment, uuid.UUID]:
     """A page of the proposal's comments (``views.comment_out`` makes each a response)."""
     await repo.get_proposal(session, access.event_id, proposal_id)
-    return await repo.list_comments(session, proposal_id, params)
+    return await repo.list_comments(session, proposal_id, params, total=True)
