@@ -99,6 +99,8 @@ class Event(Base):
     # A deleted event is a tombstone: its content is gone, its row and last log entry stay.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    organizer: Mapped[User] = relationship(foreign_keys=[organizer_id], lazy="raise")
+
 
 class Membership(Base):
     __tablename__ = "memberships"
@@ -119,6 +121,7 @@ class Membership(Base):
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise")
+    decider: Mapped[User | None] = relationship(foreign_keys=[decided_by], lazy="raise")
 
 
 class Proposal(Base):

@@ -169,11 +169,17 @@ async def read_log(
 
 
 async def get_event(
-    session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False, people: bool = False
 ) -> Event:
-    """The event, unless it does not exist or was deleted (its tombstone is no event)."""
+    """The event, unless it does not exist or was deleted (its tombstone is no event);
+    ``people`` loads its organizer, for a response."""
     event = await get(
-        session, Event, Event.id == event_id, Event.deleted_at.is_(None), for_update=for_update
+        session,
+        Event,
+        Event.id == event_id,
+        Event.deleted_at.is_(None),
+        for_update=for_update,
+        options=(selectinload(Event.organizer),) if people else (),
     )
     if event is None:
         raise NotFound("event_not_found", "No such event.")
@@ -220,6 +226,7 @@ async def list_events(
         select(Event)
         .join(Membership, Membership.event_id == Event.id)
         .where(Membership.user_id == user_id, rules.listed_sql(Membership.status, membership))
+        .options(selectinload(Event.organizer))
     )
     if status is not None:
         query = query.where(Event.status == status)
@@ -264,6 +271,9 @@ async def my_memberships(
 
 # -- memberships ------------------------------------------------------------------------
 
+# A membership's people, for its response: the member and whoever decided on it.
+_MEMBERSHIP_PEOPLE = (selectinload(Membership.user), selectinload(Membership.decider))
+
 
 async def get_membership(
     session: AsyncSession,
@@ -278,7 +288,7 @@ async def get_membership(
         Membership.id == membership_id,
         Membership.event_id == event_id,
         for_update=for_update,
-        options=(selectinload(Membership.user),),
+        options=_MEMBERSHIP_PEOPLE,
     )
     if membership is None:
         raise NotFound("membership_not_found", "No such membership in this event.")
@@ -296,7 +306,7 @@ async def get_own_membership(
         Membership.event_id == event_id,
         Membership.user_id == user_id,
         for_update=for_update,
-        options=[selectinload(Membership.user)],
+        options=_MEMBERSHIP_PEOPLE,
     )
     if membership is None:
         await get_event(session, event_id)  # raises if it is the event that is missing
@@ -332,11 +342,7 @@ async def add_membership(
 async def list_memberships(
     session: AsyncSession, event_id: uuid.UUID, status: str | None, params: PageParams
 ) -> Rows[Membership, uuid.UUID]:
-    query = (
-        select(Membership)
-        .where(Membership.event_id == event_id)
-        .options(selectinload(Membership.user))
-    )
+    query = select(Membership).where(Membership.event_id == event_id).options(*_MEMBERSHIP_PEOPLE)
     if status is not None:
         query = query.where(Membership.status == status)
     return await paginate(session, query, Membership.id, params, total=True)
@@ -360,7 +366,7 @@ async def current_memberships(session: AsyncSession, event_id: uuid.UUID) -> Seq
         await session.scalars(
             select(Membership)
             .where(Membership.event_id == event_id, Membership.status != MembershipStatus.REJECTED)
-            .options(selectinload(Membership.user))
+            .options(*_MEMBERSHIP_PEOPLE)
             .order_by(Membership.id)
         )
     ).all()

@@ -136,7 +136,8 @@ def _same(item: EventListItem) -> EventListItem:
 @router.get("/events/{event_id}", responses=problems(MEMBER))
 async def get_event(access: EventMember, session: SessionDep) -> EventOut:
     """One event, for its members."""
-    return EventOut.model_validate(await repo.get_event(session, access.event_id))
+    event = await repo.get_event(session, access.event_id, people=True)
+    return views.event_of(EventOut, event)
 
 
 @router.patch(
