@@ -80,11 +80,14 @@ def _key_text(key: SortKey) -> str:
     return f"i{key}"
 
 
+INT_KEY_MAX = 2**31 - 1  # count keys are INTEGER columns: a larger one is no cursor of ours
+
+
 def _key_value(text: str) -> SortKey:
     number = int(text[1:])  # ValueError: not ours
     if text[0] == "t":
-        return _EPOCH + timedelta(microseconds=number)
-    if text[0] == "i":
+        return _EPOCH + timedelta(microseconds=number)  # OverflowError: not ours
+    if text[0] == "i" and -INT_KEY_MAX <= number <= INT_KEY_MAX:
         return number
     raise ValueError(text)
 
@@ -111,7 +114,7 @@ def decode_sorted_cursor(cursor: str, sort: str, key_type: type[SortKey] | None)
     try:
         named, key_text, id_hex = raw.decode("ascii").split("~")
         key, last_id = _key_value(key_text), uuid.UUID(hex=id_hex)
-    except (UnicodeDecodeError, ValueError, IndexError):
+    except (UnicodeDecodeError, ValueError, IndexError, OverflowError):
         raise _invalid() from None
     if named != sort:
         raise _mismatch(sort)

@@ -1,6 +1,7 @@
 """Cursors of sorted lists: they give back the exact (key, id) they were made of (a time
 to the microsecond), and refuse to continue another order."""
 
+import base64
 import uuid
 from datetime import UTC, datetime
 
@@ -52,3 +53,7 @@ def test_a_cursor_with_the_wrong_key_type_or_garbage_is_invalid() -> None:
     assert _code(timed, "most_votes", int) == "invalid_cursor"
     for garbage in ("%%%", "", "bW9zdF92b3Rlc35pM34", "YWJj"):
         assert _code(garbage, "most_votes", int) == "invalid_cursor"
+    last = uuid.uuid4().hex
+    for sort, key in (("most_votes", f"i{2**31}"), ("recently_decided", f"t{10**20}")):
+        huge = base64.urlsafe_b64encode(f"{sort}~{key}~{last}".encode()).decode()
+        assert _code(huge, sort, int if key[0] == "i" else datetime) == "invalid_cursor"
