@@ -109,6 +109,8 @@ class Membership(Base):
         CheckConstraint(_in("role", Role), name="role"),
         CheckConstraint(_in("status", MembershipStatus), name="status"),
         Index("ix_memberships_user_id_status", "user_id", "status"),
+        # The members list (approved, oldest first), the list by status, their totals.
+        Index("ix_memberships_event_id_status_id", "event_id", "status", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
