@@ -4,7 +4,7 @@ Most lists are ordered by a time-ordered UUID primary key, so the cursor is the 
 id of the page, base64url-encoded. Keyset pagination stays fast at any depth and
 never skips or repeats a row when rows are inserted between two pages. A list with
 several orders (``sort=``) has cursors that name their order and hold the last row's
-(key, id): ``sorted_cursor``; one used with another order is 422
+(key, id) (``encode_sorted_cursor``); one used with another order is 422
 ``cursor_sort_mismatch``, not a page of something else. The query side (where a page
 starts, whether another follows, the total) is quorum/db/repository.py; this module
 turns the cursor into ``PageParams`` and a page of rows into a ``Page``.

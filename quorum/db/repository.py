@@ -89,33 +89,6 @@ async def count(session: AsyncSession, query: Select[Any]) -> int:
     return int(total or 0)
 
 
-async def paginate(
-    session: AsyncSession,
-    query: Select[M],
-    key: InstrumentedAttribute[uuid.UUID],
-    params: PageParams,
-    *,
-    newest_first: bool = False,
-    total: bool = False,
-) -> Rows[M, uuid.UUID]:
-    """A page of ``query``'s rows ordered by ``key`` (a UUID7 primary key: creation
-    order), oldest or newest first; with the list's ``total`` if asked."""
-    counted = await count(session, query) if total else None
-    if params.after is not None:
-        query = query.where(key < params.after if newest_first else key > params.after)
-    query = query.order_by(key.desc() if newest_first else key.asc())
-
-    async def fetch(n: int) -> Sequence[M]:
-        return (await session.scalars(query.limit(n))).all()
-
-    def key_of(row: M) -> uuid.UUID:
-        value: uuid.UUID = getattr(row, key.key)
-        return value
-
-    rows = await fetch_page(fetch, params.limit, key_of)
-    return Rows(rows.items, rows.next_after, counted)
-
-
 Position = tuple[Any, uuid.UUID]
 """Where a sorted list continues: the (key, id) of the last row seen (key None: a list
 ordered by id alone)."""
@@ -177,3 +150,21 @@ async def paginate_sorted(
 
     rows = await fetch_page(fetch, limit, keyset.position)
     return Rows(rows.items, rows.next_after, counted)
+
+
+async def paginate(
+    session: AsyncSession,
+    query: Select[M],
+    key: InstrumentedAttribute[uuid.UUID],
+    params: PageParams,
+    *,
+    newest_first: bool = False,
+    total: bool = False,
+) -> Rows[M, uuid.UUID]:
+    """A page of ``query``'s rows ordered by ``key`` (a UUID7 primary key: creation
+    order), oldest or newest first; with the list's ``total`` if asked."""
+    keyset = Keyset(None, key, descending=newest_first)
+    after = None if params.after is None else (None, params.after)
+    rows = await paginate_sorted(session, query, keyset, after, params.limit, total=total)
+    last = rows.next_after
+    return Rows(rows.items, None if last is None else last[1], rows.total)
