@@ -207,3 +207,26 @@ async def test_other_lists_carry_their_total(api: Api) -> None:
     assert await total(f"{base}/memberships", status="PENDING") == 1
     assert await total(f"{base}/proposals/{proposal}/comments") == 3
     assert await total(f"{base}/proposals/{proposal}/votes") == 1
+
+
+async def test_most_votes_is_refused_to_members_while_the_event_hides_its_tallies(
+    api: Api,
+) -> None:
+    owner, member = await api.user("owner"), await api.user("member")
+    event = await api.event(owner, members=[member], hidden_tallies=True)
+    first, second = [await api.proposal(member, event, title=f"p{i}") for i in range(2)]
+    await vote(api, owner, event, first)
+    url = proposals_url(event)
+
+    hidden = await api.client.get(url, params={"sort": "most_votes"}, headers=member.auth)
+    problem(hidden, 403, "tallies_hidden")
+    admin_view = await get_page(api, owner, url, sort="most_votes")
+    assert [p["id"] for p in admin_view["items"]] == [first, second]
+    for other in ("newest", "recently_decided"):  # no counts in these orders
+        await get_page(api, member, url, sort=other)
+    closed = await api.client.patch(
+        f"/api/v1/events/{event}", json={"status": "CLOSED"}, headers=owner.auth
+    )
+    assert closed.status_code == 200, closed.text
+    shown = await get_page(api, member, url, sort="most_votes")
+    assert [(p["id"], p["vote_count"]) for p in shown["items"]] == [(first, 1), (second, 0)]

@@ -31,7 +31,7 @@ from quorum.api.problems import (
 from quorum.api.routing import TransactionalRoute
 from quorum.api.text import NoNul
 from quorum.db.repository import PageParams
-from quorum.decisions import projection, service, views
+from quorum.decisions import projection, rules, service, views
 from quorum.decisions import repository as repo
 from quorum.decisions.access import EventAdmin, EventMember
 from quorum.decisions.models import EventStatus, MembershipStatus, ProposalKind, ProposalStatus
@@ -64,6 +64,7 @@ from quorum.decisions.problems import (
     PROPOSAL_NOT_PENDING,
     STATUS_OR_CONTENT,
     STATUS_REQUIRED,
+    TALLIES_HIDDEN,
     TITLE_REQUIRED,
     VOTE_NOT_FOUND,
     VOTES_ANONYMOUS,
@@ -298,7 +299,7 @@ async def create_proposal(
     return await service.create_proposal(session, access, body)
 
 
-@router.get("/events/{event_id}/proposals", responses=problems(MEMBER, SORTED_PAGE))
+@router.get("/events/{event_id}/proposals", responses=problems(MEMBER, SORTED_PAGE, TALLIES_HIDDEN))
 async def list_proposals(
     access: EventMember,
     session: SessionDep,
@@ -314,7 +315,11 @@ async def list_proposals(
     ``total``. ``sort``: ``newest`` (the default), ``most_votes`` (ties newest first),
     ``recently_decided`` (decided ones only). A cursor continues the order it came
     from; with another ``sort`` it is 422 ``cursor_sort_mismatch``. Paging
-    ``most_votes`` while votes change: see docs/decisions.md, "Lists people can use"."""
+    ``most_votes`` while votes change: see docs/decisions.md, "Lists people can use".
+    While an event hides its tallies, ``most_votes`` is 403 ``tallies_hidden`` for
+    members: the order would tell the counts."""
+    if sort == ProposalSort.MOST_VOTES:
+        rules.check_order_by_votes(access.tally_hidden, access.role)
     keyset = repo.PROPOSAL_ORDERS[sort]
     after = decode_sorted_cursor(params.cursor, sort, keyset.key_type) if params.cursor else None
     where = repo.ProposalFilter(kind, status, access.user_id if author == "me" else author)
