@@ -144,6 +144,12 @@ BODY_NOT_ALLOWED = Case(
     extra={"errors": [{"loc": ["body"], "msg": NO_BODY_DETAIL, "type": "body_not_allowed"}]},
 )
 INVALID_CURSOR = Case(422, "invalid_cursor", "The cursor is not one this API issued.")
+CURSOR_SORT_MISMATCH = Case(
+    422,
+    "cursor_sort_mismatch",
+    "This cursor belongs to another order of the list, not sort=most_votes: "
+    "ask for the first page again.",
+)
 IDEMPOTENCY_IN_PROGRESS = Case(
     409, "idempotency_in_progress", "A request with this key is still in progress."
 )
@@ -184,5 +190,6 @@ AUTH = (NOT_AUTHENTICATED, INVALID_TOKEN, TOKEN_EXPIRED, USER_NOT_FOUND, SESSION
 JSON_BODY = (MALFORMED_JSON, BODY_TOO_LARGE, VALIDATION_ERROR)
 NO_BODY = (BODY_NOT_ALLOWED, BODY_TOO_LARGE)  # a mutating route without a body
 PAGE = (VALIDATION_ERROR, INVALID_CURSOR)
+SORTED_PAGE = (*PAGE, CURSOR_SORT_MISMATCH)  # a list with ``sort=``: its cursors name it
 DATABASE = (DATABASE_UNAVAILABLE, DATABASE_TIMEOUT)  # any route that reads or writes
 IDEMPOTENT = (IDEMPOTENCY_IN_PROGRESS, IDEMPOTENCY_KEY_REUSED, INVALID_IDEMPOTENCY_KEY)

@@ -47,11 +47,10 @@ class ClosedByDeadline(BaseModel):
     kind: Literal["deadline"] = "deadline"
 
 
-class ClosedByUser(BaseModel):
+class ClosedByUser(PersonOut):
     """An organizer or admin closed the event (``status: CLOSED``)."""
 
     kind: Literal["user"] = "user"
-    id: uuid.UUID
 
 
 ClosedBy = ClosedByDeadline | ClosedByUser
@@ -163,7 +162,7 @@ class EventDeleted(Payload):
 
     TYPE = "event.deleted"
     id: uuid.UUID
-    deleted_by: uuid.UUID
+    deleted_by: PersonOut
     deleted_at: datetime
 
 

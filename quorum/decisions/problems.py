@@ -16,6 +16,11 @@ ORGANIZER_MEMBERSHIP_FIXED = Case(
 VOTES_ANONYMOUS = Case(
     403, "votes_anonymous", "Votes in this event are anonymous: voters are not shown."
 )
+TALLIES_HIDDEN = Case(
+    403,
+    "tallies_hidden",
+    "This event hides its vote counts until it closes: no sort=most_votes for members.",
+)
 TICKET_WRONG_EVENT = Case(403, "ticket_wrong_event", "This stream ticket is for another event.")
 PROPOSAL_NOT_FOUND = Case(404, "proposal_not_found", "No such proposal in this event.")
 MEMBERSHIP_NOT_FOUND = Case(404, "membership_not_found", "No such membership in this event.")

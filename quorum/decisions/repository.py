@@ -15,7 +15,16 @@ from sqlalchemy.orm import selectinload
 from quorum.accounts.models import LoginSession, User
 from quorum.db.base import utcnow, uuid7
 from quorum.db.insert import insert_unless_exists
-from quorum.db.repository import PageParams, Rows, fetch_page, get, paginate
+from quorum.db.repository import (
+    Keyset,
+    PageParams,
+    Position,
+    Rows,
+    fetch_page,
+    get,
+    paginate,
+    paginate_sorted,
+)
 from quorum.decisions import rules
 from quorum.decisions.models import (
     Comment,
@@ -160,11 +169,17 @@ async def read_log(
 
 
 async def get_event(
-    session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False, people: bool = False
 ) -> Event:
-    """The event, unless it does not exist or was deleted (its tombstone is no event)."""
+    """The event, unless it does not exist or was deleted (its tombstone is no event);
+    ``people`` loads its organizer, for a response."""
     event = await get(
-        session, Event, Event.id == event_id, Event.deleted_at.is_(None), for_update=for_update
+        session,
+        Event,
+        Event.id == event_id,
+        Event.deleted_at.is_(None),
+        for_update=for_update,
+        options=(selectinload(Event.organizer),) if people else (),
     )
     if event is None:
         raise NotFound("event_not_found", "No such event.")
@@ -211,13 +226,14 @@ async def list_events(
         select(Event)
         .join(Membership, Membership.event_id == Event.id)
         .where(Membership.user_id == user_id, rules.listed_sql(Membership.status, membership))
+        .options(selectinload(Event.organizer))
     )
     if status is not None:
         query = query.where(Event.status == status)
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(func.lower(Event.title).like(f"%{escaped.lower()}%", escape="\\"))
-    return await paginate(session, query, Event.id, params, newest_first=True)
+    return await paginate(session, query, Event.id, params, newest_first=True, total=True)
 
 
 async def delete_content(session: AsyncSession, event_id: uuid.UUID) -> None:
@@ -255,6 +271,9 @@ async def my_memberships(
 
 # -- memberships ------------------------------------------------------------------------
 
+# A membership's people, for its response: the member and whoever decided on it.
+_MEMBERSHIP_PEOPLE = (selectinload(Membership.user), selectinload(Membership.decider))
+
 
 async def get_membership(
     session: AsyncSession,
@@ -269,7 +288,7 @@ async def get_membership(
         Membership.id == membership_id,
         Membership.event_id == event_id,
         for_update=for_update,
-        options=(selectinload(Membership.user),),
+        options=_MEMBERSHIP_PEOPLE,
     )
     if membership is None:
         raise NotFound("membership_not_found", "No such membership in this event.")
@@ -287,7 +306,7 @@ async def get_own_membership(
         Membership.event_id == event_id,
         Membership.user_id == user_id,
         for_update=for_update,
-        options=[selectinload(Membership.user)],
+        options=_MEMBERSHIP_PEOPLE,
     )
     if membership is None:
         await get_event(session, event_id)  # raises if it is the event that is missing
@@ -323,14 +342,10 @@ async def add_membership(
 async def list_memberships(
     session: AsyncSession, event_id: uuid.UUID, status: str | None, params: PageParams
 ) -> Rows[Membership, uuid.UUID]:
-    query = (
-        select(Membership)
-        .where(Membership.event_id == event_id)
-        .options(selectinload(Membership.user))
-    )
+    query = select(Membership).where(Membership.event_id == event_id).options(*_MEMBERSHIP_PEOPLE)
     if status is not None:
         query = query.where(Membership.status == status)
-    return await paginate(session, query, Membership.id, params)
+    return await paginate(session, query, Membership.id, params, total=True)
 
 
 async def list_members(
@@ -342,7 +357,7 @@ async def list_members(
         .where(Membership.event_id == event_id, rules.is_member_sql(Membership.status))
         .options(selectinload(Membership.user))
     )
-    return await paginate(session, query, Membership.id, params)
+    return await paginate(session, query, Membership.id, params, total=True)
 
 
 async def current_memberships(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Membership]:
@@ -351,7 +366,7 @@ async def current_memberships(session: AsyncSession, event_id: uuid.UUID) -> Seq
         await session.scalars(
             select(Membership)
             .where(Membership.event_id == event_id, Membership.status != MembershipStatus.REJECTED)
-            .options(selectinload(Membership.user))
+            .options(*_MEMBERSHIP_PEOPLE)
             .order_by(Membership.id)
         )
     ).all()
@@ -396,19 +411,45 @@ async def get_proposal(
     return proposal
 
 
+# The orders of an event's proposals, each served by an index on (event_id, key, id):
+# newest first (ix_proposals_event_id_id, or ..._status_id with a status filter), most
+# votes first (ix_proposals_event_id_vote_count_id), most recently decided first
+# (ix_proposals_event_id_decided_at_id). docs/queries.md has their plans.
+PROPOSAL_ORDERS = {
+    "newest": Keyset(None, Proposal.id),
+    "most_votes": Keyset(Proposal.vote_count, Proposal.id),
+    "recently_decided": Keyset(Proposal.decided_at, Proposal.id),
+}
+
+
+class ProposalFilter(NamedTuple):
+    kind: str | None = None
+    status: str | None = None
+    author_id: uuid.UUID | None = None
+
+
 async def list_proposals(
     session: AsyncSession,
     event_id: uuid.UUID,
-    kind: str | None,
-    status: str | None,
-    params: PageParams,
-) -> Rows[Proposal, uuid.UUID]:
+    where: ProposalFilter,
+    sort: str,
+    after: Position | None,
+    limit: int,
+) -> Rows[Proposal, Position]:
+    """A page of the event's proposals in the order ``sort`` names, with the total.
+    ``recently_decided`` lists the decided ones only (``decided_at`` set: no longer
+    PENDING); a decision is final, so its key never changes."""
     query = select(Proposal).where(Proposal.event_id == event_id).options(*_PEOPLE)
-    if kind is not None:
-        query = query.where(Proposal.kind == kind)
-    if status is not None:
-        query = query.where(Proposal.status == status)
-    return await paginate(session, query, Proposal.id, params, newest_first=True)
+    if where.kind is not None:
+        query = query.where(Proposal.kind == where.kind)
+    if where.status is not None:
+        query = query.where(Proposal.status == where.status)
+    if where.author_id is not None:
+        query = query.where(Proposal.author_id == where.author_id)
+    if sort == "recently_decided":
+        query = query.where(Proposal.decided_at.is_not(None))
+    keyset = PROPOSAL_ORDERS[sort]
+    return await paginate_sorted(session, query, keyset, after, limit, total=True)
 
 
 async def all_proposals(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Proposal]:
@@ -534,7 +575,7 @@ async def list_voters(
     """Who voted for the proposal, with their names, by voter id (a key a page continues
     after: a vote's time is not unique)."""
     query = select(Vote).where(Vote.proposal_id == proposal_id).options(selectinload(Vote.user))
-    return await paginate(session, query, Vote.user_id, params)
+    return await paginate(session, query, Vote.user_id, params, total=True)
 
 
 # -- comments ---------------------------------------------------------------------------
@@ -557,11 +598,19 @@ async def get_comment(
 
 
 async def list_comments(
-    session: AsyncSession, proposal_id: uuid.UUID, params: PageParams, *, newest_first: bool = False
+    session: AsyncSession,
+    proposal_id: uuid.UUID,
+    params: PageParams,
+    *,
+    newest_first: bool = False,
+    total: bool = False,
 ) -> Rows[Comment, uuid.UUID]:
+    """The proposal's comments (tombstones included); ``total`` counts them all."""
     query = (
         select(Comment)
         .where(Comment.proposal_id == proposal_id)
         .options(selectinload(Comment.author))
     )
-    return await paginate(session, query, Comment.id, params, newest_first=newest_first)
+    return await paginate(
+        session, query, Comment.id, params, newest_first=newest_first, total=total
+    )

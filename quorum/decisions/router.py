@@ -1,13 +1,22 @@
 """HTTP routes of the decisions domain (prefix /api/v1)."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from quorum.api.deps import CurrentUserId, SessionDep
 from quorum.api.idempotency import IdempotencyDep
-from quorum.api.pagination import MAX_LIMIT, Page, page, page_params
+from quorum.api.pagination import (
+    MAX_LIMIT,
+    CursorPage,
+    Page,
+    cursor_page,
+    decode_sorted_cursor,
+    page,
+    page_params,
+    sorted_page,
+)
 from quorum.api.problems import (
     AUTH,
     DATABASE,
@@ -15,13 +24,14 @@ from quorum.api.problems import (
     JSON_BODY,
     NO_BODY,
     PAGE,
+    SORTED_PAGE,
     VALIDATION_ERROR,
     problems,
 )
 from quorum.api.routing import TransactionalRoute
 from quorum.api.text import NoNul
 from quorum.db.repository import PageParams
-from quorum.decisions import projection, service, views
+from quorum.decisions import projection, rules, service, views
 from quorum.decisions import repository as repo
 from quorum.decisions.access import EventAdmin, EventMember
 from quorum.decisions.models import EventStatus, MembershipStatus, ProposalKind, ProposalStatus
@@ -54,6 +64,7 @@ from quorum.decisions.problems import (
     PROPOSAL_NOT_PENDING,
     STATUS_OR_CONTENT,
     STATUS_REQUIRED,
+    TALLIES_HIDDEN,
     TITLE_REQUIRED,
     VOTE_NOT_FOUND,
     VOTES_ANONYMOUS,
@@ -75,6 +86,7 @@ from quorum.decisions.schemas import (
     ProposalCreate,
     ProposalDetail,
     ProposalOut,
+    ProposalSort,
     ProposalUpdate,
     VoteOut,
     VoterOut,
@@ -84,6 +96,7 @@ router = APIRouter(
     route_class=TransactionalRoute, dependencies=[IdempotencyDep], tags=["decisions"]
 )
 PageDep = Annotated[PageParams, Depends(page_params)]
+CursorPageDep = Annotated[CursorPage, Depends(cursor_page)]
 # Only a UUID matches the id, so that ``/memberships/me`` never reaches these routes: a
 # method it lacks (PATCH) is 405, not a 422 about an id that was never one.
 MEMBERSHIP_PATH = "/events/{event_id}/memberships/{membership_id:uuid}"
@@ -124,7 +137,8 @@ def _same(item: EventListItem) -> EventListItem:
 @router.get("/events/{event_id}", responses=problems(MEMBER))
 async def get_event(access: EventMember, session: SessionDep) -> EventOut:
     """One event, for its members."""
-    return EventOut.model_validate(await repo.get_event(session, access.event_id))
+    event = await repo.get_event(session, access.event_id, people=True)
+    return views.event_of(EventOut, event)
 
 
 @router.patch(
@@ -285,17 +299,32 @@ async def create_proposal(
     return await service.create_proposal(session, access, body)
 
 
-@router.get("/events/{event_id}/proposals", responses=problems(MEMBER, PAGE))
+@router.get("/events/{event_id}/proposals", responses=problems(MEMBER, SORTED_PAGE, TALLIES_HIDDEN))
 async def list_proposals(
     access: EventMember,
     session: SessionDep,
-    params: PageDep,
+    params: CursorPageDep,
     kind: ProposalKind | None = None,
     status: ProposalStatus | None = None,
+    author: Annotated[
+        uuid.UUID | Literal["me"] | None, Query(description="a user id, or `me`")
+    ] = None,
+    sort: ProposalSort = ProposalSort.NEWEST,
 ) -> Page[ProposalOut]:
-    """The event's proposals, newest first, optionally by kind and status."""
-    rows = await repo.list_proposals(session, access.event_id, kind, status, params)
-    return page(rows, lambda p: service.proposal_out(p, access))
+    """The event's proposals, optionally by kind, status and author, with their
+    ``total``. ``sort``: ``newest`` (the default), ``most_votes`` (ties newest first),
+    ``recently_decided`` (decided ones only). A cursor continues the order it came
+    from; with another ``sort`` it is 422 ``cursor_sort_mismatch``. Paging
+    ``most_votes`` while votes change: see docs/decisions.md, "Lists people can use".
+    While an event hides its tallies, ``most_votes`` is 403 ``tallies_hidden`` for
+    members: the order would tell the counts."""
+    if sort == ProposalSort.MOST_VOTES:
+        rules.check_order_by_votes(access.tally_hidden, access.role)
+    keyset = repo.PROPOSAL_ORDERS[sort]
+    after = decode_sorted_cursor(params.cursor, sort, keyset.key_type) if params.cursor else None
+    where = repo.ProposalFilter(kind, status, access.user_id if author == "me" else author)
+    rows = await repo.list_proposals(session, access.event_id, where, sort, after, params.limit)
+    return sorted_page(rows, sort, lambda p: service.proposal_out(p, access))
 
 
 @router.get(

@@ -216,6 +216,15 @@ def sees_tallies(role: Role) -> bool:
     return role in ADMIN_ROLES
 
 
+def check_order_by_votes(tally_hidden: bool, role: Role) -> None:
+    """Ordering by votes tells who leads: not for whom the event hides its counts."""
+    if tally_hidden and not sees_tallies(role):
+        raise PermissionDenied(
+            "tallies_hidden",
+            "This event hides its vote counts until it closes: no sort=most_votes for members.",
+        )
+
+
 def check_votes_named(anonymous_votes: bool) -> None:
     """An anonymous event never names its voters (docs/decisions.md)."""
     if anonymous_votes:

@@ -104,7 +104,8 @@ async def create_event(session: AsyncSession, user_id: uuid.UUID, data: EventCre
         )
     )
     await session.flush()
-    return EventOut.model_validate(event)
+    organizer = await accounts.display_name(session, user_id) or DELETED_USER
+    return views.event(EventOut, event, organizer)
 
 
 async def update_event(session: AsyncSession, access: EventAccess, data: EventUpdate) -> EventOut:
@@ -123,13 +124,13 @@ async def update_event(session: AsyncSession, access: EventAccess, data: EventUp
     may_accept = rules.threshold_change_accepts(new_threshold, changes.get("status"))
     if may_accept:
         await repo.lock_pending_proposals(session, access.event_id)
-    event = await repo.get_event(session, access.event_id, for_update=True)
+    event = await repo.get_event(session, access.event_id, for_update=True, people=True)
     rules.check_event_change(event.status, changes.get("status"), changes.keys())
-    closed_by = _status_change(event, changes.get("status"), access.user_id, now)
+    closed_by = _status_change(event, changes.get("status"), access, now)
     for field, value in changes.items():
         setattr(event, field, value)
     await session.flush()
-    out = EventUpdated.model_validate(event)
+    out = views.event_of(EventUpdated, event)
     out.closed_by = closed_by
     entries = [out.entry()]
     if may_accept and new_threshold is not None:
@@ -146,13 +147,13 @@ async def update_event(session: AsyncSession, access: EventAccess, data: EventUp
 
 
 def _status_change(
-    event: Event, new_status: str | None, user_id: uuid.UUID, now: datetime
+    event: Event, new_status: str | None, access: EventAccess, now: datetime
 ) -> ClosedBy | None:
     """Record when the event closes (and by whom) or reopens. Reopening drops a deadline
     that has passed, which would otherwise close the event again at once."""
     if new_status == EventStatus.CLOSED and event.status == EventStatus.OPEN:
         event.closed_at = now
-        return ClosedByUser(id=user_id)
+        return ClosedByUser(id=access.user_id, display_name=access.display_name)
     if new_status == EventStatus.OPEN and event.status == EventStatus.CLOSED:
         event.closed_at = None
         if event.closes_at is not None and event.closes_at <= now:
@@ -167,7 +168,8 @@ async def close_at_deadline(session: AsyncSession, event_id: uuid.UUID) -> Event
     event = await repo.close_if_due(session, event_id, utcnow())
     if event is None:
         return None
-    out = EventUpdated.model_validate(event)
+    organizer = await accounts.display_name(session, event.organizer_id) or DELETED_USER
+    out = views.event(EventUpdated, event, organizer)
     out.closed_by = ClosedByDeadline()
     counted = await repo.append_log(session, event_id, [out.entry()], require_open=False)
     out.last_seq = counted.last_seq
@@ -188,7 +190,8 @@ async def delete_event(session: AsyncSession, access: EventAccess) -> None:
     event.status = EventStatus.CLOSED
     event.closed_at = event.closed_at or now
     await session.flush()
-    deleted = EventDeleted(id=event.id, deleted_by=access.user_id, deleted_at=now)
+    deleted_by = views.person(access.user_id, access.display_name)
+    deleted = EventDeleted(id=event.id, deleted_by=deleted_by, deleted_at=now)
     counted = await repo.append_log(session, event.id, [deleted.entry()], require_open=False)
     await repo.delete_log_before(session, event.id, counted.last_seq)
 
@@ -219,15 +222,17 @@ async def update_membership(
         raise InvalidInput("empty_update", "Send a status, a role, or both.")
     membership = await repo.get_membership(session, access.event_id, membership_id, for_update=True)
     rules.check_membership_change(membership.role)
+    decider = membership.decider.display_name if membership.decider else None
     if data.status is not None:
         rules.check_membership_transition(membership.status, data.status)
         membership.status = data.status
         membership.decided_at = utcnow()
         membership.decided_by = access.user_id
+        decider = access.display_name
     if data.role is not None:
         membership.role = data.role
     await session.flush()
-    out = views.membership_of(MembershipUpdated, membership)
+    out = views.membership(MembershipUpdated, membership, decider)
     await repo.append_log(session, access.event_id, [out.entry()])
     return out
 
@@ -290,12 +295,12 @@ async def list_events(
     mine = await repo.my_memberships(session, user_id, [e.id for e in rows.items])
     items = [
         EventListItem(
-            **EventOut.model_validate(event).model_dump(),
+            **views.event_of(EventOut, event).model_dump(),
             my_membership=MyMembership.model_validate(mine[event.id]),
         )
         for event in rows.items
     ]
-    return Rows(items, rows.next_after)
+    return Rows(items, rows.next_after, rows.total)
 
 
 # -- proposals --------------------------------------------------------------------------
@@ -550,4 +555,4 @@ async def list_comments(
 ) -> Rows[Comment, uuid.UUID]:
     """A page of the proposal's comments (``views.comment_out`` makes each a response)."""
     await repo.get_proposal(session, access.event_id, proposal_id)
-    return await repo.list_comments(session, proposal_id, params)
+    return await repo.list_comments(session, proposal_id, params, total=True)
