@@ -213,7 +213,7 @@ async def test_a_bearer_token_wins_over_the_cookie_and_needs_no_csrf_token(api: 
 
     assert me.json()["id"] == ada.id
     assert created.status_code == 201, created.text
-    assert created.json()["organizer_id"] == ada.id
+    assert created.json()["organizer"]["id"] == ada.id
 
 
 async def test_a_tampered_or_foreign_cookie_is_401(api: Api) -> None:
