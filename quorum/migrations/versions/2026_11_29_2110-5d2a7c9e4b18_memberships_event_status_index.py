@@ -2,7 +2,7 @@
 oldest first), the memberships list by status, and their totals (an index-only count).
 
 Revision ID: 5d2a7c9e4b18
-Revises: 3b1f5a9c2d7e
+Revises: 8d3e6f1a2b4c
 Create Date: 2026-11-29 21:10:00.000000
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "5d2a7c9e4b18"
-down_revision: str | None = "3b1f5a9c2d7e"
+down_revision: str | None = "8d3e6f1a2b4c"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
