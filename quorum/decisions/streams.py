@@ -6,11 +6,14 @@ EventSource cannot send headers and reconnects by itself to the same URL, so it 
 valid on every instance and across restarts for every automatic reconnect until it
 expires; then the page fetches a new one and reopens with ``?last_event_id=N``.
 
-Membership is checked when a stream opens; each stream's principal is its user, so a
+Membership is checked when a stream opens (the route, for a clear 401/403/404), and
+again by the stream once subscribed (``eviction.admission``), so a removal or logout
+committing in between is not missed; each stream's principal is its user, so a
 ``membership.removed`` naming them ends it (quorum/decisions/eviction.py).
 A ticket carries the login session it was minted in (``sid``), like the access token:
-a stream opens only while that session is live (checked in the access query); one
-already open is not closed by a later logout.
+a stream opens only while that session is live, and is the stream's session: when the
+session ends (log out, password change, sign out everywhere, account deletion) the
+stream ends too, on every instance.
 """
 
 import functools
@@ -152,7 +155,12 @@ async def stream(
     streams: Streams = request.app.state.streams
     audience = projection.audience(access.role)
     response = EventStreamResponse(
-        streams, event_id, resume_from, audience, principal=eviction.principal(caller.user_id)
+        streams,
+        event_id,
+        resume_from,
+        audience,
+        principal=eviction.principal(caller.user_id),
+        session=eviction.session_key(caller.session_id),
     )
     return CappedResponse(response, request.app.state.stream_cap, caller.user_id)
 
@@ -185,6 +193,7 @@ async def websocket(
             resume_from,
             projection.audience(access.role),
             principal=eviction.principal(caller.user_id),
+            session=eviction.session_key(caller.session_id),
         )
     finally:
         slot.release()
