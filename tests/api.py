@@ -121,6 +121,19 @@ class Api:
         assert r.status_code == 201, r.text
         return str(r.json()["id"])
 
+    async def log(self, user: User, event_id: str) -> list[dict[str, Any]]:
+        """The event's whole log as the user reads it, following ``next_after``."""
+        entries: list[dict[str, Any]] = []
+        after: int | None = 0
+        while after is not None:
+            r = await self.client.get(
+                f"/api/v1/events/{event_id}/log", params={"after": after}, headers=user.auth
+            )
+            assert r.status_code == 200, r.text
+            entries += r.json()["items"]
+            after = r.json()["next_after"]
+        return entries
+
     async def all_pages(
         self, user: User, url: str, limit: int, **params: str
     ) -> list[list[dict[str, Any]]]:

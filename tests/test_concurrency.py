@@ -129,11 +129,4 @@ async def test_concurrent_retries_with_one_idempotency_key(api: Api) -> None:
 
 
 async def _log_types(api: Api, user: User, event: str) -> list[str]:
-    types: list[str] = []
-    after: int | None = 0
-    while after is not None:
-        r = await api.client.get(f"/api/v1/events/{event}/log?after={after}", headers=user.auth)
-        assert r.status_code == 200, r.text
-        types += [entry["type"] for entry in r.json()["items"]]
-        after = r.json()["next_after"]
-    return types
+    return [entry["type"] for entry in await api.log(user, event)]

@@ -24,17 +24,6 @@ def _url(event: str, proposal: str) -> str:
     return f"/api/v1/events/{event}/proposals/{proposal}"
 
 
-async def _log(api: Api, user: User, event: str) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = []
-    after: int | None = 0
-    while after is not None:
-        r = await api.client.get(f"/api/v1/events/{event}/log?after={after}", headers=user.auth)
-        assert r.status_code == 200, r.text
-        entries += r.json()["items"]
-        after = r.json()["next_after"]
-    return entries
-
-
 async def _vote_rows(backend: Backend, proposal: str) -> int:
     """The Vote rows of the proposal, counted in the database itself."""
     engine = create_async_engine(backend.url, poolclass=NullPool)
@@ -60,7 +49,7 @@ async def test_the_author_edits_a_pending_proposal_until_its_first_vote(api: Api
     assert edited.status_code == 200, edited.text
     assert (edited.json()["title"], edited.json()["body"]) == ("Better", "Details")
     assert edited.json()["edited_at"] is not None and edited.json()["status"] == "PENDING"
-    last = (await _log(api, owner, event))[-1]
+    last = (await api.log(owner, event))[-1]
     assert last["type"] == "proposal.updated" and last["data"] == edited.json()
     problem(await _edit(api, owner, event, proposal, title="Mine"), 403, "not_author")
     problem(await _edit(api, author, event, proposal), 422, "empty_update")
@@ -106,7 +95,7 @@ async def test_the_author_withdraws_a_pending_proposal_and_nobody_else_does(api:
 
     assert withdrawn.status_code == 200, withdrawn.text
     assert withdrawn.json()["status"] == "WITHDRAWN"
-    last = (await _log(api, owner, event))[-1]
+    last = (await api.log(owner, event))[-1]
     assert (last["type"], last["data"]["status"]) == ("proposal.updated", "WITHDRAWN")
     vote = await api.client.post(api.vote_url(event, proposal), headers=owner.auth)
     problem(vote, 409, "proposal_not_pending")
@@ -144,7 +133,7 @@ async def test_comments_are_edited_by_their_author_and_deleted_as_tombstones(api
         (comment, True, ""),
         (other_comment, True, ""),
     ]
-    types = [e["type"] for e in (await _log(api, owner, event))[-3:]]
+    types = [e["type"] for e in (await api.log(owner, event))[-3:]]
     assert types == ["comment.updated", "comment.deleted", "comment.deleted"]
 
 
@@ -166,7 +155,7 @@ async def test_an_edit_racing_votes_wins_before_every_vote_or_is_refused(
         vote_responses = [r for r in responses if r is not edit_response]
 
         assert all(r.status_code == 201 for r in vote_responses), [r.text for r in responses]
-        log = [e for e in await _log(api, owner, event) if _about(e, proposal)]
+        log = [e for e in await api.log(owner, event) if _about(e, proposal)]
         cast = [e["seq"] for e in log if e["type"] == "vote.cast"]
         if edit_response.status_code == 200:
             assert edit_response.json()["vote_count"] == 0
@@ -241,7 +230,7 @@ async def test_deleting_or_withdrawing_a_proposal_under_concurrent_votes_keeps_c
         for r in vote_responses:
             if r.status_code != 201:
                 problem(r, 409, "proposal_not_pending")
-        log = [e for e in await _log(api, owner, event) if _about(e, proposal)]
+        log = [e for e in await api.log(owner, event) if _about(e, proposal)]
         cast = [e["data"]["vote_count"] for e in log if e["type"] == "vote.cast"]
         assert cast == list(range(1, len(counted) + 1)), log  # one row more at each commit
         assert log[-1]["type"] == "proposal.updated", log  # nothing counted after it

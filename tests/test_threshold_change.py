@@ -10,17 +10,6 @@ from typing import Any
 from tests.api import Api, User
 
 
-async def _log(api: Api, user: User, event: str) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = []
-    after: int | None = 0
-    while after is not None:
-        r = await api.client.get(f"/api/v1/events/{event}/log?after={after}", headers=user.auth)
-        assert r.status_code == 200, r.text
-        entries += r.json()["items"]
-        after = r.json()["next_after"]
-    return entries
-
-
 async def _vote(api: Api, voter: User, event: str, proposal: str) -> None:
     r = await api.client.post(api.vote_url(event, proposal), headers=voter.auth)
     assert r.status_code == 201, r.text
@@ -49,7 +38,7 @@ async def test_lowering_the_threshold_accepts_proposals_that_already_reach_it(ap
     )
     assert accepted["decided_at"] is not None
     assert (await api.get_proposal(owner, event, two))["status"] == "PENDING"
-    log = await _log(api, owner, event)
+    log = await api.log(owner, event)
     assert [e["type"] for e in log[-2:]] == ["event.updated", "proposal.updated"]
     assert log[-1]["data"]["id"] == three and log[-1]["data"]["status"] == "ACCEPTED"
     assert r.json()["last_seq"] == log[-1]["seq"]
@@ -123,7 +112,7 @@ async def test_threshold_lowered_while_votes_race_accepts_each_proposal_exactly_
     outcomes = [r for r in results if isinstance(r, tuple)]
     assert {code for _, status, code in outcomes if status != 201} <= {"proposal_not_pending"}
     counted = Counter(p for p, status, _ in outcomes if status == 201)
-    log = await _log(api, owner, event)
+    log = await api.log(owner, event)
     acceptances = Counter(
         e["data"]["id"]
         for e in log
