@@ -113,6 +113,7 @@ class Hub:
         """Close every subscriber, and every later one at once: the process is going away."""
         self._ending = True
         for topic in self._topics.values():
+            topic.known.set()  # a stream still starting waits no longer (``ready``)
             for sub in topic.subscribers:
                 sub.close("shutdown")
 
