@@ -20,7 +20,7 @@ from websockets.exceptions import InvalidStatus
 
 from tests.api import PASSWORD, Api, User, problem
 from tests.services import Backend, Server, start_server
-from tests.sse import events
+from tests.sse import Event, events
 
 SESSION = "/api/v1/auth/session"
 ME = "/api/v1/me"
@@ -301,6 +301,21 @@ async def test_logout_ends_the_session_and_clears_both_cookies(api: Api) -> None
     assert (await api.client.delete(SESSION, headers=page.writes)).status_code == 204
     assert (await api.client.delete(SESSION)).status_code == 204
     assert (await api.client.get(ME, headers=user.auth)).status_code == 200  # other sessions stay
+
+
+async def test_the_page_s_logout_ends_its_open_stream(api: Api) -> None:
+    user = await api.user("ada")
+    event = await api.event(user)
+    page = await browser(api.client, user)
+    async with api.client.stream("GET", f"{EVENTS}/{event}/stream", headers=page.cookie) as sse:
+        received = events(sse)
+        assert (await asyncio.wait_for(anext(received), 10)).event == "snapshot"
+        assert (await api.client.delete(SESSION, headers=page.writes)).status_code == 204
+        assert await asyncio.wait_for(_rest(received), 5) == []  # a clean end, at once
+
+
+async def _rest(received: AsyncIterator[Event]) -> list[Event]:
+    return [message async for message in received]
 
 
 async def test_the_cookie_s_session_ends_like_a_token_s(api: Api) -> None:

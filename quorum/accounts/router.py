@@ -27,7 +27,7 @@ from quorum.accounts.schemas import (
     TokenOut,
     UserOut,
 )
-from quorum.accounts.service import AccountCleanup
+from quorum.accounts.service import AccountCleanup, SessionsEnded
 from quorum.accounts.tokens import Caller
 from quorum.api.deps import CurrentCaller, CurrentUserId, SessionDep, SettingsDep, TokenCaller
 from quorum.api.errors import validation_hint
@@ -58,6 +58,15 @@ def get_passwords(request: Request) -> Passwords:
 
 
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+
+
+def get_sessions_ended(request: Request) -> SessionsEnded:
+    """The application's way to end the streams of ended sessions (its real-time core)."""
+    ended: SessionsEnded = request.app.state.sessions_ended
+    return ended
+
+
+SessionsEndedDep = Annotated[SessionsEnded, Depends(get_sessions_ended)]
 PASSWORD_CHECK = (*AUTH, *JSON_BODY, WRONG_PASSWORD, RATE_LIMITED, *DATABASE)
 
 
@@ -105,10 +114,11 @@ async def token(
 
 
 @router.post("/auth/logout", status_code=204, responses=problems(AUTH, NO_BODY, DATABASE))
-async def logout(caller: CurrentCaller, session: SessionDep) -> Response:
+async def logout(caller: CurrentCaller, session: SessionDep, ended: SessionsEndedDep) -> Response:
     """End this token's session: the token is refused from now on, on every instance
-    (401 ``session_revoked``). Streams already open stay open. Takes no body."""
-    await service.log_out(session, caller)
+    (401 ``session_revoked``), and the streams opened with it (or with a stream ticket
+    minted with it) end. Takes no body."""
+    await service.log_out(session, caller, ended)
     return Response(status_code=204)
 
 
@@ -145,7 +155,7 @@ async def start_browser_session(
 
 @router.delete("/auth/session", status_code=204, responses=problems(CSRF_FAILED, NO_BODY, DATABASE))
 async def end_browser_session(
-    request: Request, settings: SettingsDep, session: SessionDep
+    request: Request, settings: SettingsDep, session: SessionDep, ended: SessionsEndedDep
 ) -> Response:
     """Log the web page out: the cookie's login session ends (on every instance, at
     once) and both cookies are cleared. Always 204, whatever the cookie's state (absent,
@@ -154,7 +164,7 @@ async def end_browser_session(
     found = browser.optional(request, settings.signing_key())
     if found is not None:
         browser.check_csrf(request, found)
-        await service.log_out(session, found.caller)
+        await service.log_out(session, found.caller, ended)
     response = Response(status_code=204)
     browser.end(response, request)
     return response
@@ -185,22 +195,25 @@ async def change_password(
     caller: TokenCaller,
     session: SessionDep,
     passwords: PasswordsDep,
+    ended: SessionsEndedDep,
 ) -> Response:
     """Change the password, proving the current one (403 ``wrong_password``; attempts
-    are rate limited per user like logins). Every other session of the account ends;
-    this token keeps working."""
+    are rate limited per user like logins). Every other session of the account ends,
+    with its streams; this token keeps working."""
     uow = request.app.state.uow
     await service.change_password(
-        uow, session, passwords, caller, body.current_password, body.new_password
+        uow, session, passwords, caller, body.current_password, body.new_password, ended
     )
     return Response(status_code=204)
 
 
 @router.post("/me/sessions/revoke", status_code=204, responses=problems(AUTH, NO_BODY, DATABASE))
-async def sign_out_everywhere(caller: CurrentCaller, session: SessionDep) -> Response:
-    """Sign out everywhere: every session of the account ends, this one included. Takes
-    no body."""
-    await service.sign_out_everywhere(session, caller)
+async def sign_out_everywhere(
+    caller: CurrentCaller, session: SessionDep, ended: SessionsEndedDep
+) -> Response:
+    """Sign out everywhere: every session of the account ends, this one included, and
+    every stream opened in one of them. Takes no body."""
+    await service.sign_out_everywhere(session, caller, ended)
     return Response(status_code=204)
 
 
@@ -216,6 +229,7 @@ async def delete_me(
     caller: TokenCaller,
     session: SessionDep,
     passwords: PasswordsDep,
+    ended: SessionsEndedDep,
 ) -> Response:
     """Delete the account, proving its password (403 ``wrong_password``). The email is
     free again at once; sessions, memberships and requests go (an organizer's
@@ -223,5 +237,5 @@ async def delete_me(
     stay, by "deleted user"."""
     cleanup: AccountCleanup = request.app.state.account_cleanup
     uow = request.app.state.uow
-    await service.delete_account(uow, session, passwords, caller, body.password, cleanup)
+    await service.delete_account(uow, session, passwords, caller, body.password, cleanup, ended)
     return Response(status_code=204)

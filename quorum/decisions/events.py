@@ -91,13 +91,16 @@ class MembershipRemoved(Payload):
     """A membership (or a request) is gone: an organizer or admin removed it
     (``reason: "removed"``), its holder left (``"left"``), or deleted their account
     (``"account_deleted"``). The person's streams of the event end right after this
-    message; they may ask to join again."""
+    message; they may ask to join again. ``user`` names the person as a membership does
+    (``display_name`` "deleted user" once their account is gone). The removal withdraws
+    their votes on PENDING proposals: ``vote.withdrawn`` entries follow in the same
+    transaction (docs/decisions.md)."""
 
     TYPE = "membership.removed"
     id: uuid.UUID  # the membership's
     event_id: uuid.UUID
     user_id: uuid.UUID
-    display_name: str
+    user: PersonOut
     reason: RemovalReason
 
 

@@ -58,6 +58,7 @@ _memberships = cast(Table, Membership.__table__)
 _proposals = cast(Table, Proposal.__table__)
 _users = cast(Table, User.__table__)
 _sessions = cast(Table, LoginSession.__table__)
+_votes = cast(Table, Vote.__table__)
 
 
 class Access(NamedTuple):
@@ -260,9 +261,17 @@ async def list_events(
 
 async def delete_content(session: AsyncSession, event_id: uuid.UUID) -> None:
     """Delete the event's proposals (their votes and comments go with them: ON DELETE
-    CASCADE) and memberships. The proposals are locked first, in id order, as a threshold
-    change locks them, so the two cannot deadlock; every vote already counting on one
-    commits first (it takes the event row, which the deletion locks only after this)."""
+    CASCADE) and memberships. The memberships are locked first, then the proposals, in id
+    order: the order of every member's write (its membership, then its proposal, then the
+    event row) and of a removal, so none of them can deadlock with the deletion; every
+    vote already counting commits first (it takes the event row, which the deletion
+    locks only after this)."""
+    await session.execute(
+        select(_memberships.c.id)
+        .where(_memberships.c.event_id == event_id)
+        .order_by(_memberships.c.id)
+        .with_for_update()
+    )
     await session.execute(
         select(_proposals.c.id)
         .where(_proposals.c.event_id == event_id)
@@ -334,6 +343,27 @@ async def get_own_membership(
         await get_event(session, event_id)  # raises if it is the event that is missing
         raise NotFound("membership_not_found", "You have no membership of this event.")
     return membership
+
+
+async def hold_membership(session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Lock the user's approved membership of the event FOR SHARE until this write commits
+    (``rules.holds_membership_sql``), or refuse: 403 ``not_a_member``. A removal waits
+    for the lock; a removal that committed first leaves nothing to lock."""
+    held = await session.scalar(
+        select(_memberships.c.id)
+        .where(
+            rules.holds_membership_sql(
+                _memberships.c.event_id,
+                _memberships.c.user_id,
+                _memberships.c.status,
+                event_id,
+                user_id,
+            )
+        )
+        .with_for_update(read=True)
+    )
+    if held is None:
+        raise rules.not_a_member()
 
 
 async def delete_membership(session: AsyncSession, membership: Membership) -> None:
@@ -589,6 +619,39 @@ async def delete_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uu
         .returning(Vote.user_id)
     )
     return result is not None
+
+
+async def withdraw_votes_of(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID
+) -> Sequence[Any]:
+    """Withdraw the user's votes on the event's PENDING proposals (a removal's): each such
+    proposal is locked in id order, as a threshold change locks them, its vote deleted
+    and its count decremented. The rows ``(id, vote_count)`` after, in id order."""
+    voted = select(_votes.c.proposal_id).where(_votes.c.user_id == user_id)
+    ids = (
+        await session.scalars(
+            select(_proposals.c.id)
+            .where(
+                _proposals.c.event_id == event_id,
+                rules.votable_sql(_proposals.c.status),
+                _proposals.c.id.in_(voted),
+            )
+            .order_by(_proposals.c.id)
+            .with_for_update()
+        )
+    ).all()
+    if not ids:
+        return []
+    await session.execute(
+        delete(_votes).where(_votes.c.user_id == user_id, _votes.c.proposal_id.in_(ids))
+    )
+    result = await session.execute(
+        update(_proposals)
+        .where(_proposals.c.id.in_(ids))
+        .values(vote_count=_proposals.c.vote_count - 1)
+        .returning(_proposals.c.id, _proposals.c.vote_count)
+    )
+    return sorted(result.all(), key=lambda row: row.id)
 
 
 async def list_voters(

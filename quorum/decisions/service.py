@@ -261,20 +261,46 @@ async def leave(session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID) 
 
 
 async def _remove(session: AsyncSession, membership: Membership, reason: RemovalReason) -> None:
-    """Delete the row and log ``membership.removed``, which ends the person's streams of
-    the event (quorum/decisions/eviction.py). A closed event takes it too: losing access
-    must not wait for a reopening. The membership row is locked first and the event row
-    (the log's counter) last, as every change does."""
+    """Delete the row, withdraw the person's votes on PENDING proposals and log
+    ``membership.removed`` (which ends the person's streams of the event:
+    quorum/decisions/eviction.py) with a ``vote.withdrawn`` for each vote. A closed event
+    takes it too: losing access must not wait for a reopening. The membership row is
+    locked first, then the proposals, and the event row (the log's counter) last, as
+    every change does."""
     name = await accounts.display_name(session, membership.user_id) or DELETED_USER
     removed = MembershipRemoved(
         id=membership.id,
         event_id=membership.event_id,
         user_id=membership.user_id,
-        display_name=name,
+        user=views.person(membership.user_id, name),
         reason=reason,
     )
+    withdrawn = await withdraw_votes(session, membership.event_id, membership.user_id, name)
     await repo.delete_membership(session, membership)
-    await repo.append_log(session, removed.event_id, [removed.entry()], require_open=False)
+    entries = [removed.entry(), *withdrawn]
+    await repo.append_log(session, removed.event_id, entries, require_open=False)
+
+
+async def withdraw_votes(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, name: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Withdraw the votes of someone who leaves the event (removed, leaving, or deleting
+    their account) from its PENDING proposals, in the caller's transaction: one who is no
+    longer a member has no say in what is still undecided (docs/decisions.md). Votes on
+    decided proposals stay: they are how those were decided. The ``vote.withdrawn``
+    entries to log, one per vote, so every stream sees the counts change."""
+    rows = await repo.withdraw_votes_of(session, event_id, user_id)
+    if not rows:
+        return []
+    event = await session.get_one(Event, event_id)
+    hidden = rules.tally_hidden(event.hidden_tallies, event.status)
+    who = None if event.anonymous_votes else views.person(user_id, name)
+    return [
+        VoteWithdrawn(
+            proposal_id=row.id, user=who, vote_count=row.vote_count, tally_hidden=hidden
+        ).entry()
+        for row in rows
+    ]
 
 
 async def my_membership(
@@ -311,6 +337,7 @@ async def list_events(
 async def create_proposal(
     session: AsyncSession, access: EventAccess, data: ProposalCreate
 ) -> ProposalOut:
+    await repo.hold_membership(session, access.event_id, access.user_id)
     proposal = Proposal(
         id=uuid7(),
         event_id=access.event_id,
@@ -447,6 +474,9 @@ def _updated(access: EventAccess, row: Any) -> ProposalUpdated:
 
 
 async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID) -> VoteOut:
+    """The membership is held (FOR SHARE) first, then the proposal (the counter's UPDATE),
+    then the event row (the log's counter): the order of every change."""
+    await repo.hold_membership(session, access.event_id, access.user_id)
     proposal = await repo.count_vote(
         session, access.event_id, proposal_id, +1, access.vote_threshold
     )
@@ -551,6 +581,7 @@ async def delete_comment(
 async def add_comment(
     session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, body: str
 ) -> CommentOut:
+    await repo.hold_membership(session, access.event_id, access.user_id)
     proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_share=True)
     if proposal.status == ProposalStatus.DELETED:
         raise Conflict("proposal_deleted", "The proposal was deleted: it takes no comments.")

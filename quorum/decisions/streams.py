@@ -12,11 +12,14 @@ site's page may open one to us, and the browser attaches our cookie), so one ope
 with the cookie must come from our own origin: 403 ``csrf_failed`` otherwise. The SSE
 stream needs no such check: it only reads, and another site's page cannot read it.
 
-Membership is checked when a stream opens; each stream's principal is its user, so a
+Membership is checked when a stream opens (the route, for a clear 401/403/404), and
+again by the stream once subscribed (``eviction.admission``), so a removal or logout
+committing in between is not missed; each stream's principal is its user, so a
 ``membership.removed`` naming them ends it (quorum/decisions/eviction.py).
 A ticket carries the login session it was minted in (``sid``), like the access token:
-a stream opens only while that session is live (checked in the access query); one
-already open is not closed by a later logout.
+a stream opens only while that session is live, and is the stream's session: when the
+session ends (log out, password change, sign out everywhere, account deletion) the
+stream ends too, on every instance.
 """
 
 import functools
@@ -174,7 +177,12 @@ async def stream(
     streams: Streams = request.app.state.streams
     audience = projection.audience(access.role)
     response = EventStreamResponse(
-        streams, event_id, resume_from, audience, principal=eviction.principal(caller.user_id)
+        streams,
+        event_id,
+        resume_from,
+        audience,
+        principal=eviction.principal(caller.user_id),
+        session=eviction.session_key(caller.session_id),
     )
     return CappedResponse(response, request.app.state.stream_cap, caller.user_id)
 
@@ -207,6 +215,7 @@ async def websocket(
             resume_from,
             projection.audience(access.role),
             principal=eviction.principal(caller.user_id),
+            session=eviction.session_key(caller.session_id),
         )
     finally:
         slot.release()

@@ -5,6 +5,12 @@ wait for a network hop, and never miss a change because Redis is away. The Redis
 then publishes for the other processes. It is only a fast path: a lost message shows up
 as a gap (or is found by the hub's periodic catch-up) and is read from the log, and after
 a reconnect every active topic is caught up from the log.
+
+Brokers also carry the end of sessions (``end_sessions``: the streams opened under a
+credential that has ended), to the local hub at once and, through Redis, on a channel
+of its own, to every other process's. That notice has no log behind it: one lost while
+Redis is away leaves the streams of that session open on the other instances until
+they end otherwise (docs/realtime.md).
 """
 
 import asyncio
@@ -12,6 +18,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
+import orjson
 import structlog
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -22,6 +29,7 @@ from quorum.realtime.message import Message
 
 log = structlog.get_logger(__name__)
 CHANNEL = "quorum:realtime"
+SESSIONS_CHANNEL = "quorum:realtime:sessions-ended"  # a JSON list of session keys
 
 
 class Broker(Protocol):
@@ -29,6 +37,9 @@ class Broker(Protocol):
         """Whatever the broker needs to run, until cancelled."""
 
     async def publish(self, messages: Sequence[Message]) -> None: ...
+    async def end_sessions(self, sessions: Sequence[str]) -> None:
+        """End the streams opened under ``sessions``, on every process."""
+
     def status(self) -> str: ...
 
 
@@ -45,6 +56,9 @@ class MemoryBroker:
         metrics.PUBLISHED.inc(len(messages))
         for message in messages:
             self.hub.deliver(message)
+
+    async def end_sessions(self, sessions: Sequence[str]) -> None:
+        self.hub.end_sessions(frozenset(sessions))
 
     def status(self) -> str:
         return "in-process"
@@ -82,12 +96,19 @@ class RedisBroker:
             # Committed and in the log: the other processes catch up on reconnect or poll.
             log.warning("redis_publish_failed", error=repr(exc)[:200])
 
+    async def end_sessions(self, sessions: Sequence[str]) -> None:
+        self.hub.end_sessions(frozenset(sessions))
+        try:
+            await self._publisher.publish(SESSIONS_CHANNEL, orjson.dumps(list(sessions)))
+        except (RedisError, OSError) as exc:
+            log.warning("redis_publish_failed", error=repr(exc)[:200])
+
     async def _listen_forever(self) -> None:
         delay = 0.1
         while True:
             try:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(CHANNEL, SESSIONS_CHANNEL)
                     if not self._connected:
                         self._connected = True
                         log.info("redis_subscribed")
@@ -104,7 +125,12 @@ class RedisBroker:
 
     def _on_raw(self, raw: dict[str, object]) -> None:
         data = raw.get("data")
-        if raw.get("type") != "message" or not isinstance(data, bytes) or len(data) < 17:
+        if raw.get("type") != "message" or not isinstance(data, bytes):
+            return
+        if raw.get("channel") == SESSIONS_CHANNEL.encode():
+            self._on_sessions_ended(data)
+            return
+        if len(data) < 17:
             return
         try:
             message = Message.parse(uuid.UUID(bytes=data[:16]), data[16:])
@@ -112,6 +138,16 @@ class RedisBroker:
             log.warning("redis_bad_message", error=repr(exc)[:200])
             return
         self.hub.deliver(message)
+
+    def _on_sessions_ended(self, data: bytes) -> None:
+        try:
+            sessions = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            sessions = None
+        if not isinstance(sessions, list):
+            log.warning("redis_bad_message", channel=SESSIONS_CHANNEL)
+            return
+        self.hub.end_sessions(frozenset(s for s in sessions if isinstance(s, str)))
 
     def status(self) -> str:
         return "ok" if self._connected else "reconnecting"

@@ -18,7 +18,7 @@ from quorum.realtime.broker import Broker, MemoryBroker, RedisBroker
 from quorum.realtime.hub import Evicts, Hub
 from quorum.realtime.log import LogReader
 from quorum.realtime.message import Entry, Message, Project, as_is
-from quorum.realtime.stream import IsFinal, Snapshot, Streams, never_final
+from quorum.realtime.stream import Admit, IsFinal, Snapshot, Streams, never_final
 from quorum.settings import Settings
 
 
@@ -42,6 +42,11 @@ class Realtime:
             [Message.build(e.topic, e.seq, e.type, e.data, t, live=True) for e in entries]
         )
 
+    async def end_sessions(self, sessions: Sequence[str]) -> None:
+        """The streams opened under ``sessions`` end, on every instance (call it once the
+        sessions' end has committed)."""
+        await self.broker.end_sessions(sessions)
+
 
 def create_realtime(
     settings: Settings,
@@ -50,11 +55,12 @@ def create_realtime(
     project: Project = as_is,
     is_final: IsFinal = never_final,
     evicts: Evicts | None = None,
+    admit: Admit | None = None,
 ) -> Realtime:
-    """``snapshot``, ``project``, ``is_final`` and ``evicts`` are the application's: a
-    topic's full state, what each audience of subscribers receives of a message
-    (``message.Project``), which message is a topic's last, and whom a message takes the
-    topic's streams from."""
+    """``snapshot``, ``project``, ``is_final``, ``evicts`` and ``admit`` are the
+    application's: a topic's full state, what each audience of subscribers receives of a
+    message (``message.Project``), which message is a topic's last, whom a message takes
+    the topic's streams from, and who may read a topic (``stream.Admit``)."""
     reader = LogReader(sessionmaker)
     hub = Hub(
         reader,
@@ -67,4 +73,5 @@ def create_realtime(
     broker: Broker = (
         RedisBroker(hub, settings.redis_url) if settings.redis_url else MemoryBroker(hub)
     )
-    return Realtime(hub, broker, Streams(hub, reader, snapshot, settings.sse_retry_ms, is_final))
+    streams = Streams(hub, reader, snapshot, settings.sse_retry_ms, is_final, admit)
+    return Realtime(hub, broker, streams)

@@ -63,6 +63,7 @@ class EventStreamResponse(Response):
         audience: str = "",
         *,
         principal: str | None = None,
+        session: str | None = None,
     ) -> None:
         super().__init__(status_code=200)
         self.streams = streams
@@ -70,6 +71,7 @@ class EventStreamResponse(Response):
         self.resume_from = resume_from
         self.audience = audience
         self.principal = principal  # whom the hub's ``evicts`` may name
+        self.session = session  # what the hub's ``end_sessions`` may name
         self.background: BackgroundTask | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,6 +84,7 @@ class EventStreamResponse(Response):
                 abort_of(scope),
                 self.audience,
                 principal=self.principal,
+                session=self.session,
             ) as session:
                 async with asyncio.TaskGroup() as tasks:
                     watcher = tasks.create_task(_watch_disconnect(receive, session.subscriber))
