@@ -16,19 +16,20 @@ missing entries are read from the log before going on.
 """
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from quorum.realtime import metrics
 from quorum.realtime.abort import Abort
 from quorum.realtime.hub import Hub, LogSource
-from quorum.realtime.message import Message
+from quorum.realtime.message import Message, Topic
 
 REPLAY_PAGE = 500
-Snapshot = Callable[[uuid.UUID], Awaitable[Message]]
+# Called with a topic of the application's one kind (a UUID, or an int): typed Any so that
+# a function of either kind fits (a Callable's parameter cannot be narrowed).
+Snapshot = Callable[[Any], Awaitable[Message]]
 IsFinal = Callable[[Message], bool]
 TOPIC_ENDED = "topic_ended"  # the close reason after a final message
 
@@ -66,7 +67,7 @@ class StreamSession:
     def __init__(
         self,
         streams: Streams,
-        topic_id: uuid.UUID,
+        topic_id: Topic,
         abort: Abort | None = None,
         audience: str = "",
         *,

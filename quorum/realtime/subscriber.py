@@ -11,11 +11,10 @@ message evicts, after queueing that message, which is still written (``drain``).
 """
 
 import asyncio
-import uuid
 from collections import deque
 
 from quorum.realtime.abort import Abort
-from quorum.realtime.message import Message
+from quorum.realtime.message import Message, Topic
 
 
 class Subscriber:
@@ -36,7 +35,7 @@ class Subscriber:
 
     def __init__(
         self,
-        topic: uuid.UUID,
+        topic: Topic,
         limit: int,
         abort: Abort | None = None,
         audience: str = "",
