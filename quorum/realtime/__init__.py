@@ -10,7 +10,9 @@ the core", walks through examples/store_orders, which uses nothing else):
 - its streams: ``EventStreamResponse`` (SSE) and ``serve_websocket``, behind
   ``ConnectionAbort``; ``Message`` is what a snapshot returns and a stream sends;
 - optional rules: ``Project`` (audiences), ``IsFinal`` (a topic's last message),
-  ``Evicts`` (whom a message takes the stream from).
+  ``Evicts`` (whom a message takes the stream from);
+- its shutdown: ``end_streams_on_signal`` (streams end cleanly on SIGTERM, and their
+  clients resume elsewhere).
 
 The names are loaded on first use: ``quorum.db.uow`` imports ``quorum.realtime.message``,
 so this package must not import the log (which imports ``quorum.db.uow``) on its own.
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from quorum.realtime.sse import EventStreamResponse
     from quorum.realtime.stream import TOPIC_ENDED, IsFinal, Snapshot, Streams, never_final
     from quorum.realtime.ws import serve as serve_websocket
+    from quorum.shutdown import end_streams_on_signal
 
 _WHERE = {
     "ACCESS_REVOKED": ("hub", "ACCESS_REVOKED"),
@@ -48,6 +51,7 @@ _WHERE = {
     "append": ("log", "append"),
     "as_is": ("message", "as_is"),
     "create_realtime": ("setup", "create_realtime"),
+    "end_streams_on_signal": ("quorum.shutdown", "end_streams_on_signal"),
     "log_table": ("log", "log_table"),
     "never_final": ("stream", "never_final"),
     "serve_websocket": ("ws", "serve"),
@@ -72,6 +76,7 @@ __all__ = [
     "append",
     "as_is",
     "create_realtime",
+    "end_streams_on_signal",
     "log_table",
     "never_final",
     "serve_websocket",
@@ -82,6 +87,7 @@ def __getattr__(name: str) -> Any:
     if name not in _WHERE:
         raise AttributeError(f"module 'quorum.realtime' has no attribute {name!r}")
     module, attribute = _WHERE[name]
-    value = getattr(importlib.import_module(f"quorum.realtime.{module}"), attribute)
+    path = module if "." in module else f"quorum.realtime.{module}"
+    value = getattr(importlib.import_module(path), attribute)
     globals()[name] = value  # once loaded, a plain attribute
     return value
