@@ -8,14 +8,8 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from examples.store_orders.migrate import VERSION_TABLE, only_ours
 from examples.store_orders.models import metadata
-
-VERSION_TABLE = "store_orders_alembic_version"
-
-
-def only_ours(name: str | None, type_: str, parent_names: object) -> bool:
-    """Autogenerate looks at the example's tables only, never at Quorum's beside them."""
-    return type_ != "table" or name in metadata.tables
 
 
 def run(connection: Connection) -> None:
