@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.services import Backend, Server
+from tests.services import REDIS_URL, Backend, Server
 from tests.store_orders import Store, collect, migrate, serve
 
 pytestmark = pytest.mark.slow
@@ -24,7 +24,7 @@ def pair(
     migrate(pg_with_redis)
     logs = tmp_path_factory.mktemp("pair")
     env = {
-        "QUORUM_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "QUORUM_REDIS_URL": REDIS_URL,
         "QUORUM_LOG_POLL_INTERVAL_SECONDS": SLOW_POLL,
     }
     a, b = serve(pg_with_redis, logs, **env), serve(pg_with_redis, logs, **env)
