@@ -20,7 +20,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from examples.store_orders.models import COUNTER, dining_tables, orders, stores, table_sessions
 from examples.store_orders.settings import load_settings
@@ -68,12 +68,12 @@ def order_view(row: Any) -> dict[str, Any]:
     return {key: row[key] for key in keys}
 
 
-def snapshot_reader(uow: UnitOfWork) -> Snapshot:
+def snapshot_reader(sessionmaker: async_sessionmaker[AsyncSession]) -> Snapshot:
     """``initial``: the store's open orders (of sessions not ended), read in one
     consistent transaction with the ``last_seq`` they reflect, which is its SSE id."""
 
     async def snapshot(store_id: int) -> Message:
-        async with read_only(uow.sessionmaker, consistent=True) as session:
+        async with read_only(sessionmaker, consistent=True) as session:
             seq = await session.scalar(select(stores.c.last_seq).where(stores.c.id == store_id))
             query = (
                 select(orders)
@@ -126,11 +126,13 @@ def create_app() -> ConnectionAbort:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
-        uow = UnitOfWork(create_sessionmaker(engine))
+        sessionmaker = create_sessionmaker(engine)
+        snapshot = snapshot_reader(sessionmaker)
         realtime = create_realtime(
-            settings, uow.sessionmaker, snapshot_reader(uow), log=COUNTER.log, channel=CHANNEL
+            settings, sessionmaker, snapshot, log=COUNTER.log, channel=CHANNEL
         )
-        uow.publisher = realtime.publish
+        # Publishes what each transaction appended to the log, after its commit.
+        uow = UnitOfWork(sessionmaker, publisher=realtime.publish)
         app.state.uow, app.state.streams = uow, realtime.streams
         try:
             async with asyncio.TaskGroup() as tasks:
