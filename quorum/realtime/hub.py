@@ -30,7 +30,6 @@ until it is cancelled.
 """
 
 import asyncio
-import uuid
 from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
@@ -38,7 +37,7 @@ import structlog
 
 from quorum.realtime import metrics
 from quorum.realtime.abort import Abort
-from quorum.realtime.message import Message, Project, as_is
+from quorum.realtime.message import Message, Project, Topic, as_is
 from quorum.realtime.subscriber import Subscriber
 
 log = structlog.get_logger(__name__)
@@ -54,17 +53,17 @@ Evicts = Callable[[Message], frozenset[str] | None]
 class LogSource(Protocol):
     """What the hub and the streams read from the log (``realtime.log.LogReader``)."""
 
-    async def messages(self, topic_id: uuid.UUID, after: int, limit: int) -> Sequence[Message]:
+    async def messages(self, topic_id: Topic, after: int, limit: int) -> Sequence[Message]:
         """Entries with ``seq > after``, oldest first, at most ``limit``."""
 
-    async def bounds(self, topic_id: uuid.UUID) -> tuple[int, int] | None:
+    async def bounds(self, topic_id: Topic) -> tuple[int, int] | None:
         """(first, last) retained ``seq`` of the topic, or None if it has none."""
 
 
 class _Topic:
     __slots__ = ("id", "subscribers", "last_seq", "known", "syncing", "pending")
 
-    def __init__(self, topic_id: uuid.UUID) -> None:
+    def __init__(self, topic_id: Topic) -> None:
         self.id = topic_id
         self.subscribers: set[Subscriber] = set()
         self.last_seq = -1  # unknown until the first sync reads it from the log
@@ -90,7 +89,7 @@ class Hub:
         self._queue_limit = queue_limit
         self._poll_interval = poll_interval
         self._heartbeat_interval = heartbeat_interval
-        self._topics: dict[uuid.UUID, _Topic] = {}
+        self._topics: dict[Topic, _Topic] = {}
         self._tasks: asyncio.TaskGroup | None = None  # while running: where catch-ups go
         self._ending = False
 
@@ -126,7 +125,7 @@ class Hub:
 
     def subscribe(
         self,
-        topic_id: uuid.UUID,
+        topic_id: Topic,
         abort: Abort | None = None,
         audience: str = "",
         *,
@@ -149,7 +148,7 @@ class Hub:
             sub.close("shutdown")
         return sub
 
-    async def ready(self, topic_id: uuid.UUID) -> None:
+    async def ready(self, topic_id: Topic) -> None:
         """Wait (``READY_WITHIN`` at most) until the hub knows where ``topic_id``'s log
         stands: from then on every later entry is fanned out to its subscribers. A start
         read before it could be older than that position, and the entries in between

@@ -11,7 +11,6 @@ figures.
 """
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 
 from starlette.background import BackgroundTask
@@ -20,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from quorum.realtime import metrics
 from quorum.realtime.abort import abort_of
-from quorum.realtime.message import HEARTBEAT, Message
+from quorum.realtime.message import HEARTBEAT, Message, Topic
 from quorum.realtime.stream import Streams, StreamSession
 from quorum.realtime.subscriber import Subscriber
 
@@ -58,7 +57,7 @@ class EventStreamResponse(Response):
     def __init__(
         self,
         streams: Streams,
-        topic_id: uuid.UUID,
+        topic_id: Topic,
         resume_from: int | None,
         audience: str = "",
         *,

@@ -23,21 +23,22 @@ session applies ``evicts`` to what it reads from the log itself as well.
 """
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from quorum.realtime import metrics
 from quorum.realtime.abort import Abort
 from quorum.realtime.hub import ACCESS_REVOKED, Hub, LogSource
-from quorum.realtime.message import Message
+from quorum.realtime.message import Message, Topic
 
 REPLAY_PAGE = 500
-Snapshot = Callable[[uuid.UUID], Awaitable[Message]]
+# Called with a topic of the application's one kind (a UUID, or an int): typed Any so that
+# a function of either kind fits (a Callable's parameter cannot be narrowed).
+Snapshot = Callable[[Any], Awaitable[Message]]
 IsFinal = Callable[[Message], bool]
-Admit = Callable[[uuid.UUID, str | None, str | None], Awaitable[bool]]
+Admit = Callable[[Any, str | None, str | None], Awaitable[bool]]
 """May a stream of (topic, principal, session) start? Asked after the start is read."""
 TOPIC_ENDED = "topic_ended"  # the close reason after a final message
 
@@ -78,7 +79,7 @@ class StreamSession:
     def __init__(
         self,
         streams: Streams,
-        topic_id: uuid.UUID,
+        topic_id: Topic,
         abort: Abort | None = None,
         audience: str = "",
         *,

@@ -13,11 +13,10 @@ session), which ``Hub.end_sessions`` ends wherever it is used.
 """
 
 import asyncio
-import uuid
 from collections import deque
 
 from quorum.realtime.abort import Abort
-from quorum.realtime.message import Message
+from quorum.realtime.message import Message, Topic
 
 
 class Subscriber:
@@ -39,7 +38,7 @@ class Subscriber:
 
     def __init__(
         self,
-        topic: uuid.UUID,
+        topic: Topic,
         limit: int,
         abort: Abort | None = None,
         audience: str = "",

@@ -8,7 +8,6 @@ the client's state. No entry is ever sent twice on one connection.
 """
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 
 import orjson
@@ -17,7 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from quorum.realtime import metrics
 from quorum.realtime.abort import abort_of
 from quorum.realtime.hub import ACCESS_REVOKED, SESSION_ENDED
-from quorum.realtime.message import Message
+from quorum.realtime.message import Message, Topic
 from quorum.realtime.stream import TOPIC_ENDED, Streams, StreamSession
 from quorum.realtime.subscriber import Subscriber
 
@@ -85,7 +84,7 @@ def _resume_request(text: str) -> int | None:
 async def serve(
     websocket: WebSocket,
     streams: Streams,
-    topic_id: uuid.UUID,
+    topic_id: Topic,
     resume_from: int | None,
     audience: str = "",
     *,
