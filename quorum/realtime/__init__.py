@@ -10,7 +10,9 @@ the core", walks through examples/store_orders, which uses nothing else):
 - its streams: ``EventStreamResponse`` (SSE) and ``serve_websocket``, behind
   ``ConnectionAbort``; ``Message`` is what a snapshot returns and a stream sends;
 - optional rules: ``Project`` (audiences), ``IsFinal`` (a topic's last message),
-  ``Evicts`` (whom a message takes the stream from);
+  ``Evicts`` (whom a message takes the stream from), ``Admit`` (who may start reading
+  a topic, asked once the stream is subscribed: a removal that commits meanwhile is not
+  missed);
 - its shutdown: ``end_streams_on_signal`` (streams end cleanly on SIGTERM, and their
   clients resume elsewhere).
 
@@ -28,12 +30,13 @@ if TYPE_CHECKING:
     from quorum.realtime.message import Entry, Message, Project, Topic, as_is
     from quorum.realtime.setup import Realtime, create_realtime
     from quorum.realtime.sse import EventStreamResponse
-    from quorum.realtime.stream import TOPIC_ENDED, IsFinal, Snapshot, Streams, never_final
+    from quorum.realtime.stream import TOPIC_ENDED, Admit, IsFinal, Snapshot, Streams, never_final
     from quorum.realtime.ws import serve as serve_websocket
     from quorum.shutdown import end_streams_on_signal
 
 _WHERE = {
     "ACCESS_REVOKED": ("hub", "ACCESS_REVOKED"),
+    "Admit": ("stream", "Admit"),
     "ConnectionAbort": ("abort", "ConnectionAbort"),
     "Counter": ("log", "Counter"),
     "Entry": ("message", "Entry"),
@@ -60,6 +63,7 @@ _WHERE = {
 __all__ = [
     "ACCESS_REVOKED",
     "TOPIC_ENDED",
+    "Admit",
     "ConnectionAbort",
     "Counter",
     "Entry",
