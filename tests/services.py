@@ -148,11 +148,16 @@ def _proxy_flags(env: dict[str, str]) -> list[str]:
 
 
 def start_server(
-    backend: Backend, log_dir: Path, *, cli_args: Sequence[str] = (), **env: str
+    backend: Backend,
+    log_dir: Path,
+    *,
+    cli_args: Sequence[str] = (),
+    port: int | None = None,
+    **env: str,
 ) -> Server:
     """A server process: uvicorn on the app factory, or with ``cli_args`` the ``quorum``
-    command itself (``quorum serve ...``)."""
-    port = free_port()
+    command itself (``quorum serve ...``). ``port``: the one a restarted server takes again."""
+    port = port or free_port()
     full_env = {
         **os.environ,
         "QUORUM_DATABASE_URL": backend.url,

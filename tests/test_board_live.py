@@ -1,0 +1,144 @@
+"""The board stays right through cuts: Bob's browser loses the network while Ada votes
+and the server restarts, and catches up without a reload, nothing lost or doubled; a
+removed member's board says why its stream ended."""
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.async_api import Browser, expect
+
+from tests.api import PASSWORD, Api, User
+from tests.browser import Person, launch, person
+from tests.services import Backend, Server, start_server
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+class Restartable:
+    """A server that can be stopped and started again on the same address."""
+
+    def __init__(self, backend: Backend, log_dir: Path) -> None:
+        self.backend, self.log_dir = backend, log_dir
+        self.server: Server = start_server(backend, log_dir)
+        self.port = int(self.server.url.rsplit(":", 1)[1])
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def restart(self) -> None:
+        self.server.stop()
+        self.server = start_server(self.backend, self.log_dir, port=self.port)
+
+
+@pytest.fixture
+def restartable(backend: Backend, tmp_path: Path) -> Iterator[Restartable]:
+    started = Restartable(backend, tmp_path)
+    yield started
+    started.server.stop()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async for launched in launch():
+        yield launched
+
+
+async def bob_on_board(
+    browser: Browser, url: str, api: Api, ada: User, event_id: str
+) -> tuple[Person, User]:
+    """Bob registers in his browser, Ada approves him through the API, his board is live."""
+    bob = await person(browser, "Bob")
+    await bob.register(url)
+    r = await api.client.post(
+        "/api/v1/auth/token", data={"username": bob.email, "password": PASSWORD}
+    )
+    token = r.json()["access_token"]
+    me = await api.client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    bob_user = User(me.json()["id"], bob.email, token, "Bob")
+    await api.join(ada, event_id, bob_user)
+    await bob.page.goto(f"{url}/#/events/{event_id}")
+    await bob.live()
+    return bob, bob_user
+
+
+async def vote(client: httpx.AsyncClient, api: Api, ada: User, event_id: str, pid: str) -> None:
+    r = await client.post(api.vote_url(event_id, pid), headers=ada.auth)
+    assert r.status_code == 201, r.text
+
+
+async def test_catching_up_after_a_cut_and_a_restart(
+    restartable: Restartable, browser: Browser
+) -> None:
+    async with httpx.AsyncClient(base_url=restartable.url, timeout=30) as client:
+        api = Api(client)
+        ada = await api.user("Ada")
+        event_id = await api.event(ada, threshold=None, title="Cut")
+        proposals = [await api.proposal(ada, event_id, title=f"Option {i}") for i in range(12)]
+        bob, _ = await bob_on_board(browser, restartable.url, api, ada, event_id)
+        await expect(bob.page.locator("li.card")).to_have_count(12)
+        await bob.page.evaluate("window.sameDocument = true")  # gone if the page reloads
+
+        await bob.context.set_offline(True)
+        await expect(bob.page.locator(".connection")).not_to_have_attribute("data-state", "live")
+        for proposal in proposals[:6]:
+            assert (
+                await client.post(api.vote_url(event_id, proposal), headers=ada.auth)
+            ).status_code == 201
+
+    restartable.restart()
+    async with httpx.AsyncClient(base_url=restartable.url, timeout=30) as client:
+        api = Api(client)
+        for proposal in proposals[6:]:
+            assert (
+                await client.post(api.vote_url(event_id, proposal), headers=ada.auth)
+            ).status_code == 201
+        for proposal in proposals[:5]:  # takes five back and gives three again: 20 changes
+            r = await client.delete(api.vote_url(event_id, proposal) + "/me", headers=ada.auth)
+            assert r.status_code == 204
+        for proposal in proposals[:3]:
+            assert (
+                await client.post(api.vote_url(event_id, proposal), headers=ada.auth)
+            ).status_code == 201
+
+    await bob.context.set_offline(False)
+    await bob.live()
+    expected = {p: 1 for p in proposals} | {p: 0 for p in proposals[3:5]}
+    for proposal, count in expected.items():
+        card = bob.page.locator(f'li.card[data-proposal="{proposal}"] .count')
+        await expect(card).to_have_attribute("data-count", str(count))
+    assert await bob.page.evaluate("window.sameDocument === true")
+
+
+async def test_a_removed_member_is_told_and_refused(
+    restartable: Restartable, browser: Browser
+) -> None:
+    async with httpx.AsyncClient(base_url=restartable.url, timeout=30) as client:
+        api = Api(client)
+        ada = await api.user("Ada")
+        event_id = await api.event(ada, threshold=3, title="Removal")
+        proposal = await api.proposal(ada, event_id, title="Stay")
+        bob, bob_user = await bob_on_board(browser, restartable.url, api, ada, event_id)
+        await expect(bob.card("Stay")).to_be_visible()
+
+        memberships = (
+            await client.get(f"/api/v1/events/{event_id}/members", headers=ada.auth)
+        ).json()
+        (bobs,) = [m for m in memberships["items"] if m["user"]["id"] == bob_user.id]
+        r = await client.delete(
+            f"/api/v1/events/{event_id}/memberships/{bobs['membership_id']}", headers=ada.auth
+        )
+        assert r.status_code == 204
+
+    ended = bob.page.locator(".ended")
+    await expect(ended).to_have_attribute("data-reason", "removed")
+    await expect(ended).to_contain_text("removed you from this event")
+    await expect(bob.page.locator(".connection")).to_have_attribute("data-state", "ended")
+    async with bob.page.expect_response(
+        lambda r: r.url.endswith(f"/proposals/{proposal}/votes")
+    ) as answer:
+        await bob.card("Stay").get_by_role("button", name="Vote").click()
+    assert (await answer.value).status == 403
+    await expect(bob.card("Stay").get_by_role("alert")).to_contain_text("not_a_member")
