@@ -1,5 +1,6 @@
-"""Routes: register, log in (OAuth2 password flow), log out, and the account's own
-changes: who am I, display name, password, sign out everywhere, deletion."""
+"""Routes: register, log in (OAuth2 password flow for API clients, a cookie session for
+the web page), log out, and the account's own changes: who am I, display name,
+password, sign out everywhere, deletion."""
 
 from datetime import timedelta
 from typing import Annotated
@@ -7,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from quorum.accounts import service, tokens
+from quorum.accounts import browser, service, tokens
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.problems import (
     BAD_FORM,
@@ -22,22 +23,30 @@ from quorum.accounts.schemas import (
     PasswordChange,
     ProfileUpdate,
     RegisterIn,
+    SessionLogin,
     TokenOut,
     UserOut,
 )
 from quorum.accounts.service import AccountCleanup
+from quorum.accounts.tokens import Caller
 from quorum.api.deps import CurrentCaller, CurrentUserId, SessionDep, SettingsDep, TokenCaller
 from quorum.api.errors import validation_hint
 from quorum.api.problems import (
     AUTH,
     BODY_TOO_LARGE,
+    CSRF_FAILED,
     DATABASE,
     JSON_BODY,
     NO_BODY,
     RATE_LIMITED,
     problems,
 )
-from quorum.api.ratelimit import limit_login, limit_password_check, limit_register
+from quorum.api.ratelimit import (
+    limit_login,
+    limit_login_attempt,
+    limit_password_check,
+    limit_register,
+)
 from quorum.api.routing import TransactionalRoute
 
 router = APIRouter(route_class=TransactionalRoute, tags=["accounts"])
@@ -101,6 +110,54 @@ async def logout(caller: CurrentCaller, session: SessionDep) -> Response:
     (401 ``session_revoked``). Streams already open stay open. Takes no body."""
     await service.log_out(session, caller)
     return Response(status_code=204)
+
+
+@router.post(
+    "/auth/session",
+    responses=problems(CSRF_FAILED, JSON_BODY, INVALID_CREDENTIALS, RATE_LIMITED, DATABASE),
+)
+async def start_browser_session(
+    request: Request,
+    response: Response,
+    body: SessionLogin,
+    passwords: PasswordsDep,
+    settings: SettingsDep,
+    session: SessionDep,
+) -> UserOut:
+    """Log in for the web page: the account (as ``GET /me``), and two cookies. The
+    session cookie (``quorum_session``: signed, HttpOnly, SameSite=Lax, Secure over
+    HTTPS) stands for a bearer token on every route, for as long as an access token
+    lives; ``quorum_csrf`` is for the page to send back in ``X-CSRF-Token`` on every
+    POST, PATCH, PUT and DELETE (403 ``csrf_failed`` otherwise). Wrong credentials are
+    401 ``invalid_credentials``; attempts count against the same limit as
+    ``/auth/token``'s. A request from another site's page (its ``Origin``) is 403
+    ``csrf_failed``: nobody can log a browser into an account of their choosing."""
+    if not browser.same_origin(request):
+        raise browser.csrf_failed()
+    await limit_login_attempt(request, body.email)
+    uow = request.app.state.uow
+    user = await service.authenticate(uow, passwords, body.email, body.password)
+    ttl = timedelta(seconds=settings.access_token_ttl_seconds)
+    session_id = await service.open_session(session, user.id, ttl)
+    browser.start(response, request, settings.signing_key(), Caller(user.id, session_id), ttl)
+    return UserOut.model_validate(user)
+
+
+@router.delete("/auth/session", status_code=204, responses=problems(CSRF_FAILED, NO_BODY, DATABASE))
+async def end_browser_session(
+    request: Request, settings: SettingsDep, session: SessionDep
+) -> Response:
+    """Log the web page out: the cookie's login session ends (on every instance, at
+    once) and both cookies are cleared. Always 204, whatever the cookie's state (absent,
+    expired, already ended); with one of ours, ``X-CSRF-Token`` is required as on any
+    other change. Bearer tokens log out with ``POST /auth/logout``. Takes no body."""
+    found = browser.optional(request, settings.signing_key())
+    if found is not None:
+        browser.check_csrf(request, found)
+        await service.log_out(session, found.caller)
+    response = Response(status_code=204)
+    browser.end(response, request)
+    return response
 
 
 @router.get("/me", responses=problems(AUTH, DATABASE))

@@ -67,6 +67,29 @@ def problems(*cases: Cases) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def add_cases(
+    responses: Mapping[int | str, dict[str, Any]], *cases: Cases
+) -> dict[int | str, dict[str, Any]]:
+    """``responses`` (from ``problems``) with these cases too: what the route class adds
+    to every route that can answer them (quorum/api/routing.py)."""
+    merged = dict(responses)
+    for case in _flatten(cases):
+        existing = merged.get(case.status)
+        if existing is None:
+            merged[case.status] = _response(case.status, [case])
+            continue
+        content = existing["content"][PROBLEM_JSON]
+        if case.key in content["examples"]:
+            continue
+        examples = {**content["examples"], case.key: case.example()}
+        merged[case.status] = {
+            **existing,
+            "description": f"{existing['description']}\n{_line(case)}",
+            "content": {PROBLEM_JSON: {**content, "examples": examples}},
+        }
+    return merged
+
+
 def _flatten(cases: Iterable[Cases]) -> Iterable[Case]:
     for case in cases:
         if isinstance(case, Case):
@@ -75,9 +98,13 @@ def _flatten(cases: Iterable[Cases]) -> Iterable[Case]:
             yield from _flatten(case)
 
 
+def _line(case: Case) -> str:
+    return f"- `{case.code}`: {case.detail}"
+
+
 def _response(status: int, cases: Iterable[Case]) -> dict[str, Any]:
     cases = list(cases)
-    lines = "\n".join(f"- `{case.code}`: {case.detail}" for case in cases)
+    lines = "\n".join(_line(case) for case in cases)
     response: dict[str, Any] = {
         "description": f"{HTTPStatus(status).phrase}, with one of these codes:\n\n{lines}",
         "content": {
@@ -137,6 +164,12 @@ DATABASE_TIMEOUT = Case(
     503,
     "database_timeout",
     "The database did not answer in time (a statement or lock wait over its limit); retry.",
+)
+CSRF_FAILED = Case(
+    403,
+    "csrf_failed",
+    "A request made with the session cookie must send X-CSRF-Token (the quorum_csrf "
+    "cookie's value) and come from this site.",
 )
 NOT_READY = Case(
     503,
