@@ -84,7 +84,7 @@ function Connection({ board }) {
 
 function Ended({ board }) {
   if (!board.ended) return null;
-  return html`<p class="ended" role="alert" data-reason=${board.ended}>${t(`board.ended.${board.ended}`)}</p>`;
+  return html`<p class="stream-ended" role="alert" data-reason=${board.ended}>${t(`board.ended.${board.ended}`)}</p>`;
 }
 
 function Countdown({ closesAt }) {
