@@ -2,6 +2,7 @@
 and the server restarts, and catches up without a reload, nothing lost or doubled; a
 removed member's board says why its stream ended."""
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,9 +21,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 class Restartable:
     """A server that can be stopped and started again on the same address."""
 
-    def __init__(self, backend: Backend, log_dir: Path) -> None:
-        self.backend, self.log_dir = backend, log_dir
-        self.server: Server = start_server(backend, log_dir)
+    def __init__(self, backend: Backend, log_dir: Path, **env: str) -> None:
+        self.backend, self.log_dir, self.env = backend, log_dir, env
+        self.server: Server = start_server(backend, log_dir, **env)
         self.port = int(self.server.url.rsplit(":", 1)[1])
 
     @property
@@ -31,12 +32,21 @@ class Restartable:
 
     def restart(self) -> None:
         self.server.stop()
-        self.server = start_server(self.backend, self.log_dir, port=self.port)
+        self.server = start_server(self.backend, self.log_dir, port=self.port, **self.env)
 
 
 @pytest.fixture
 def restartable(backend: Backend, tmp_path: Path) -> Iterator[Restartable]:
     started = Restartable(backend, tmp_path)
+    yield started
+    started.server.stop()
+
+
+@pytest.fixture
+def forgetful(backend: Backend, tmp_path: Path) -> Iterator[Restartable]:
+    """A server whose log keeps only the last 3 entries of an event, trimmed at once."""
+    env = {"QUORUM_LOG_RETENTION_COUNT": "3", "QUORUM_MAINTENANCE_INTERVAL_SECONDS": "0.5"}
+    started = Restartable(backend, tmp_path, **env)
     yield started
     started.server.stop()
 
@@ -143,3 +153,36 @@ async def test_a_removed_member_is_told_and_refused(
         await bob.card("Stay").get_by_role("button", name="Vote").click()
     assert (await answer.value).status == 403
     await expect(bob.card("Stay").get_by_role("alert")).to_contain_text("not_a_member")
+
+
+async def test_a_board_too_far_behind_applies_the_snapshot(
+    forgetful: Restartable, browser: Browser
+) -> None:
+    async with httpx.AsyncClient(base_url=forgetful.url, timeout=30) as client:
+        api = Api(client)
+        ada = await api.user("Ada")
+        event_id = await api.event(ada, threshold=None, title="Forgetful")
+        proposals = [await api.proposal(ada, event_id, title=f"Option {i}") for i in range(4)]
+        bob, _ = await bob_on_board(browser, forgetful.url, api, ada, event_id)
+        await bob.page.evaluate("window.sameDocument = true")
+        event = await client.get(f"/api/v1/events/{event_id}", headers=ada.auth)
+        seen = event.json()["last_seq"]  # where Bob's board stands
+        await bob.context.set_offline(True)
+    forgetful.restart()
+    async with httpx.AsyncClient(base_url=forgetful.url, timeout=30) as client:
+        api = Api(client)
+        for proposal in proposals:
+            await vote(client, api, ada, event_id, proposal)
+        late = await api.proposal(ada, event_id, title="Late")
+        await vote(client, api, ada, event_id, late)
+        await asyncio.sleep(2)  # the maintenance loop trims the log past Bob's position
+        log = await client.get(f"/api/v1/events/{event_id}/log?after=0", headers=ada.auth)
+        assert log.json()["items"][0]["seq"] > seen + 1  # what Bob missed is gone
+
+    await bob.context.set_offline(False)
+    await bob.live()
+    await expect(bob.card("Late")).to_be_visible()
+    for proposal in [*proposals, late]:
+        card = bob.page.locator(f'li.card[data-proposal="{proposal}"] .count')
+        await expect(card).to_have_attribute("data-count", "1")
+    assert await bob.page.evaluate("window.sameDocument === true")

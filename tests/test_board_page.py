@@ -1,13 +1,14 @@
 """The live board in a real browser (Chromium through Playwright): two people decide
 together, each in a browser context of their own, on a real server."""
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from tests.browser import ARTIFACTS, PHONE, WIDE, Person, launch, person
 from tests.services import Server
@@ -78,8 +79,20 @@ async def test_two_people_decide_live(server: Server, browser: Browser) -> None:
 
     await propose(ada, "Conclusion", "Lisbon in May")
     await expect(bob.card("Lisbon in May")).to_be_visible()
+
+    # Bob's vote shows at once on his board (optimistic), while the request is held back.
+    async def slowly(route: Route) -> None:
+        await asyncio.sleep(2)
+        await route.continue_()
+
+    await bob.page.route("**/votes", slowly)
     await bob.card("Lisbon in May").get_by_role("button", name="Vote").click()
+    bobs_count = bob.card("Lisbon in May").locator(".count")
+    await expect(bobs_count).to_have_text("1 of 2 votes", timeout=1000)
     await expect(ada.card("Lisbon in May").locator(".count")).to_have_text("1 of 2 votes")
+    withdraw = bob.card("Lisbon in May").get_by_role("button", name="Withdraw my vote")
+    await expect(withdraw).to_be_visible()
+    await bob.page.unroute("**/votes")
     await expect(ada.card("Lisbon in May").locator("progress")).to_have_attribute("value", "1")
 
     # Threshold 2: Ada's vote accepts it, and both boards show it accepted.
