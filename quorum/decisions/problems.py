@@ -71,6 +71,18 @@ OPTION_FIXED = Case(422, "option_fixed", "anonymous_votes is chosen when the eve
 INVALID_LAST_EVENT_ID = Case(
     422, "invalid_last_event_id", "Last-Event-ID must be a non-negative integer."
 )
+AFTER_NEEDS_ASC = Case(
+    422,
+    "log_order_mismatch",
+    "after pages oldest first: with order=desc, continue with before.",
+    name="log_order_mismatch (after)",
+)
+BEFORE_NEEDS_DESC = Case(
+    422,
+    "log_order_mismatch",
+    "before pages newest first: send order=desc with it, or continue with after.",
+    name="log_order_mismatch (before)",
+)
 
 # Every event-scoped route: the caller's token, the event id in the path, the membership.
 MEMBER = (*AUTH, VALIDATION_ERROR, EVENT_NOT_FOUND, NOT_A_MEMBER, DATABASE)

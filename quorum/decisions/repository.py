@@ -8,15 +8,27 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, select, update
+from sqlalchemy import (
+    Float,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from quorum.accounts.models import LoginSession, User
+from quorum.db import trigrams
 from quorum.db.base import utcnow, uuid7
 from quorum.db.insert import insert_unless_exists
 from quorum.db.repository import PageParams, Rows, fetch_page, get, paginate
-from quorum.decisions import rules
+from quorum.decisions import rules, search
 from quorum.decisions.models import (
     Comment,
     Event,
@@ -153,6 +165,16 @@ async def read_log(
     """A page of the event's log after ``seq`` ``after``, oldest first."""
     return await fetch_page(
         lambda n: log.read(session, event_id, after, n), limit, lambda entry: entry.seq
+    )
+
+
+async def read_log_newest_first(
+    session: AsyncSession, event_id: uuid.UUID, before: int | None, limit: int
+) -> Rows[LogEntry, int]:
+    """A page of the event's log before ``seq`` ``before`` (from the newest if None),
+    newest first: the activity timeline."""
+    return await fetch_page(
+        lambda n: log.read_before(session, event_id, before, n), limit, lambda e: e.seq
     )
 
 
@@ -565,3 +587,38 @@ async def list_comments(
         .options(selectinload(Comment.author))
     )
     return await paginate(session, query, Comment.id, params, newest_first=newest_first)
+
+
+# -- similar proposals ------------------------------------------------------------------
+
+
+async def similar_proposals(
+    session: AsyncSession, event_id: uuid.UUID, text: str, limit: int
+) -> list[tuple[Proposal, float]]:
+    """The event's proposals whose titles are most similar to ``text`` (pg_trgm's
+    similarity, at least ``search.THRESHOLD``), best first, ties oldest first (the
+    original a duplicate would split votes from); none if ``text`` has no letter or
+    digit. PostgreSQL finds the candidates with ``title % :text`` (the GIN trigram
+    index), SQLite with its FTS5 trigram table (quorum/decisions/search.py); both rank
+    them with the same ``similarity``."""
+    expression = trigrams.match_expression(text)
+    if expression is None:
+        return []
+    score = func.similarity(Proposal.title, text, type_=Float)
+    query = select(Proposal, score).where(
+        Proposal.event_id == event_id,
+        Proposal.status.in_(search.SIMILAR_STATUSES),
+        score >= search.THRESHOLD,
+    )
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        query = query.where(Proposal.title.op("%")(text))
+    else:
+        candidates = (
+            select(search.keys.c.proposal_id)
+            .join(search.fts, search.fts.c.rowid == search.keys.c.id)
+            .where(search.fts.c.words.match(expression))
+        )
+        query = query.where(Proposal.id.in_(candidates))
+    query = query.order_by(score.desc(), Proposal.id).limit(limit).options(*_PEOPLE)
+    return [(proposal, float(value)) for proposal, value in (await session.execute(query)).all()]

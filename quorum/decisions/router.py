@@ -19,16 +19,24 @@ from quorum.api.problems import (
     problems,
 )
 from quorum.api.routing import TransactionalRoute
-from quorum.api.text import NoNul
+from quorum.api.text import NoNul, Stripped
 from quorum.db.repository import PageParams
-from quorum.decisions import projection, service, views
+from quorum.decisions import projection, search, service, views
 from quorum.decisions import repository as repo
 from quorum.decisions.access import EventAdmin, EventMember
-from quorum.decisions.models import EventStatus, MembershipStatus, ProposalKind, ProposalStatus
+from quorum.decisions.models import (
+    TITLE_MAX,
+    EventStatus,
+    MembershipStatus,
+    ProposalKind,
+    ProposalStatus,
+)
 from quorum.decisions.problems import (
     ADMIN,
+    AFTER_NEEDS_ASC,
     ALLOW_EDITS_REQUIRED,
     ALREADY_VOTED,
+    BEFORE_NEEDS_DESC,
     CHANGE,
     CLOSES_AT_NOT_FUTURE,
     COMMENT_DELETED,
@@ -67,6 +75,7 @@ from quorum.decisions.schemas import (
     EventOut,
     EventUpdate,
     LogEntryOut,
+    LogOrder,
     LogPage,
     MemberOut,
     MembershipFilter,
@@ -76,9 +85,11 @@ from quorum.decisions.schemas import (
     ProposalDetail,
     ProposalOut,
     ProposalUpdate,
+    SimilarProposals,
     VoteOut,
     VoterOut,
 )
+from quorum.errors import InvalidInput
 
 router = APIRouter(
     route_class=TransactionalRoute, dependencies=[IdempotencyDep], tags=["decisions"]
@@ -298,6 +309,28 @@ async def list_proposals(
     return page(rows, lambda p: service.proposal_out(p, access))
 
 
+# Before ``/proposals/{proposal_id}``, which would otherwise take "similar" for an id.
+@router.get("/events/{event_id}/proposals/similar", responses=problems(MEMBER))
+async def similar_proposals(
+    access: EventMember,
+    session: SessionDep,
+    q: Annotated[
+        str,
+        Query(min_length=1, max_length=TITLE_MAX, description="the draft's title"),
+        NoNul,
+        Stripped,
+    ],
+    limit: Annotated[int, Query(ge=1, le=search.MAX_RESULTS)] = search.DEFAULT_RESULTS,
+) -> SimilarProposals:
+    """The event's proposals whose titles are most like ``q`` (a title being written),
+    best first, each with its ``similarity`` (pg_trgm's trigram similarity, at least
+    0.3): so that people vote for what already exists instead of splitting the votes.
+    Pending and decided proposals count, withdrawn and deleted ones never. Any word
+    counts, one or two letters too; a ``q`` without a letter or digit finds nothing.
+    ``q`` is 1-200 characters as sent, not blank."""
+    return await service.similar_proposals(session, access, q, limit)
+
+
 @router.get(
     "/events/{event_id}/proposals/{proposal_id}", responses=problems(MEMBER, PROPOSAL_NOT_FOUND)
 )
@@ -445,16 +478,33 @@ async def delete_comment(
     return Response(status_code=204)
 
 
-@router.get("/events/{event_id}/log", responses=problems(MEMBER))
+@router.get(
+    "/events/{event_id}/log", responses=problems(MEMBER, AFTER_NEEDS_ASC, BEFORE_NEEDS_DESC)
+)
 async def read_log(
     access: EventMember,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+    after: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
+    order: LogOrder = LogOrder.ASC,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
 ) -> LogPage:
-    """The event log after ``after``: what a client that was away has missed (counts the
-    event hides are null for members, as on the stream)."""
-    rows = await repo.read_log(session, access.event_id, after, limit)
+    """The event log after ``after`` (default 0), oldest first: what a client that was
+    away has missed. With ``order=desc``: newest first, before ``before`` (default: from
+    the newest), for an activity timeline; ``next_before`` continues it, and entries
+    appended meanwhile never shift its pages. ``after`` goes with ascending order only,
+    ``before`` with descending only (422 ``log_order_mismatch``). Counts the event hides
+    are null for members, as on the stream."""
+    if order == LogOrder.DESC:
+        if after is not None:
+            raise InvalidInput("log_order_mismatch", AFTER_NEEDS_ASC.detail)
+        rows = await repo.read_log_newest_first(session, access.event_id, before, limit)
+        next_after, next_before = None, rows.next_after
+    else:
+        if before is not None:
+            raise InvalidInput("log_order_mismatch", BEFORE_NEEDS_DESC.detail)
+        rows = await repo.read_log(session, access.event_id, after or 0, limit)
+        next_after, next_before = rows.next_after, None
     items = [
         LogEntryOut(
             seq=r.seq,
@@ -464,4 +514,4 @@ async def read_log(
         )
         for r in rows.items
     ]
-    return LogPage(items=items, next_after=rows.next_after)
+    return LogPage(items=items, next_after=next_after, next_before=next_before)

@@ -246,6 +246,28 @@ class LogEntryOut(_Out):
     created_at: datetime
 
 
+class LogOrder(enum.StrEnum):
+    """``asc``: oldest first, continued with ``after`` (catching up); ``desc``: newest
+    first, continued with ``before`` (the activity timeline)."""
+
+    ASC = "asc"
+    DESC = "desc"
+
+
 class LogPage(BaseModel):
     items: list[LogEntryOut]
     next_after: int | None  # pass as ``after`` for the next page; null at the end
+    # order=desc: pass as ``before`` for the next (older) page; null at the end
+    next_before: int | None = None
+
+
+class SimilarProposalOut(ProposalOut):
+    similarity: float = Field(
+        ge=0, le=1, description="pg_trgm's trigram similarity of the title to ``q``"
+    )
+
+
+class SimilarProposals(BaseModel):
+    """The event's proposals most like a draft's title, best first."""
+
+    items: list[SimilarProposalOut]

@@ -57,6 +57,8 @@ from quorum.decisions.schemas import (
     ProposalDetail,
     ProposalOut,
     ProposalUpdate,
+    SimilarProposalOut,
+    SimilarProposals,
     VoteOut,
 )
 from quorum.errors import Conflict, InvalidInput, NotFound
@@ -342,6 +344,22 @@ def proposal_out(proposal: Proposal, access: EventAccess) -> ProposalOut:
     """A proposal read with its people, as the caller may see it."""
     out = views.proposal_of(ProposalOut, proposal, tally_hidden=access.tally_hidden)
     return projection.proposal_for(out, access.role)
+
+
+async def similar_proposals(
+    session: AsyncSession, access: EventAccess, text: str, limit: int
+) -> SimilarProposals:
+    """The proposals a draft titled ``text`` would duplicate, as the caller may see them,
+    each with its similarity (rounded: the backends compute it in float4 and float8)."""
+    rows = await repo.similar_proposals(session, access.event_id, text, limit)
+    return SimilarProposals(
+        items=[
+            SimilarProposalOut(
+                **proposal_out(proposal, access).model_dump(), similarity=round(score, 3)
+            )
+            for proposal, score in rows
+        ]
+    )
 
 
 async def decide_proposal(

@@ -174,6 +174,19 @@ async def read(
     return (await session.scalars(query)).all()
 
 
+async def read_before(
+    session: AsyncSession, topic_id: uuid.UUID, before: int | None, limit: int
+) -> Sequence[LogEntry]:
+    """Entries with ``seq < before`` (every entry if None), newest first: a timeline read
+    backwards. Entries appended meanwhile are newer than any ``before`` a reader holds,
+    so its pages neither skip nor repeat one."""
+    query = select(LogEntry).where(LogEntry.topic_id == topic_id)
+    if before is not None:
+        query = query.where(LogEntry.seq < before)
+    query = query.order_by(LogEntry.seq.desc()).limit(limit)
+    return (await session.scalars(query)).all()
+
+
 class LogReader:
     """Short read-only transactions on the log, for the hub and the transports."""
 
