@@ -122,6 +122,15 @@ async def test_catching_up_after_a_cut_and_a_restart(
     await expect(changes).to_have_count(20)
     assert await bob.page.evaluate("window.sameDocument === true")
 
+    # Opened afresh, the timeline shows the newest 20 entries, then the older ones on demand.
+    await bob.page.reload()
+    timeline = bob.page.locator(".timeline li")
+    await expect(timeline).to_have_count(20)
+    await expect(timeline.first).to_contain_text("voted for “Option 2”")
+    await bob.page.get_by_role("button", name="Older activity").click()
+    await expect(timeline).to_have_count(12 + 2 + 20)  # proposals, Bob's request and approval
+    await expect(timeline.last).to_contain_text("Ada proposed “Option 0”")
+
 
 async def test_a_removed_member_is_told_and_refused(
     restartable: Restartable, browser: Browser

@@ -103,6 +103,10 @@ async def test_two_people_decide_live(server: Server, browser: Browser) -> None:
         await expect(status).to_contain_text("accepted automatically")
         await expect(someone.card("Lisbon in May").locator(".count")).to_have_text("2 of 2 votes")
 
+    # Writing a proposal like an existing one, Bob is shown the existing one.
+    await bob.page.get_by_label("Title", exact=True).fill("Lisbon in June")
+    await expect(bob.page.locator("#similar li")).to_contain_text(["Lisbon in May"])
+
     assert await serious_violations(ada.page) == []  # a board
     ARTIFACTS.mkdir(exist_ok=True)
     await ada.page.screenshot(path=ARTIFACTS / "board-1280.png", full_page=True)
