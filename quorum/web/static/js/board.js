@@ -171,16 +171,18 @@ function NewProposal({ board }) {
   };
   return html`<form class="panel new-proposal" onSubmit=${submit}>
     <h2>${t("proposal.new")}</h2>
-    <div class="field">
-      <label for="proposal-kind">${t("proposal.kind")}</label>
-      <select id="proposal-kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>
-        ${KINDS.map((k) => html`<option value=${k}>${t(`kind.one.${k}`)}</option>`)}
-      </select>
-    </div>
-    <div class="field">
-      <label for="proposal-title">${t("proposal.title")}</label>
-      <input id="proposal-title" value=${title} onInput=${(e) => setTitle(e.target.value)} required maxlength="200"
-        aria-describedby="similar" />
+    <div class="row">
+      <div class="field">
+        <label for="proposal-kind">${t("proposal.kind")}</label>
+        <select id="proposal-kind" value=${kind} onChange=${(e) => setKind(e.target.value)}>
+          ${KINDS.map((k) => html`<option value=${k}>${t(`kind.one.${k}`)}</option>`)}
+        </select>
+      </div>
+      <div class="field grow">
+        <label for="proposal-title">${t("proposal.title")}</label>
+        <input id="proposal-title" value=${title} onInput=${(e) => setTitle(e.target.value)} required maxlength="200"
+          aria-describedby="similar" />
+      </div>
     </div>
     <div id="similar" aria-live="polite">
       ${similar.length > 0 &&
@@ -271,7 +273,7 @@ function decidedText(proposal) {
   const by = proposal.decided_by;
   if (!by || proposal.status === "PENDING") return "";
   if (by.kind === "auto") return t("proposal.decided.auto");
-  return t("proposal.decided.by", { status: t(`proposal.status.${proposal.status}`), name: by.display_name });
+  return t("proposal.decided.by", { name: by.display_name });
 }
 
 function Tally({ proposal, count, threshold }) {

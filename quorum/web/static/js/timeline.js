@@ -67,7 +67,7 @@ function describe(board, { type, data }) {
     case "membership.joined":
       return t(key, { name: name(data.user) });
     case "membership.updated":
-      return t(key, { name: name(data.user), status: data.status, role: t(`role.${data.role}`) });
+      return t(key, { name: name(data.user), status: t(`membership.status.${data.status}`), role: t(`role.${data.role}`) });
     case "membership.removed":
       return t(key, { name: data.display_name, reason: data.reason });
     case "comment.deleted":
