@@ -10,6 +10,7 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, Route, expect
 
+from tests.api import PASSWORD
 from tests.browser import ARTIFACTS, PHONE, WIDE, Person, launch, person
 from tests.services import Server
 
@@ -103,6 +104,15 @@ async def test_two_people_decide_live(server: Server, browser: Browser) -> None:
         await expect(status).to_contain_text("accepted automatically")
         await expect(someone.card("Lisbon in May").locator(".count")).to_have_text("2 of 2 votes")
 
+    # A comment thread: Ada's opened thread shows Bob's comment as it is made.
+    await ada.card("Lisbon in May").get_by_text("Comments").click()
+    await bob.card("Lisbon in May").get_by_text("Comments").click()
+    await bob.card("Lisbon in May").get_by_label("Add a comment").fill("Trains from Madrid too")
+    await bob.card("Lisbon in May").get_by_role("button", name="Comment").click()
+    await expect(ada.card("Lisbon in May").locator(".comments li")).to_have_text(
+        ["Bob: Trains from Madrid too"]
+    )
+
     # Writing a proposal like an existing one, Bob is shown the existing one.
     await bob.page.get_by_label("Title", exact=True).fill("Lisbon in June")
     await expect(bob.page.locator("#similar li")).to_contain_text(["Lisbon in May"])
@@ -178,3 +188,29 @@ def test_the_first_page_is_small(server: Server) -> None:
                 assert r.status_code == 200
                 total += int(r.headers.get("content-length", len(r.content)))
     assert total < 200_000, total
+
+
+async def test_keyboard_only_login_and_my_account(server: Server, browser: Browser) -> None:
+    zoe = await person(browser, "Zoe")
+    await zoe.register(server.url)
+    await zoe.page.get_by_role("button", name="Log out").click()
+    page = zoe.page
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+    await expect(page.get_by_role("heading", level=1)).to_be_focused()  # a page starts there
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Email")).to_be_focused()
+    await page.keyboard.type(zoe.email)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text("My events")
+
+    await page.get_by_role("link", name="My account").click()
+    await page.get_by_label("Display name").fill("Zoe B.")
+    await page.get_by_role("button", name="Save name").click()
+    await expect(page.get_by_role("link", name="My account (Zoe B.)")).to_be_visible()
+    await page.get_by_role("button", name="Sign out everywhere").click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+    # The session is gone on the server too, not only on this page.
+    await page.reload()
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
