@@ -8,7 +8,7 @@ elsewhere the browser tests are skipped with the reason.
 import os
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -57,6 +57,7 @@ class Person:
     email: str
     context: BrowserContext
     page: Page
+    console: list[str] = field(default_factory=list)  # what the page logged (CSP reports too)
 
     async def register(self, base_url: str) -> None:
         page = self.page
@@ -87,4 +88,6 @@ async def person(browser: Browser, name: str, viewport: dict[str, int] = WIDE) -
     context = await browser.new_context(viewport=viewport, locale="en-US")
     page = await context.new_page()
     email = f"{name.lower()}-{uuid.uuid4().hex[:10]}@example.com"
-    return Person(name, email, context, page)
+    someone = Person(name, email, context, page)
+    page.on("console", lambda message: someone.console.append(message.text))
+    return someone

@@ -118,6 +118,9 @@ async def test_two_people_decide_live(server: Server, browser: Browser) -> None:
     await expect(bob.page.locator("#similar li")).to_contain_text(["Lisbon in May"])
 
     assert await serious_violations(ada.page) == []  # a board
+    # Nothing the page did was blocked by its Content-Security-Policy.
+    blocked = [m for m in ada.console + bob.console if "Content Security Policy" in m]
+    assert blocked == []
     ARTIFACTS.mkdir(exist_ok=True)
     await ada.page.screenshot(path=ARTIFACTS / "board-1280.png", full_page=True)
     await ada.page.set_viewport_size(PHONE)

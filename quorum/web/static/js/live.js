@@ -92,7 +92,8 @@ export class Board {
 
   async reopen() {
     try {
-      await get(`/events/${this.eventId}/memberships/me`);
+      const mine = await get(`/events/${this.eventId}/memberships/me`);
+      if (mine.status !== "APPROVED") return this.end("forbidden"); // a request, not a member
     } catch (error) {
       if (error instanceof ApiError && [403, 404].includes(error.status)) {
         this.end(error.status === 404 && error.code === "event_not_found" ? "deleted" : "forbidden");
