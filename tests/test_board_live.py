@@ -195,3 +195,17 @@ async def test_a_board_too_far_behind_applies_the_snapshot(
         card = bob.page.locator(f'li.card[data-proposal="{proposal}"] .count')
         await expect(card).to_have_attribute("data-count", "1")
     assert await bob.page.evaluate("window.sameDocument === true")
+
+
+async def test_a_member_leaves_from_the_board(restartable: Restartable, browser: Browser) -> None:
+    async with httpx.AsyncClient(base_url=restartable.url, timeout=30) as client:
+        api = Api(client)
+        ada = await api.user("Ada")
+        event_id = await api.event(ada, threshold=2, title="Leaving")
+        bob, bob_user = await bob_on_board(browser, restartable.url, api, ada, event_id)
+        bob.page.on("dialog", lambda dialog: dialog.accept())
+        await bob.page.get_by_role("button", name="Leave this event").click()
+        await expect(bob.page.get_by_role("heading", level=1)).to_have_text("My events")
+        await expect(bob.page.get_by_text("You are not in any event yet")).to_be_visible()
+        members = await client.get(f"/api/v1/events/{event_id}/members", headers=ada.auth)
+        assert bob_user.id not in [m["user"]["id"] for m in members.json()["items"]]
