@@ -91,6 +91,15 @@ def from_cookie(conn: HTTPConnection, key: str) -> BrowserSession | None:
     return BrowserSession(tokens.caller(claims), claims)
 
 
+def optional(conn: HTTPConnection, key: str) -> BrowserSession | None:
+    """The cookie's session, or None when there is none worth ending (absent, forged,
+    expired): for logging out, which succeeds whatever state the browser is in."""
+    try:
+        return from_cookie(conn, key)
+    except Unauthenticated:
+        return None
+
+
 def check_csrf(conn: HTTPConnection, found: BrowserSession) -> None:
     """403 ``csrf_failed`` unless the request proves it comes from our page: the header
     equals the cookie (compared in constant time), hashes to what the session token
@@ -140,12 +149,3 @@ def _is_https(conn: HTTPConnection) -> bool:
 def _digest(csrf: str | bytes) -> str:
     raw = csrf.encode() if isinstance(csrf, str) else csrf
     return base64.urlsafe_b64encode(hashlib.sha256(raw).digest()).rstrip(b"=").decode()
-
-
-def optional(conn: HTTPConnection, key: str) -> BrowserSession | None:
-    """The cookie's session, or None when there is none worth ending (absent, forged,
-    expired): for logging out, which succeeds whatever state the browser is in."""
-    try:
-        return from_cookie(conn, key)
-    except Unauthenticated:
-        return None

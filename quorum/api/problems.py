@@ -87,7 +87,7 @@ def add_cases(
             "description": f"{existing['description']}\n{_line(case)}",
             "content": {PROBLEM_JSON: {**content, "examples": examples}},
         }
-    return merged
+    return dict(sorted(merged.items(), key=lambda item: str(item[0])))  # by status
 
 
 def _flatten(cases: Iterable[Cases]) -> Iterable[Case]:
