@@ -98,6 +98,8 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 # Only a UUID matches the id, so that ``/memberships/me`` never reaches these routes: a
 # method it lacks (PATCH) is 405, not a 422 about an id that was never one.
 MEMBERSHIP_PATH = "/events/{event_id}/memberships/{membership_id:uuid}"
+# The same for proposals, so that ``/proposals/similar`` is never taken for an id.
+PROPOSAL_PATH = "/events/{event_id}/proposals/{proposal_id:uuid}"
 MAX_SEQ = 2**63 - 1  # log seqs are BIGINT: a larger ``after`` must be a 422, not a 500
 
 
@@ -309,31 +311,7 @@ async def list_proposals(
     return page(rows, lambda p: service.proposal_out(p, access))
 
 
-# Before ``/proposals/{proposal_id}``, which would otherwise take "similar" for an id.
-@router.get("/events/{event_id}/proposals/similar", responses=problems(MEMBER))
-async def similar_proposals(
-    access: EventMember,
-    session: SessionDep,
-    q: Annotated[
-        str,
-        Query(min_length=1, max_length=TITLE_MAX, description="the draft's title"),
-        NoNul,
-        Stripped,
-    ],
-    limit: Annotated[int, Query(ge=1, le=search.MAX_RESULTS)] = search.DEFAULT_RESULTS,
-) -> SimilarProposals:
-    """The event's proposals whose titles are most like ``q`` (a title being written),
-    best first, each with its ``similarity`` (pg_trgm's trigram similarity, at least
-    0.3): so that people vote for what already exists instead of splitting the votes.
-    Pending and decided proposals count, withdrawn and deleted ones never. Any word
-    counts, one or two letters too; a ``q`` without a letter or digit finds nothing.
-    ``q`` is 1-200 characters as sent, not blank."""
-    return await service.similar_proposals(session, access, q, limit)
-
-
-@router.get(
-    "/events/{event_id}/proposals/{proposal_id}", responses=problems(MEMBER, PROPOSAL_NOT_FOUND)
-)
+@router.get(PROPOSAL_PATH, responses=problems(MEMBER, PROPOSAL_NOT_FOUND))
 async def get_proposal(
     proposal_id: uuid.UUID, access: EventMember, session: SessionDep
 ) -> ProposalDetail:
@@ -342,7 +320,7 @@ async def get_proposal(
 
 
 @router.patch(
-    "/events/{event_id}/proposals/{proposal_id}",
+    PROPOSAL_PATH,
     responses=problems(
         MEMBER,
         JSON_BODY,
@@ -476,6 +454,27 @@ async def delete_comment(
     tombstone, ``deleted: true`` with an empty body, so the thread keeps its shape."""
     await service.delete_comment(session, access, proposal_id, comment_id)
     return Response(status_code=204)
+
+
+@router.get("/events/{event_id}/proposals/similar", responses=problems(MEMBER))
+async def similar_proposals(
+    access: EventMember,
+    session: SessionDep,
+    q: Annotated[
+        str,
+        Query(min_length=1, max_length=TITLE_MAX, description="the draft's title"),
+        NoNul,
+        Stripped,
+    ],
+    limit: Annotated[int, Query(ge=1, le=search.MAX_RESULTS)] = search.DEFAULT_RESULTS,
+) -> SimilarProposals:
+    """The event's proposals whose titles are most like ``q`` (a title being written),
+    best first, each with its ``similarity`` (pg_trgm's trigram similarity, at least
+    0.3): so that people vote for what already exists instead of splitting the votes.
+    Pending and decided proposals count, withdrawn and deleted ones never. Any word
+    counts, one or two letters too; a ``q`` without a letter or digit finds nothing.
+    ``q`` is 1-200 characters as sent, not blank."""
+    return await service.similar_proposals(session, access, q, limit)
 
 
 @router.get(
