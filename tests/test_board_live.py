@@ -209,3 +209,24 @@ async def test_a_member_leaves_from_the_board(restartable: Restartable, browser:
         await expect(bob.page.get_by_text("You are not in any event yet")).to_be_visible()
         members = await client.get(f"/api/v1/events/{event_id}/members", headers=ada.auth)
         assert bob_user.id not in [m["user"]["id"] for m in members.json()["items"]]
+
+
+async def test_hidden_tallies_show_when_the_event_closes(
+    restartable: Restartable, browser: Browser
+) -> None:
+    async with httpx.AsyncClient(base_url=restartable.url, timeout=30) as client:
+        api = Api(client)
+        ada = await api.user("Ada")
+        event_id = await api.event(ada, threshold=5, title="Secret", hidden_tallies=True)
+        proposal = await api.proposal(ada, event_id, title="Quiet")
+        await vote(client, api, ada, event_id, proposal)
+        bob, _ = await bob_on_board(browser, restartable.url, api, ada, event_id)
+        await expect(bob.card("Quiet").locator(".tally")).to_have_text(
+            "votes hidden until the event closes"
+        )
+        r = await client.patch(
+            f"/api/v1/events/{event_id}", json={"status": "CLOSED"}, headers=ada.auth
+        )
+        assert r.status_code == 200, r.text
+    await expect(bob.page.get_by_text("This event is closed.")).to_be_visible()
+    await expect(bob.card("Quiet").locator(".count")).to_have_attribute("data-count", "1")

@@ -104,6 +104,14 @@ export class Board {
     if (!this.ended) this.open();
   }
 
+  /** Start over from a snapshot: a new stream without a position. */
+  resync() {
+    if (this.ended) return;
+    this.close();
+    this.seq = null;
+    this.open();
+  }
+
   end(reason) {
     this.ended = reason;
     this.connection = "ended";
@@ -140,9 +148,13 @@ export class Board {
 
   apply(type, data) {
     switch (type) {
-      case "event.updated":
+      case "event.updated": {
+        // Hidden tallies are shown once the event closes: a fresh snapshot has the counts.
+        const reveals = this.event?.hidden_tallies && this.event.status === "OPEN" && data.status === "CLOSED";
         this.event = { ...this.event, ...data };
+        if (reveals) setTimeout(() => this.resync(), 0);
         break;
+      }
       case "event.deleted":
         this.end("deleted");
         break;
