@@ -4,13 +4,14 @@ together, each in a browser context of their own, on a real server."""
 import asyncio
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, Route, expect
 
-from tests.api import PASSWORD
+from tests.api import PASSWORD, Api
 from tests.browser import ARTIFACTS, PHONE, WIDE, Person, launch, person
 from tests.services import Server
 
@@ -217,3 +218,35 @@ async def test_keyboard_only_login_and_my_account(server: Server, browser: Brows
     # The session is gone on the server too, not only on this page.
     await page.reload()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Log in")
+
+
+async def test_a_link_that_admits_at_once_a_deadline_and_an_outcome(
+    server: Server, browser: Browser, api: Api
+) -> None:
+    ada = await api.user("Ada")
+    closes_at = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+    r = await api.client.post(
+        "/api/v1/events",
+        json={"title": "Dated", "vote_threshold": 2, "closes_at": closes_at},
+        headers=ada.auth,
+    )
+    event_id = r.json()["id"]
+    r = await api.client.post(
+        f"/api/v1/events/{event_id}/invitations", json={"auto_approve": True}, headers=ada.auth
+    )
+    token = r.json()["token"]
+
+    carol = await person(browser, "Carol")
+    await carol.register(server.url)
+    await carol.page.goto(f"{server.url}/#/join/{token}")
+    await expect(carol.page.get_by_role("heading", level=1)).to_have_text("Dated")
+    await carol.page.get_by_role("button", name="Join", exact=True).click()
+    await carol.live()
+    await expect(carol.page.locator(".deadline")).to_contain_text(re.compile(r"Closes in 1d 23h"))
+
+    for change in ({"status": "CLOSED"}, {"outcome": "We meet in Lisbon."}):
+        r = await api.client.patch(f"/api/v1/events/{event_id}", json=change, headers=ada.auth)
+        assert r.status_code == 200, r.text
+    await expect(carol.page.get_by_text("This event is closed.")).to_be_visible()
+    await expect(carol.page.locator(".outcome")).to_contain_text("We meet in Lisbon.")
+    await expect(carol.page.get_by_label("Title", exact=True)).to_have_count(0)  # no new proposal
