@@ -140,17 +140,20 @@ async def test_a_removed_member_is_told_and_refused(
         ada = await api.user("Ada")
         event_id = await api.event(ada, threshold=3, title="Removal")
         proposal = await api.proposal(ada, event_id, title="Stay")
-        bob, bob_user = await bob_on_board(browser, restartable.url, api, ada, event_id)
+        bob, _ = await bob_on_board(browser, restartable.url, api, ada, event_id)
         await expect(bob.card("Stay")).to_be_visible()
 
-        memberships = (
-            await client.get(f"/api/v1/events/{event_id}/members", headers=ada.auth)
-        ).json()
-        (bobs,) = [m for m in memberships["items"] if m["user"]["id"] == bob_user.id]
-        r = await client.delete(
-            f"/api/v1/events/{event_id}/memberships/{bobs['membership_id']}", headers=ada.auth
-        )
-        assert r.status_code == 204
+        # Ada, at her board, makes Bob an admin, then removes him.
+        ada_at = await person(browser, "Ada")
+        ada_at.email = ada.email
+        await ada_at.log_in(restartable.url)
+        await ada_at.page.goto(f"{restartable.url}/#/events/{event_id}")
+        await ada_at.live()
+        await ada_at.page.get_by_label("Role of Bob").select_option("ADMIN")
+        await expect(bob.page.locator(".board-header")).to_contain_text("admin")
+        ada_at.page.on("dialog", lambda dialog: dialog.accept())
+        await ada_at.page.get_by_role("button", name="Remove: Bob").click()
+        await expect(ada_at.page.get_by_label("Role of Bob")).to_have_count(0)
 
     ended = bob.page.locator(".stream-ended")
     await expect(ended).to_have_attribute("data-reason", "removed")
