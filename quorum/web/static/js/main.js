@@ -38,7 +38,7 @@ function App() {
   useEffect(() => {
     // A new page: move focus to its heading, so keyboard and screen reader users start there.
     requestAnimationFrame(() => document.querySelector("main h1")?.focus());
-  }, [where, me === null]);
+  }, [JSON.stringify(where), me === null]); // a new page, not the same one routed again
 
   const changeLanguage = (lang) => {
     setLanguage(lang);
