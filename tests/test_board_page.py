@@ -83,14 +83,17 @@ async def test_two_people_decide_live(server: Server, browser: Browser) -> None:
     await expect(bob.card("Lisbon in May")).to_be_visible()
 
     # Bob's vote shows at once on his board (optimistic), while the request is held back.
-    async def slowly(route: Route) -> None:
-        await asyncio.sleep(2)
+    release = asyncio.Event()
+
+    async def held(route: Route) -> None:
+        await release.wait()
         await route.continue_()
 
-    await bob.page.route("**/votes", slowly)
+    await bob.page.route("**/votes", held)
     await bob.card("Lisbon in May").get_by_role("button", name="Vote").click()
-    bobs_count = bob.card("Lisbon in May").locator(".count")
-    await expect(bobs_count).to_have_text("1 of 2 votes", timeout=1000)
+    await expect(bob.card("Lisbon in May").locator(".count")).to_have_text("1 of 2 votes")
+    await expect(ada.card("Lisbon in May").locator(".count")).to_have_text("0 of 2 votes")
+    release.set()  # only now does the server get the vote
     await expect(ada.card("Lisbon in May").locator(".count")).to_have_text("1 of 2 votes")
     withdraw = bob.card("Lisbon in May").get_by_role("button", name="Withdraw my vote")
     await expect(withdraw).to_be_visible()
