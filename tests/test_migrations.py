@@ -225,3 +225,76 @@ async def _write(backend: Backend, fn: Callable[[Connection], T]) -> T:
             return await connection.run_sync(fn)
     finally:
         await engine.dispose()
+
+
+SEARCH_REVISION = "8d3e6f1a2b4c"  # proposal_search: the trigram index of proposal titles
+
+
+def _seed_titles(connection: Connection) -> dict[str, uuid.UUID]:
+    """Proposals written before the search index existed."""
+    now = datetime.now(UTC)
+    user, event = uuid.uuid4(), uuid.uuid4()
+    connection.execute(
+        sa.table(*_cols("users", id=sa.Uuid, email=sa.String, display_name=sa.String))
+        .insert()
+        .values(id=user, email="b@example.com", display_name="B", password_hash="x", created_at=now)
+    )
+    connection.execute(
+        sa.table(*_cols("events", id=sa.Uuid, organizer_id=sa.Uuid))
+        .insert()
+        .values(
+            id=event,
+            title="t",
+            description="",
+            organizer_id=user,
+            status="OPEN",
+            last_seq=0,
+            created_at=now,
+        )  # fmt: skip
+    )
+    proposals = sa.table(
+        "proposals", *(sa.column(n, sa.Uuid) for n in ("id", "event_id", "author_id")),
+        *map(sa.column, ("kind", "title", "body", "status", "vote_count", "created_at")),
+    )  # fmt: skip
+    ids = {title: uuid.uuid4() for title in ("예산 증액 요청", "Move the meeting")}
+    for title, proposal_id in ids.items():
+        connection.execute(
+            proposals.insert().values(
+                id=proposal_id,
+                event_id=event,
+                author_id=user,
+                kind="CONCLUSION",
+                title=title,
+                body="",
+                status="PENDING",
+                vote_count=0,
+                created_at=now,
+            )  # fmt: skip
+        )
+    return ids
+
+
+def _found_by_fts(connection: Connection, words: str) -> set[uuid.UUID]:
+    query = (
+        sa.select(search.keys.c.proposal_id)
+        .join(search.fts, search.fts.c.rowid == search.keys.c.id)
+        .where(search.fts.c.words.match(words))
+    )
+    return set(connection.execute(query).scalars())
+
+
+async def test_the_search_index_takes_in_the_proposals_already_there(fresh: Backend) -> None:
+    """SQLite's FTS5 table is filled from the existing titles (PostgreSQL's index builds
+    itself)."""
+    if fresh.name != "sqlite":
+        pytest.skip("an FTS5 table of SQLite's")
+    alembic(fresh, "downgrade", f"{SEARCH_REVISION}-1")
+    ids = await _write(fresh, _seed_titles)
+    alembic(fresh, "upgrade", SEARCH_REVISION)
+
+    def found(words: str) -> Callable[[Connection], set[uuid.UUID]]:
+        return lambda connection: _found_by_fts(connection, words)
+
+    assert await inspect_db(fresh, found('" 예산"')) == {ids["예산 증액 요청"]}
+    assert await inspect_db(fresh, found('"  m"')) == {ids["Move the meeting"]}
+    alembic(fresh, "upgrade", "head")

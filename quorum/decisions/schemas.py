@@ -256,9 +256,8 @@ class LogOrder(enum.StrEnum):
 
 class LogPage(BaseModel):
     items: list[LogEntryOut]
-    next_after: int | None  # pass as ``after`` for the next page; null at the end
-    # order=desc: pass as ``before`` for the next (older) page; null at the end
-    next_before: int | None = None
+    next_after: int | None  # order=asc: pass as ``after`` for the next page; null at the end
+    next_before: int | None = None  # order=desc: pass as ``before`` for the next (older) one
 
 
 class SimilarProposalOut(ProposalOut):
