@@ -117,9 +117,17 @@ async def test_two_people_decide_live(server: Server, browser: Browser) -> None:
         ["Bob: Trains from Madrid too"]
     )
 
-    # Writing a proposal like an existing one, Bob is shown the existing one.
+    # Writing a proposal like an existing one, Bob is shown the existing one, and votes
+    # for it from there instead of splitting the votes.
     await bob.page.get_by_label("Title", exact=True).fill("Lisbon in June")
     await expect(bob.page.locator("#similar li")).to_contain_text(["Lisbon in May"])
+    await propose(ada, "Conclusion", "Porto in May")
+    await bob.page.get_by_label("Title", exact=True).fill("Porto in June")
+    await bob.page.get_by_role("button", name="Vote for “Porto in May”").click()
+    await expect(ada.card("Porto in May").locator(".count")).to_have_text("1 of 2 votes")
+    await expect(bob.page.locator("#similar li", has_text="Porto in May")).to_contain_text(
+        "you voted"
+    )
 
     assert await serious_violations(ada.page) == []  # a board
     # Nothing the page did was blocked by its Content-Security-Policy.

@@ -82,6 +82,8 @@ export default {
   "proposal.votes_hidden": "votes hidden until the event closes",
   "proposal.progress": "Votes toward the threshold for {title}",
   "proposal.vote": "Vote",
+  "proposal.vote_for": "Vote for “{title}”",
+  "proposal.voted": "you voted",
   "proposal.withdraw": "Withdraw my vote",
   "proposal.accept": "Accept",
   "proposal.reject": "Reject",

@@ -82,6 +82,8 @@ export default {
   "proposal.votes_hidden": "마감 전까지 집계가 숨겨집니다",
   "proposal.progress": "{title}의 채택 기준 대비 투표 수",
   "proposal.vote": "투표",
+  "proposal.vote_for": "“{title}”에 투표",
+  "proposal.voted": "투표함",
   "proposal.withdraw": "투표 취소",
   "proposal.accept": "채택",
   "proposal.reject": "거절",

@@ -188,7 +188,16 @@ function NewProposal({ board }) {
       ${similar.length > 0 &&
       html`<p>${t("proposal.similar")}</p>
         <ul class="similar">
-          ${similar.map((p) => html`<li key=${p.id}>${p.title} <span class="muted">(${t(`kind.one.${p.kind}`)}, ${t(`proposal.status.${p.status}`)})</span></li>`)}
+          ${similar.map(
+            (p) => html`<li key=${p.id}>
+              ${p.title} <span class="muted">(${t(`kind.one.${p.kind}`)}, ${t(`proposal.status.${p.status}`)})</span>
+              ${" "}${p.status === "PENDING" && board.event.status === "OPEN" &&
+              (board.voted(p.id)
+                ? html`<span class="badge">${t("proposal.voted")}</span>`
+                : html`<button type="button" class="secondary" onClick=${() => run(() => board.toggleVote(p.id))}
+                    aria-label=${t("proposal.vote_for", { title: p.title })}>${t("proposal.vote")}</button>`)}
+            </li>`,
+          )}
         </ul>`}
     </div>
     <div class="field">
@@ -222,25 +231,7 @@ function Card({ proposal, board, admin }) {
   const open = event.status === "OPEN";
   const url = `/events/${board.eventId}/proposals/${proposal.id}`;
 
-  const vote = () => {
-    const change = voted ? -1 : +1;
-    board.pending.set(proposal.id, change);
-    board.onChange();
-    action.run(async () => {
-      try {
-        if (change > 0) await post(`${url}/votes`);
-        else await del(`${url}/votes/me`);
-        if (change > 0) board.myVotes.add(proposal.id);
-        else board.myVotes.delete(proposal.id);
-      } catch (error) {
-        board.pending.delete(proposal.id);
-        if (error.code === "already_voted") board.myVotes.add(proposal.id);
-        if (error.code === "vote_not_found") board.myVotes.delete(proposal.id);
-        board.onChange();
-        throw error;
-      }
-    });
-  };
+  const vote = () => action.run(() => board.toggleVote(proposal.id));
   const decide = (status) => action.run(() => patch(url, { status }));
 
   return html`<li class=${`card ${proposal.status.toLowerCase()}`} data-proposal=${proposal.id}>

@@ -5,7 +5,7 @@
 // Last-Event-ID; if it gives up (an HTTP error), we reopen with ?last_event_id=.
 // Votes are applied optimistically: ``pending`` holds my unconfirmed change per proposal
 // until the stream (or a failed request) settles it.
-import { API, ApiError, get } from "./api.js";
+import { API, ApiError, del, get, post } from "./api.js";
 
 const TYPES = [
   "snapshot", "event.updated", "event.deleted", "proposal.created", "proposal.updated",
@@ -122,6 +122,7 @@ export class Board {
   receive(message) {
     if (message.type === "snapshot") {
       this.applySnapshot(message);
+      this.recent?.(message); // the timeline reads the log again: it may have missed entries
     } else {
       if (this.seq !== null && message.seq <= this.seq) return; // already applied
       this.seq = message.seq;
@@ -195,6 +196,26 @@ export class Board {
     }
     if (mine || (data.user === null && this.pending.has(data.proposal_id))) {
       this.pending.delete(data.proposal_id);
+    }
+  }
+
+  /** Vote, or withdraw my vote: shown at once, settled by the stream, undone if refused. */
+  async toggleVote(proposalId) {
+    const change = this.voted(proposalId) ? -1 : +1;
+    this.pending.set(proposalId, change);
+    this.onChange();
+    const url = `/events/${this.eventId}/proposals/${proposalId}/votes`;
+    try {
+      if (change > 0) await post(url);
+      else await del(`${url}/me`);
+      if (change > 0) this.myVotes.add(proposalId);
+      else this.myVotes.delete(proposalId);
+    } catch (error) {
+      this.pending.delete(proposalId);
+      if (error.code === "already_voted") this.myVotes.add(proposalId);
+      if (error.code === "vote_not_found") this.myVotes.delete(proposalId);
+      this.onChange();
+      throw error;
     }
   }
 

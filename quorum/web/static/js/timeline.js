@@ -27,8 +27,10 @@ export function Timeline({ board }) {
     load(null);
   }, [board.eventId]);
   useEffect(() => {
-    board.recent = (message) =>
+    board.recent = (message) => {
+      if (message.type === "snapshot") return load(null);
       setEntries((old) => new Map(old).set(message.seq, { ...message, created_at: new Date(message.t * 1000).toISOString() }));
+    };
     return () => (board.recent = null);
   }, [board]);
 
