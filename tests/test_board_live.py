@@ -194,6 +194,8 @@ async def test_a_board_too_far_behind_applies_the_snapshot(
     await bob.context.set_offline(False)
     await bob.live()
     await expect(bob.card("Late")).to_be_visible()
+    # The timeline read the log again: what it still holds is there.
+    await expect(bob.page.locator(".timeline li").first).to_contain_text("Ada voted for “Late”")
     for proposal in [*proposals, late]:
         card = bob.page.locator(f'li.card[data-proposal="{proposal}"] .count')
         await expect(card).to_have_attribute("data-count", "1")
