@@ -31,6 +31,7 @@ from quorum.realtime.abort import ConnectionAbort
 from quorum.realtime.setup import create_realtime
 from quorum.settings import Settings, get_settings
 from quorum.shutdown import end_streams_on_signal
+from quorum.web import page
 
 API_PREFIX = "/api/v1"
 
@@ -108,4 +109,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contract_router)
     app.include_router(metrics_router)
     docs.install(app)
+    page.install(app)  # the live board at /
     return app

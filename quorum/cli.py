@@ -79,6 +79,7 @@ def demo(
     result = asyncio.run(create_demo(settings))
     base = url.rstrip("/")
     console.print(f"[bold]Demo event[/bold] {result.event_id}")
+    console.print(f"Open the board: {base}/#/events/{result.event_id}")
     console.print(f"Users: {', '.join(result.emails)}  (password: {result.password})")
     console.print(
         f"Log in:  curl -s -X POST {base}/api/v1/auth/token "

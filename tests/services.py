@@ -153,12 +153,13 @@ def start_server(
     *,
     cli_args: Sequence[str] = (),
     app: str = "quorum.app:create_app",
+    port: int | None = None,
     **env: str,
 ) -> Server:
     """A server process: uvicorn on the app factory (``app``: another application's, such
     as an example's), or with ``cli_args`` the ``quorum`` command itself (``quorum serve
-    ...``)."""
-    port = free_port()
+    ...``). ``port``: the one a restarted server takes again."""
+    port = port or free_port()
     full_env = {
         **os.environ,
         "QUORUM_DATABASE_URL": backend.url,

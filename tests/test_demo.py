@@ -43,6 +43,7 @@ async def test_demo_twice_reuses_its_users_and_event(backend: Backend, server: S
 
     assert _event_id(first) == _event_id(second)
     assert "curl -s -X POST http://quorum.test:9000/api/v1/auth/token" in second
+    assert f"Open the board: http://quorum.test:9000/#/events/{_event_id(first)}" in second
     assert "localhost:8000" not in first + second
     async with httpx.AsyncClient(base_url=server.url) as client:
         token = await client.post(

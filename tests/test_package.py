@@ -162,6 +162,10 @@ def test_installed_wheel_migrates_and_serves_from_an_empty_directory(
         auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
         r = client.post("/api/v1/events", json={"title": "Offsite"}, headers=auth)
         assert r.status_code == 201, r.text
+        # The page and its modules come from the installed package's data.
+        assert '<script type="module" src="/static/js/main.js">' in client.get("/").text
+        r = client.get("/static/vendor/htm-preact-standalone.js")
+        assert r.status_code == 200 and "export{" in r.text, r.status_code
     assert sorted(p.name for p in empty_dir.iterdir() if not p.name.startswith("quorum.db")) == [
         "secret_key"
     ]
