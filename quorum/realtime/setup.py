@@ -9,8 +9,10 @@ wrote to the log, after the commit.
 
 import asyncio
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,6 +43,12 @@ class Realtime:
         await self.broker.publish(
             [Message.build(e.topic, e.seq, e.type, e.data, t, live=True) for e in entries]
         )
+
+    async def publish_transient(self, topic: uuid.UUID, type_: str, data: Any) -> None:
+        """A message for the topic's current subscribers only, on every instance: not
+        logged, so not replayed, and it never moves a client's position (``Message``'s
+        ``transient``). For what is stale a moment later, such as progress."""
+        await self.broker.publish([Message.build_transient(topic, type_, data, time.time())])
 
 
 def create_realtime(
