@@ -5,6 +5,7 @@ from quorum.db.base import Base
 from quorum.decisions.models import Comment, Event, Membership, Proposal, Vote
 from quorum.idempotency.models import IdempotencyRecord
 from quorum.invitations.models import Invitation
+from quorum.jobs.models import Job
 from quorum.realtime.log import LogEntry
 
 metadata = Base.metadata
@@ -14,6 +15,7 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Invitation",
+    "Job",
     "LogEntry",
     "Membership",
     "Proposal",
