@@ -113,6 +113,9 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="a queued job not taken this long is sent again"
     )
     job_sweep_seconds: float = Field(default=2.0, gt=0, description="how often jobs are swept")
+    job_stream: str = Field(
+        default="quorum:jobs", description="the Redis stream of jobs (one per deployment)"
+    )
     report_page_size: int = Field(default=200, ge=1, description="rows read at once")
     job_step_delay_seconds: float = Field(
         default=0.0, ge=0, description="pause after each page of a job (tests, demos)"

@@ -28,8 +28,7 @@ from quorum.settings import Settings
 
 log = structlog.get_logger(__name__)
 TASK_NAME = "quorum.run_job"
-STREAM = "quorum:jobs"
-GROUP = "quorum-workers"
+GROUP = "quorum-workers"  # every worker of a deployment reads the one group
 STREAM_MAXLEN = 100_000  # approximate: acknowledged messages beyond it are trimmed
 
 
@@ -41,7 +40,7 @@ class JobStreamBroker(RedisStreamBroker):
         while True:
             try:
                 async with Redis(connection_pool=self.connection_pool) as redis:
-                    await redis.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+                    await redis.xgroup_create(self.queue_name, GROUP, id="0", mkstream=True)
                 return
             except ResponseError:  # BUSYGROUP: another worker made it
                 return
@@ -66,20 +65,26 @@ class JobStreamBroker(RedisStreamBroker):
         async with Redis(connection_pool=self.connection_pool) as redis:
             while True:
                 fetched: Any = await redis.xreadgroup(
-                    GROUP, self.consumer_name, {STREAM: ">"}, block=self.block, count=self.count
+                    GROUP, self.consumer_name, {self.queue_name: ">"}, block=self.block, count=1
                 )
                 for _, messages in fetched or []:
                     for message_id, fields in messages:
                         yield self._ackable(message_id, fields)
                 claimed: Any = await redis.xautoclaim(
-                    STREAM, GROUP, self.consumer_name, min_idle_time=self.idle_timeout, count=10
+                    self.queue_name,
+                    GROUP,
+                    self.consumer_name,
+                    min_idle_time=self.idle_timeout,
+                    count=1,
                 )
                 for message_id, fields in claimed[1]:
                     if fields:  # a message trimmed meanwhile comes back empty
                         yield self._ackable(message_id, fields)
 
     def _ackable(self, message_id: Any, fields: dict[bytes, bytes]) -> AckableMessage:
-        return AckableMessage(data=fields[b"data"], ack=self._ack_generator(message_id, STREAM))
+        return AckableMessage(
+            data=fields[b"data"], ack=self._ack_generator(message_id, self.queue_name)
+        )
 
 
 def create_broker(settings: Settings, run: Callable[[str], Awaitable[None]]) -> AsyncBroker:
@@ -88,7 +93,7 @@ def create_broker(settings: Settings, run: Callable[[str], Awaitable[None]]) -> 
     if settings.redis_url:
         broker = JobStreamBroker(
             settings.redis_url,
-            queue_name=STREAM,
+            queue_name=settings.job_stream,
             consumer_group_name=GROUP,
             idle_timeout=int(settings.job_redeliver_seconds * 1000),
             xread_block=1000,
