@@ -7,11 +7,16 @@ import asyncio
 import csv
 import io
 import re
+from pathlib import Path
 from typing import Any
+
+import httpx
 
 from tests.api import Api, problem
 from tests.jobs import decided_event, request_report, result, wait_job
+from tests.services import Backend, start_server
 from tests.sse import events
+from tests.test_event_contract import _assert_valid
 
 TIMEOUT = 30
 
@@ -149,3 +154,36 @@ async def test_bad_report_and_job_requests(api: Api) -> None:
     problem(await api.client.get(theirs, headers=d.member.auth), 404, "job_not_found")
     problem(await api.client.get(f"{theirs}/result", headers=d.member.auth), 404, "job_not_found")
     assert (await wait_job(api.client, d.owner, job["id"]))["state"] == "done"
+
+
+async def test_a_job_that_keeps_failing_stops_after_its_attempts_with_the_reason(
+    backend: Backend, tmp_path: Path
+) -> None:
+    """The results directory cannot be made (a file stands where it should be): every
+    attempt fails, and after the last one the job is failed, with ``job.failed`` logged."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "reports").write_text("in the way")
+    env = {"QUORUM_DATA_DIR": str(data_dir), "QUORUM_JOB_MAX_ATTEMPTS": "2",
+           "QUORUM_JOB_RESEND_SECONDS": "0.5", "QUORUM_JOB_SWEEP_SECONDS": "0.2"}  # fmt: skip
+    server = start_server(backend, tmp_path, **env)
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            api = Api(client)
+            d = await decided_event(api)
+            job = await request_report(client, d.owner, d.event)
+            failed = await wait_job(client, d.owner, job["id"])
+            assert (failed["state"], failed["attempts"]) == ("failed", 2)
+            assert "reports" in failed["reason"]
+            problem(await client.get(f"/api/v1/jobs/{job['id']}/result", headers=d.owner.auth),
+                    409, "job_not_done")  # fmt: skip
+            entries = [e for e in await api.log(d.owner, d.event) if e["type"] == "job.failed"]
+            assert [e["data"] for e in entries] == [{
+                "id": job["id"], "kind": "report", "requested_by": d.owner.id, "attempts": 2,
+                "reason": failed["reason"],
+            }]  # fmt: skip
+            document = (await client.get("/asyncapi.json")).json()
+            _assert_valid(document, {"seq": entries[0]["seq"], "type": "job.failed",
+                                     "t": 1.0, "data": entries[0]["data"]})  # fmt: skip
+    finally:
+        server.stop()

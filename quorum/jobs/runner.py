@@ -23,7 +23,7 @@ import structlog
 from quorum.db.base import utcnow
 from quorum.db.uow import UnitOfWork
 from quorum.decisions.events import JobCompleted, JobFailed, JobProgress, Payload
-from quorum.decisions.repository import append_log
+from quorum.decisions.repository import append_log, event_deleted
 from quorum.jobs import metrics, report
 from quorum.jobs import repository as repo
 from quorum.jobs.files import ResultFiles
@@ -86,7 +86,8 @@ class Runner:
         except Exception as exc:
             log.exception("job_attempt_failed", job=job_id, attempt=job.attempt)
             last = job.attempt >= self._settings.job_max_attempts
-            await self._end(job, JobState.FAILED if last else JobState.QUEUED, repr(exc)[:500])
+            reason = f"{type(exc).__name__}: {exc}"[:500]
+            await self._end(job, JobState.FAILED if last else JobState.QUEUED, reason)
         else:
             await self._end(job, JobState.DONE)
         finally:
@@ -135,7 +136,8 @@ class Runner:
             if not await repo.finish(session, job.id, job.attempt, state, reason):
                 return  # superseded meanwhile
             outcome = _outcome(job, state, reason)
-            if outcome is not None:
+            # A deleted event's log ends with ``event.deleted``: nothing may follow it.
+            if outcome is not None and not await event_deleted(session, job.event_id):
                 await append_log(session, job.event_id, [outcome.entry()], require_open=False)
         metrics.TRANSITIONS.labels(state).inc()
 
