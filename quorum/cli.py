@@ -59,6 +59,7 @@ def serve(
 @app.command()
 def worker(
     concurrency: int = typer.Option(4, min=1, help="Jobs this process runs at once."),
+    metrics_port: int = typer.Option(0, min=0, help="Serve /metrics on this port (0: off)."),
 ) -> None:
     """Run background jobs (reports) from Redis: needs QUORUM_REDIS_URL. Start as many as
     you like; without Redis, `quorum serve` runs the jobs itself."""
@@ -69,6 +70,10 @@ def worker(
         print("QUORUM_REDIS_URL: required by `quorum worker` (jobs run in `quorum serve` "
               "without it)", file=sys.stderr)  # fmt: skip
         raise typer.Exit(2)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)  # the job metrics of this worker (docs/operations.md)
     asyncio.run(run_worker(settings, concurrency))
 
 
