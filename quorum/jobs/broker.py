@@ -9,7 +9,10 @@ acknowledged only once its job has run, and one left unacknowledged longer than
 ``JobStreamBroker`` changes two things of taskiq-redis's stream broker: it looks for
 unacknowledged messages on every turn, not only after new ones arrived (a lone job
 whose worker died would otherwise wait for the next job), and it rides out a Redis
-outage with a backoff instead of failing the worker. The message body is JSON (taskiq's
+outage with a backoff instead of failing the worker. It reads one message at a time, so
+that a burst of jobs is shared by the workers rather than taken whole by the first one
+to read (taskiq's receiver keeps reading while fewer than ``--concurrency`` jobs run).
+The message body is JSON (taskiq's
 default formatter): whoever can write to Redis can ask for a job, never run code.
 """
 
