@@ -27,6 +27,8 @@ from quorum.decisions.streams import contract_router
 from quorum.decisions.streams import router as streams_router
 from quorum.gctuning import tune_for_server
 from quorum.invitations.router import router as invitations_router
+from quorum.jobs.router import router as jobs_router
+from quorum.jobs.setup import create_jobs
 from quorum.realtime.abort import ConnectionAbort
 from quorum.realtime.setup import create_realtime
 from quorum.settings import Settings, get_settings
@@ -70,6 +72,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.realtime = realtime
         app.state.sessions_ended = realtime.end_sessions  # ends the streams of ended sessions
         app.state.streams = realtime.streams
+        jobs = create_jobs(settings, uow, realtime.publish_transient)
+        app.state.jobs = jobs
+        if jobs.in_process:
+            await jobs.broker.startup()  # without Redis, jobs run in this process
         settings.signing_key()  # fail (or create the embedded key) at start, not on first login
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -80,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     ),
                     tasks.create_task(maintenance.run_forever(settings, uow)),
                     tasks.create_task(deadlines.run_forever(settings.deadline_sweep_seconds, uow)),
+                    tasks.create_task(jobs.sweep_forever()),
                 ]
                 if settings.gc_tuning:
                     tune_for_server()
@@ -90,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     for task in running:
                         task.cancel()  # the group waits for them to end
         finally:
+            await jobs.broker.shutdown()
             await guards.close(app)
             await engine.dispose()
 
@@ -105,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_router, prefix=API_PREFIX)
     app.include_router(decisions_router, prefix=API_PREFIX)
     app.include_router(invitations_router, prefix=API_PREFIX)
+    app.include_router(jobs_router, prefix=API_PREFIX)
     app.include_router(streams_router, prefix=API_PREFIX)
     app.include_router(contract_router)
     app.include_router(metrics_router)

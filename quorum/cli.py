@@ -1,4 +1,4 @@
-"""The ``quorum`` command: serve, migrate, demo.
+"""The ``quorum`` command: serve, worker, migrate, demo.
 
 ``main`` is the entry point: it runs the command, and turns invalid settings into one
 line per problem on stderr and exit status 2 (a usage error, as for a bad option),
@@ -54,6 +54,27 @@ def serve(
         # sends a request on a connection we are closing.
         timeout_keep_alive=75,
     )
+
+
+@app.command()
+def worker(
+    concurrency: int = typer.Option(4, min=1, help="Jobs this process runs at once."),
+    metrics_port: int = typer.Option(0, min=0, help="Serve /metrics on this port (0: off)."),
+) -> None:
+    """Run background jobs (reports) from Redis: needs QUORUM_REDIS_URL. Start as many as
+    you like; without Redis, `quorum serve` runs the jobs itself."""
+    from quorum.jobs.worker import run_worker
+
+    settings = get_settings()
+    if not settings.redis_url:
+        print("QUORUM_REDIS_URL: required by `quorum worker` (jobs run in `quorum serve` "
+              "without it)", file=sys.stderr)  # fmt: skip
+        raise typer.Exit(2)
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics_port)  # the job metrics of this worker (docs/operations.md)
+    asyncio.run(run_worker(settings, concurrency))
 
 
 @app.command()

@@ -104,6 +104,23 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="how often due events are closed (their closes_at)"
     )
 
+    # Background jobs (quorum/jobs): in-process without Redis, `quorum worker`s with it.
+    job_max_attempts: int = Field(default=3, ge=1, description="runs before a job fails")
+    job_redeliver_seconds: float = Field(
+        default=60.0, gt=0, description="a running job silent this long is run again"
+    )
+    job_resend_seconds: float = Field(
+        default=10.0, gt=0, description="a queued job not taken this long is sent again"
+    )
+    job_sweep_seconds: float = Field(default=2.0, gt=0, description="how often jobs are swept")
+    job_stream: str = Field(
+        default="quorum:jobs", description="the Redis stream of jobs (one per deployment)"
+    )
+    report_page_size: int = Field(default=200, ge=1, description="rows read at once")
+    job_step_delay_seconds: float = Field(
+        default=0.0, ge=0, description="pause after each page of a job (tests, demos)"
+    )
+
     gc_tuning: bool = True  # quorum/gctuning.py: fewer, cheaper collections with many streams
     log_format: Literal["auto", "json", "console"] = "auto"  # auto: JSON unless on a terminal
     log_level: str = "INFO"

@@ -8,6 +8,7 @@ from quorum.decisions.models import Comment, Event, Membership, Proposal, Vote
 from quorum.decisions.search import compared
 from quorum.idempotency.models import IdempotencyRecord
 from quorum.invitations.models import Invitation
+from quorum.jobs.models import Job
 from quorum.realtime.log import LogEntry
 
 metadata = Base.metadata
@@ -17,6 +18,7 @@ __all__ = [
     "Event",
     "IdempotencyRecord",
     "Invitation",
+    "Job",
     "LogEntry",
     "Membership",
     "Proposal",

@@ -24,6 +24,7 @@ class Payload(BaseModel):
     """The ``data`` of one message type; ``TYPE`` is its ``type`` (and SSE ``event:``)."""
 
     TYPE: ClassVar[str]
+    TRANSIENT: ClassVar[bool] = False  # not logged: no ``seq`` (realtime ``build_transient``)
 
     def entry(self) -> tuple[str, dict[str, Any]]:
         """The log entry this payload is: its type and its JSON-ready data."""
@@ -169,6 +170,39 @@ class EventDeleted(Payload):
     deleted_at: datetime
 
 
+class JobProgress(Payload):
+    """A background job of the event (a report) got further. Transient: not in the log,
+    no SSE ``id:``, never replayed; a few per second at most per job."""
+
+    TYPE = "job.progress"
+    TRANSIENT = True
+    id: uuid.UUID  # the job's
+    kind: str
+    percent: int = Field(ge=0, le=100)
+
+
+class JobCompleted(Payload):
+    """A background job finished; ``result_url`` serves what it made (to whoever asked)."""
+
+    TYPE = "job.completed"
+    id: uuid.UUID
+    kind: str
+    requested_by: uuid.UUID
+    attempts: int
+    result_url: str
+
+
+class JobFailed(Payload):
+    """A background job gave up after its last attempt, with the reason."""
+
+    TYPE = "job.failed"
+    id: uuid.UUID
+    kind: str
+    requested_by: uuid.UUID
+    attempts: int
+    reason: str
+
+
 def is_final(message: Message) -> bool:
     """The real-time core's ``is_final``: a deleted event's stream ends after this."""
     return message.type == EventDeleted.TYPE
@@ -189,6 +223,9 @@ PAYLOADS: tuple[type[Payload], ...] = (
     CommentUpdated,
     CommentDeleted,
     EventDeleted,
+    JobProgress,
+    JobCompleted,
+    JobFailed,
 )
 """Every message type of the stream, in the order the contract lists them."""
 
@@ -222,4 +259,5 @@ def contract_document() -> dict[str, Any]:
             ),
         ],
         messages={payload.TYPE: payload for payload in PAYLOADS},
+        transient=frozenset(payload.TYPE for payload in PAYLOADS if payload.TRANSIENT),
     )

@@ -209,6 +209,13 @@ async def get_event(
     return event
 
 
+async def event_deleted(session: AsyncSession, event_id: uuid.UUID) -> bool:
+    """Whether the event is gone or a tombstone (read under the row's lock)."""
+    query = select(Event.deleted_at).where(Event.id == event_id).with_for_update()
+    row = (await session.execute(query)).one_or_none()
+    return row is None or row.deleted_at is not None
+
+
 async def due_events(session: AsyncSession, now: datetime, limit: int) -> Sequence[uuid.UUID]:
     """Open events whose deadline has come, soonest first (ix_events_status_closes_at)."""
     query = (

@@ -36,14 +36,17 @@ class Channel:
     heartbeat: bool = False  # does the channel carry ``Heartbeat`` frames
 
 
-def envelope(type_: str, data: type[BaseModel]) -> type[BaseModel]:
-    """The model of a whole message of ``type_``, as a client receives it."""
+def envelope(type_: str, data: type[BaseModel], *, transient: bool = False) -> type[BaseModel]:
+    """The model of a whole message of ``type_``, as a client receives it. A transient
+    message (not logged: ``Message.build_transient``) has no ``seq``."""
     literal: Any = Literal[type_]  # a type made at run time, one per message type
+    position = (int, Field(ge=0, description="the log position; the SSE id"))
+    seq: Any = {} if transient else {"seq": position}
     model: type[BaseModel] = create_model(
         f"{data.__name__}Message",
         __config__=ConfigDict(extra="forbid", title=f"{type_} message"),
         __doc__=data.__doc__,
-        seq=(int, Field(ge=0, description="the log position; the SSE id")),
+        **seq,
         type=(literal, Field(description="the message type; the SSE event name")),
         t=(float, Field(description="commit time, seconds since the epoch")),
         data=(data, ...),
@@ -58,10 +61,15 @@ def asyncapi(
     description: str,
     channels: Sequence[Channel],
     messages: Mapping[str, type[BaseModel]],
+    transient: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The AsyncAPI 3.0 document for ``messages`` (type -> ``data`` model) sent on every
-    channel; the channels that send heartbeats list that message too."""
-    envelopes = {type_: envelope(type_, data) for type_, data in messages.items()}
+    channel, those named in ``transient`` without ``seq``; the channels that send
+    heartbeats list that message too."""
+    envelopes = {
+        type_: envelope(type_, data, transient=type_ in transient)
+        for type_, data in messages.items()
+    }
     models: list[type[BaseModel]] = [*envelopes.values(), Heartbeat]
     schema_of, defs = models_json_schema([(m, "serialization") for m in models], ref_template=_REF)
     components_messages = {

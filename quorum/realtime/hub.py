@@ -188,7 +188,9 @@ class Hub:
         topic = self._topics.get(message.topic)
         if topic is None:
             return
-        if topic.syncing:
+        if message.transient:
+            self._fan_out_transient(topic, message)
+        elif topic.syncing:
             topic.pending.append(message)
         elif message.seq == topic.last_seq + 1:
             self._fan_out(topic, message)
@@ -215,6 +217,17 @@ class Hub:
             metrics.SLOW_CONSUMERS.inc(dropped)
         if self.evicts is not None:
             self._evict(topic, self.evicts(message))
+
+    def _fan_out_transient(self, topic: _Topic, message: Message) -> None:
+        """A transient message goes to whoever is subscribed now, outside the ``seq``
+        order: it is not in the log, so there is nothing to wait for or catch up."""
+        projected: dict[str, Message | None] = {}
+        for sub in topic.subscribers:
+            if sub.audience not in projected:
+                projected[sub.audience] = self.project(message, sub.audience)
+            mine = projected[sub.audience]
+            if mine is not None:
+                sub.push(mine)
 
     def _evict(self, topic: _Topic, evicted: frozenset[str] | None) -> None:
         """Close the subscribers of the ``evicted`` principals; the message that evicts

@@ -39,6 +39,9 @@ class Message:
     text: str  # the same envelope, for WebSocket text frames
     sse: bytes  # the complete SSE frame
     committed_at: float  # epoch seconds; 0.0 for a message read back from the log
+    # Not in the log (``transient``): no ``seq`` of its own, no SSE ``id:`` line, so it
+    # never moves a client's Last-Event-ID and is never replayed. Progress, presence.
+    transient: bool = False
 
     @classmethod
     def from_body(
@@ -57,11 +60,22 @@ class Message:
         return cls.from_body(topic, seq, type_, body, t if live else 0.0)
 
     @classmethod
+    def build_transient(cls, topic: Topic, type_: str, data: Any, t: float) -> "Message":
+        """A message that is not logged: the envelope has no ``seq``, the SSE frame no
+        ``id:`` line. Delivered live to whoever is subscribed, and then forgotten."""
+        body = orjson.dumps({"type": type_, "t": t, "data": data})
+        frame = b"event: %s\ndata: %s\n\n" % (type_.encode(), body)
+        return cls(topic, TRANSIENT_SEQ, type_, body, body.decode(), frame, 0.0, transient=True)
+
+    @classmethod
     def parse(cls, topic: Topic, body: bytes) -> "Message":
         head = orjson.loads(body)
+        if "seq" not in head:
+            return cls.build_transient(topic, str(head["type"]), head["data"], float(head["t"]))
         return cls.from_body(topic, int(head["seq"]), str(head["type"]), body, float(head["t"]))
 
 
+TRANSIENT_SEQ = -1  # a transient message's ``seq``: below every logged one
 HEARTBEAT = b": heartbeat\n\n"
 
 Project = Callable[[Message, str], Message | None]

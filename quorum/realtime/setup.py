@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from quorum.realtime.broker import CHANNEL, Broker, MemoryBroker, RedisBroker
 from quorum.realtime.hub import Evicts, Hub
 from quorum.realtime.log import LOG_TABLE, LogReader
-from quorum.realtime.message import Entry, Message, Project, as_is
+from quorum.realtime.message import Entry, Message, Project, Topic, as_is
 from quorum.realtime.stream import Admit, IsFinal, Snapshot, Streams, never_final
 from quorum.settings import Settings
 
@@ -47,6 +48,12 @@ class Realtime:
         """The streams opened under ``sessions`` end, on every instance (call it once the
         sessions' end has committed)."""
         await self.broker.end_sessions(sessions)
+
+    async def publish_transient(self, topic: Topic, type_: str, data: Any) -> None:
+        """A message for the topic's current subscribers only, on every instance: not
+        logged, so not replayed, and it never moves a client's position (``Message``'s
+        ``transient``). For what is stale a moment later, such as progress."""
+        await self.broker.publish([Message.build_transient(topic, type_, data, time.time())])
 
 
 def create_realtime(

@@ -205,6 +205,9 @@ class StreamSession:
         """The messages of ``batch`` not yet sent, after filling any gap from the log."""
         fresh: list[Message] = []
         for message in batch:
+            if message.transient:  # outside the log's order: written as it comes
+                fresh.append(message)
+                continue
             if message.seq <= self.sent_seq:
                 continue
             if message.seq > self.sent_seq + 1:
