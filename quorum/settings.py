@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=4, ge=1)
 
     sse_retry_ms: int = Field(
-        default=3000, ge=100, description="reconnect delay sent to SSE clients"
+        default=3000, ge=100, description="least reconnect delay sent to SSE clients (jittered)"
     )
     heartbeat_interval_seconds: float = Field(default=15.0, gt=0)
     stream_queue_limit: int = Field(
