@@ -92,7 +92,7 @@ class StreamCap:
 def refusal(exc: DomainError) -> Response:
     """The problem+json answer to a stream refused by ``exc``, with its Retry-After."""
     wait = getattr(exc, "retry_after", None)
-    headers = {"Retry-After": str(wait)} if wait else None
+    headers = {"Retry-After": str(wait)} if wait is not None else None
     return problem(status_of(exc), exc.code, exc.detail, headers=headers)
 
 
