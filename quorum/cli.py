@@ -53,6 +53,8 @@ def serve(
         # Longer than a proxy's idle upstream connections (nginx: 60 s), so the proxy never
         # sends a request on a connection we are closing.
         timeout_keep_alive=75,
+        backlog=settings.listen_backlog,
+        ws_per_message_deflate=settings.ws_per_message_deflate,
     )
 
 

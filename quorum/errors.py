@@ -40,6 +40,14 @@ class Unavailable(DomainError):
     """A dependency (database, Redis) cannot be reached right now."""
 
 
+class Overloaded(Unavailable):
+    """This instance is at a capacity limit (open streams): a later try may succeed."""
+
+    def __init__(self, code: str, detail: str, retry_after: int) -> None:
+        super().__init__(code, detail)
+        self.retry_after = retry_after
+
+
 class TooManyRequests(DomainError):
     """A limit on how often or how much (logins, open streams) was reached."""
 

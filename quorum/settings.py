@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=4, ge=1)
 
     sse_retry_ms: int = Field(
-        default=3000, ge=100, description="reconnect delay sent to SSE clients"
+        default=3000, ge=100, description="least reconnect delay sent to SSE clients (jittered)"
     )
     heartbeat_interval_seconds: float = Field(default=15.0, gt=0)
     stream_queue_limit: int = Field(
@@ -136,6 +136,14 @@ class Settings(BaseSettings):
         default="20/minute", description="per client IP (and per username) on /auth; 'off'"
     )
     max_streams_per_user: int = Field(default=10, ge=1, description="per process, SSE + WS")
+    # Sized for a reconnect storm (docs/realtime.md): every client of a restarted instance
+    # comes back within seconds; past these, a clear 503 / close 1013 with a retry delay.
+    max_streams: int = Field(default=20_000, ge=1, description="per process, SSE + WS")
+    listen_backlog: int = Field(
+        default=4096, ge=1, description="connections the kernel queues before accept()"
+    )
+    # Off: about 40 KB less per WebSocket and a lower p99 (issue 14); on for slow links.
+    ws_per_message_deflate: bool = False
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated; empty: no CORS at all"
     )

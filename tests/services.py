@@ -147,6 +147,17 @@ def _proxy_flags(env: dict[str, str]) -> list[str]:
     return ["--proxy-headers", "--forwarded-allow-ips", trusted]
 
 
+TRUTHY = {"1", "true", "yes", "on"}  # as pydantic reads a boolean setting
+
+
+def _listen_flags(env: dict[str, str]) -> list[str]:
+    """uvicorn's flags for the backlog and per-message deflate, as ``quorum serve`` sets
+    them from ``QUORUM_LISTEN_BACKLOG`` and ``QUORUM_WS_PER_MESSAGE_DEFLATE``."""
+    deflate = env.get("QUORUM_WS_PER_MESSAGE_DEFLATE", "false").lower() in TRUTHY
+    return ["--backlog", env.get("QUORUM_LISTEN_BACKLOG", "4096"),
+            "--ws-per-message-deflate", str(deflate).lower()]  # fmt: skip
+
+
 def start_server(
     backend: Backend,
     log_dir: Path,
@@ -178,7 +189,8 @@ def start_server(
         uvicorn = [sys.executable, "-m", "uvicorn", app, "--factory",
                    "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                    "--http", "quorum.headerlimit:HeaderLimitProtocol",
-                   "--timeout-keep-alive", "30", *_proxy_flags(full_env)]  # fmt: skip
+                   "--timeout-keep-alive", "30", *_proxy_flags(full_env),
+                   *_listen_flags(full_env)]  # fmt: skip
         cli = [
             sys.executable,
             "-m",

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.api import PASSWORD, Api, User, problem
 from tests.services import (
@@ -224,11 +224,12 @@ async def test_eleventh_stream_of_a_user_is_429_until_one_closes(api: Api, serve
         ws = await stack.enter_async_context(ws_connect(await ws_url(api, server, user, event)))
         assert json.loads(await ws.recv())["type"] == "snapshot"
 
-        problem(await sse_status(api, user, event), 429, "too_many_streams")
+        assert_retry_after(problem_response(await sse_status(api, user, event), 429))
         with pytest.raises(InvalidStatus) as denied:
             async with ws_connect(await ws_url(api, server, user, event)):
                 pass
         assert denied.value.response.status_code == 429
+        assert 1 <= int(denied.value.response.headers["Retry-After"]) <= 60
         assert json.loads(denied.value.response.body)["code"] == "too_many_streams"
         assert (await sse_status(api, other, event)).status_code == 200  # per user
 
@@ -238,6 +239,66 @@ async def test_eleventh_stream_of_a_user_is_429_until_one_closes(api: Api, serve
         for _ in range(MAX_STREAMS):
             await open_sse(stack, api, user, event)
         problem(await sse_status(api, user, event), 429, "too_many_streams")
+
+
+def problem_response(r: httpx.Response, status: int) -> httpx.Response:
+    problem(r, status, "too_many_streams" if status == 429 else "streams_full")
+    return r
+
+
+def assert_retry_after(r: httpx.Response) -> None:
+    """A refused stream says when to come back, jittered within a few seconds."""
+    assert 1 <= int(r.headers["Retry-After"]) <= 60, r.headers
+
+
+PROCESS_STREAMS = 3
+
+
+@pytest.fixture(scope="module")
+def full_server(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server that holds at most ``PROCESS_STREAMS`` streams in all."""
+    server = start_server(
+        backend, tmp_path_factory.mktemp("full"), QUORUM_MAX_STREAMS=str(PROCESS_STREAMS)
+    )
+    yield server
+    server.stop()
+
+
+async def test_a_full_server_answers_503_and_close_1013_with_when_to_retry(
+    full_server: Server,
+) -> None:
+    """Past the process's cap a stream gets a clear answer at once (never a timeout):
+    SSE a 503 problem with Retry-After, a WebSocket a close 1013 (try again later) whose
+    reason says the wait. Before it, and once a stream closes, streams open."""
+    async with api_for(full_server) as api, contextlib.AsyncExitStack() as stack:
+        users = [await api.user(f"u{i}") for i in range(PROCESS_STREAMS + 1)]
+        event = await api.event(users[0], members=users[1:])
+        for user in users[: PROCESS_STREAMS - 1]:
+            await open_sse(stack, api, user, event)
+        ws = await stack.enter_async_context(
+            ws_connect(await ws_url(api, full_server, users[-2], event))
+        )
+        assert json.loads(await ws.recv())["type"] == "snapshot"
+
+        newcomer = users[-1]  # a user of their own: the per-user cap is not what refuses
+        r = await asyncio.wait_for(sse_status(api, newcomer, event), 10)
+        assert_retry_after(problem_response(r, 503))
+        async with ws_connect(await ws_url(api, full_server, newcomer, event)) as refused:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(refused.recv(), 10)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1013
+        code, _, wait = closed.value.rcvd.reason.partition("; retry after ")
+        assert code == "streams_full" and 1 <= int(wait.removesuffix(" s")) <= 60
+
+        await ws.close()  # its slot is given back: the newcomer gets in
+        for _ in range(50):
+            r = await sse_status(api, newcomer, event)
+            if r.status_code == 200:
+                break
+            problem_response(r, 503)
+            await asyncio.sleep(0.1)
+        assert r.status_code == 200, "the closed stream's slot was never given back"
 
 
 # --- input size and shape --------------------------------------------------------------

@@ -98,7 +98,7 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
-    if isinstance(exc, errors.TooManyRequests) and exc.retry_after is not None:
+    if isinstance(exc, errors.TooManyRequests | errors.Overloaded) and exc.retry_after is not None:
         headers = {"Retry-After": str(exc.retry_after)}
     return problem(status, exc.code, exc.detail, headers=headers)
 

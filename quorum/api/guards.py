@@ -23,7 +23,7 @@ CORS_METHODS = ["GET", "POST", "PATCH", "DELETE"]
 def install(app: FastAPI, settings: Settings) -> None:
     """Add the middleware (outermost last) and the limiters; close with ``close``."""
     app.state.auth_limiter = AuthLimiter.from_settings(settings)
-    app.state.stream_cap = StreamCap(settings.max_streams_per_user)
+    app.state.stream_cap = StreamCap(settings.max_streams_per_user, settings.max_streams)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:
         app.add_middleware(

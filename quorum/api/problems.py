@@ -163,6 +163,9 @@ RATE_LIMITED = Case(429, "rate_limited", "Too many attempts; retry in 42 s.")
 TOO_MANY_STREAMS = Case(
     429, "too_many_streams", "You already have 10 streams open; close one first."
 )
+STREAMS_FULL = Case(
+    503, "streams_full", "This server holds all the streams it can; retry in 7 seconds."
+)
 DATABASE_UNAVAILABLE = Case(
     503, "database_unavailable", "The database cannot be reached right now; retry shortly."
 )

@@ -37,18 +37,18 @@ from starlette.requests import HTTPConnection
 from quorum.accounts import browser, tokens
 from quorum.accounts.tokens import Caller
 from quorum.api.deps import SessionDep, SettingsDep, TokenCaller
-from quorum.api.errors import problem, status_of
-from quorum.api.problems import NO_BODY, TOO_MANY_STREAMS, problems
+from quorum.api.problems import NO_BODY, STREAMS_FULL, TOO_MANY_STREAMS, problems
 from quorum.api.routing import TransactionalRoute
-from quorum.api.streamcap import CappedResponse
+from quorum.api.streamcap import CappedResponse, StreamCap, refusal
 from quorum.db.uow import read_only
 from quorum.decisions import events, eviction, projection
 from quorum.decisions.access import EventAccess, EventMember, load_access
 from quorum.decisions.problems import INVALID_LAST_EVENT_ID, MEMBER, TICKET_WRONG_EVENT
-from quorum.errors import DomainError, InvalidInput, PermissionDenied, Unauthenticated
+from quorum.errors import DomainError, InvalidInput, Overloaded, PermissionDenied, Unauthenticated
 from quorum.realtime import ws
 from quorum.realtime.sse import EventStreamResponse
 from quorum.realtime.stream import Streams
+from quorum.realtime.ws import TRY_AGAIN_LATER
 from quorum.settings import Settings
 
 TICKET_TTL = timedelta(minutes=5)
@@ -151,7 +151,9 @@ async def asyncapi() -> Response:
     status_code=200,  # FastAPI cannot read it off the response class, and /openapi.json fails
     responses={
         200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
-        **problems(MEMBER, TICKET_WRONG_EVENT, INVALID_LAST_EVENT_ID, TOO_MANY_STREAMS),
+        **problems(
+            MEMBER, TICKET_WRONG_EVENT, INVALID_LAST_EVENT_ID, TOO_MANY_STREAMS, STREAMS_FULL
+        ),
     },
 )
 async def stream(
@@ -168,9 +170,11 @@ async def stream(
 ) -> CappedResponse:
     """Server-Sent Events: a ``snapshot`` first, or the missed entries after
     ``Last-Event-ID`` (header, or ``?last_event_id=`` for a fresh EventSource), then live.
-    429 ``too_many_streams`` when the user already holds the maximum of open streams.
-    Opened with a bearer token, a stream ticket (``?ticket=``) or the page's session
-    cookie."""
+    429 ``too_many_streams`` when the user already holds the maximum of open streams,
+    503 ``streams_full`` when this server does (both with Retry-After). Opened with a
+    bearer token, a stream ticket (``?ticket=``) or the page's session cookie."""
+    cap: StreamCap = request.app.state.stream_cap
+    cap.check_room()  # before the database is asked: a storm's refusals cost nothing
     caller = stream_caller(settings, request, event_id, ticket, bearer)
     resume_from = parse_resume(last_event_id_header, last_event_id)
     access = await load_access(event_id, caller, session)  # ends before streaming
@@ -184,7 +188,7 @@ async def stream(
         principal=eviction.principal(caller.user_id),
         session=eviction.session_key(caller.session_id),
     )
-    return CappedResponse(response, request.app.state.stream_cap, caller.user_id)
+    return CappedResponse(response, cap, caller.user_id)
 
 
 @router.websocket("/events/{event_id}/ws")
@@ -195,17 +199,26 @@ async def websocket(
     last_event_id: Annotated[str | None, Query(max_length=20)] = None,
 ) -> None:
     """The same messages as JSON text frames. Resume with ``?last_event_id=N`` on connect;
-    ``{"resume_from": N}`` later never repeats an entry (behind: a fresh snapshot)."""
+    ``{"resume_from": N}`` later never repeats an entry (behind: a fresh snapshot).
+    When this server holds all the streams it can, the socket is accepted and closed at
+    once with 1013 (try again later), the wait in seconds in the reason: a browser's
+    WebSocket cannot read a refused handshake's status."""
     settings: Settings = websocket.app.state.settings
+    cap: StreamCap = websocket.app.state.stream_cap
     authorization = websocket.headers.get("authorization", "")
     bearer = authorization[7:] if authorization.lower().startswith("bearer ") else None
     try:
+        cap.check_room()  # before the database is asked: a storm's refusals cost nothing
         caller = stream_caller(settings, websocket, event_id, ticket, bearer)
         resume_from = parse_resume(None, last_event_id)
         access = await _member(websocket.app.state.sessionmaker, event_id, caller)
-        slot = websocket.app.state.stream_cap.acquire(caller.user_id)
+        slot = cap.acquire(caller.user_id)
+    except Overloaded as exc:
+        await websocket.accept()
+        await websocket.close(TRY_AGAIN_LATER, f"{exc.code}; retry after {exc.retry_after} s")
+        return
     except DomainError as exc:
-        await websocket.send_denial_response(problem(status_of(exc), exc.code, exc.detail))
+        await websocket.send_denial_response(refusal(exc))
         return
     try:
         await ws.serve(

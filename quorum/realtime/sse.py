@@ -11,6 +11,7 @@ figures.
 """
 
 import asyncio
+import random
 from collections.abc import Sequence
 
 from starlette.background import BackgroundTask
@@ -31,6 +32,13 @@ HEADERS = [
     # ends with it: the client reconnects, rather than the socket idling in keep-alive.
     (b"connection", b"close"),
 ]
+
+
+def jittered_retry(retry_ms: int) -> int:
+    """The ``retry:`` of one connection: between ``retry_ms`` and twice it, drawn anew
+    each time. EventSource waits exactly this long before reconnecting, so after a restart
+    its clients come back spread over that window rather than in the same instant."""
+    return random.randint(retry_ms, 2 * retry_ms)  # noqa: S311 (jitter, not a secret)
 
 
 class _SSETransport:
@@ -99,7 +107,7 @@ class EventStreamResponse(Response):
     async def _write(self, session: StreamSession, send: Send, watcher: asyncio.Task[None]) -> None:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
-            retry = b"retry: %d\n\n" % self.streams.retry_ms
+            retry = b"retry: %d\n\n" % jittered_retry(self.streams.retry_ms)
             await send({"type": "http.response.body", "body": retry, "more_body": True})
             await session.run(_SSETransport(send), self.resume_from)
             if session.subscriber.close_reason != "disconnected":

@@ -20,6 +20,7 @@ from quorum.realtime.message import Message, Topic
 from quorum.realtime.stream import TOPIC_ENDED, Streams, StreamSession
 from quorum.realtime.subscriber import Subscriber
 
+TRY_AGAIN_LATER = 1013  # the close code of a server at capacity (RFC 6455 registry)
 HEARTBEAT_FRAME = '{"type":"heartbeat"}'
 MAX_CLIENT_FRAME = 1024
 # Why the server ended a stream -> the close code it sends (anything else: 1001, going away).
