@@ -1,6 +1,7 @@
 """Every table, imported in one place, for Alembic and the schema-drift test."""
 
 from quorum.accounts.models import User
+from quorum.attachments.models import Attachment
 from quorum.db.base import Base
 from quorum.decisions.models import Comment, Event, Membership, Proposal, Vote
 from quorum.idempotency.models import IdempotencyRecord
@@ -10,6 +11,7 @@ from quorum.realtime.log import LogEntry
 metadata = Base.metadata
 
 __all__ = [
+    "Attachment",
     "Comment",
     "Event",
     "IdempotencyRecord",
