@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.account_cleanup = forget_member  # what a deleted account takes with it
         app.state.realtime = realtime
         app.state.streams = realtime.streams
+        app.state.blobs = create_store(settings)  # attachments (quorum/storage)
         settings.signing_key()  # fail (or create the embedded key) at start, not on first login
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -108,7 +109,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The docs pages are quorum.api.docs's: FastAPI's own load their assets from a CDN.
     app = _Quorum(title="Quorum", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
-    app.state.blobs = create_store(settings)  # attachments; and reports
     errors.install(app)
     # Attachment uploads have their own, larger cap, counted as they stream.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt=attachment_uploads)

@@ -111,6 +111,7 @@ async def test_upload_list_download_range_and_delete(api: Api, files: Files) -> 
     assert whole.content == PNG
     assert whole.headers["content-type"] == "image/png"
     assert whole.headers["accept-ranges"] == "bytes"
+    assert whole.headers["x-content-type-options"] == "nosniff"
     assert "filename*=UTF-8''Plan%20%C3%BC.png" in whole.headers["content-disposition"]
     part = await api.client.get(added["url"], headers={**owner.auth, "Range": "bytes=8-99"})
     assert part.status_code == 206
