@@ -13,7 +13,7 @@ import pytest
 
 from tests.api import Api, User, problem
 from tests.blobs import Blobs, blobs_for, moto_endpoint  # noqa: F401 (a fixture)
-from tests.services import Backend, Server, start_server
+from tests.services import Backend, Server, free_port, start_server
 
 MAX_BYTES = 64 * 1024
 QUOTA = 200 * 1024
@@ -246,3 +246,26 @@ async def test_orphans_are_swept_and_attachments_kept(api: Api, files: Files) ->
     await put_orphan()
     await until(lambda: gone(files, event, orphan))
     assert await files.keys(event) == [f"attachments/{event}/{kept['id']}"]
+
+
+async def test_a_store_out_of_reach_is_503(
+    backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    server = start_server(
+        backend,
+        tmp_path_factory.mktemp("logs"),
+        QUORUM_STORAGE_URL="s3://nowhere/x",
+        QUORUM_STORAGE_ENDPOINT=f"http://127.0.0.1:{free_port()}",  # nothing listens
+        QUORUM_STORAGE_ACCESS_KEY_ID="testing",
+        QUORUM_STORAGE_SECRET_ACCESS_KEY="testing",
+    )
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=120) as client:
+            api = Api(client)
+            _, member, event, proposal = await setup(api)
+            r = await upload(api, member, event, proposal, PNG)
+            problem(r, 503, "storage_unavailable")
+            listed = await client.get(attachments_url(event, proposal), headers=member.auth)
+            assert listed.json()["items"] == []
+    finally:
+        server.stop()

@@ -36,6 +36,7 @@ from quorum.attachments.problems import (
     PROPOSAL_DELETED,
     QUOTA_EXCEEDED,
     RANGE_NOT_SATISFIABLE,
+    STORAGE_UNAVAILABLE,
     UNSUPPORTED_TYPE,
 )
 from quorum.attachments.ranges import RangeNotSatisfiable, byte_range
@@ -92,6 +93,7 @@ router = APIRouter(route_class=TransactionalRoute, tags=["attachments"])
         UNSUPPORTED_TYPE,
         FILENAME_REQUIRED,
         INVALID_MULTIPART,
+        STORAGE_UNAVAILABLE,
     ),
     openapi_extra=_UPLOAD_BODY,
     response_model=AttachmentOut,
@@ -131,8 +133,17 @@ async def upload_attachment(
             access = await load_access(event_id, caller, session)
             return await service.add(session, access, proposal_id, stored, quota)
     except BaseException:
-        await store.delete(key)
+        await delete_object(store, key)
         raise
+
+
+async def delete_object(store: BlobStore, key: str) -> None:
+    """Delete an object that has (or will have) no row; if the store fails, the sweeper
+    removes it later, so the failure is only logged."""
+    try:
+        await store.delete(key)
+    except Exception as exc:
+        log.warning("blob_delete_failed", key=key, error=repr(exc))
 
 
 @router.get(UPLOAD_PATH, responses=problems(MEMBER, PAGE, PROPOSAL_NOT_FOUND))
@@ -149,7 +160,7 @@ async def list_attachments(
 
 @router.get(
     "/attachments/{attachment_id}",
-    responses=problems(BY_ID, RANGE_NOT_SATISFIABLE),
+    responses=problems(BY_ID, RANGE_NOT_SATISFIABLE, STORAGE_UNAVAILABLE),
     response_class=StreamingResponse,
 )
 async def download_attachment(
@@ -203,4 +214,4 @@ async def delete_attachment(
     access = await load_access(row.event_id, caller, session)
     key = await service.remove(session, access, row)
     store: BlobStore = request.app.state.blobs
-    return Response(status_code=204, background=BackgroundTask(store.delete, key))
+    return Response(status_code=204, background=BackgroundTask(delete_object, store, key))

@@ -7,18 +7,30 @@ put is atomic: the object appears only once complete (a staging file renamed int
 on disk, a completed multipart upload on S3) and a failed put leaves none behind, so a
 cut upload needs no cleanup. Memory stays bounded by ``PART_BYTES`` times
 ``PUT_CONCURRENCY`` on the way in and by ``READ_CHUNK_BYTES`` on the way out.
+
+A store that cannot be reached is 503 ``storage_unavailable`` (``Unavailable``), as the
+database is; a missing object is ``FileNotFoundError`` from either store. Whatever the
+caller's chunks raise (a cap, a client gone) comes out of ``put`` unchanged.
+
+Keys are the caller's: attachments live under ``attachments/`` (and only that prefix is
+swept for orphans); other features (reports) take a prefix of their own and reach the
+store as ``app.state.blobs`` in the server, or ``create_store(settings)`` elsewhere.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import obstore
+import structlog
+from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import LocalStore, ObjectStore, S3Store
 
+from quorum.errors import Unavailable
 from quorum.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,6 +39,20 @@ if TYPE_CHECKING:
 PART_BYTES = 5 * 1024 * 1024  # S3's smallest multipart part
 PUT_CONCURRENCY = 2
 READ_CHUNK_BYTES = 256 * 1024
+log = structlog.get_logger(__name__)
+
+
+@contextmanager
+def _reachable() -> Iterator[None]:
+    try:
+        yield
+    except NotFoundError as exc:
+        raise FileNotFoundError(str(exc)) from exc
+    except BaseError as exc:
+        log.warning("storage_error", error=str(exc))
+        raise Unavailable(
+            "storage_unavailable", "The file store cannot be reached right now; retry shortly."
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -44,14 +70,15 @@ class BlobStore:
 
     async def put(self, key: str, chunks: AsyncIterable[bytes]) -> None:
         """Write ``chunks`` as the object ``key``, all or nothing."""
-        await obstore.put_async(
-            self._store,
-            key,
-            chunks,
-            use_multipart=True,
-            chunk_size=PART_BYTES,
-            max_concurrency=PUT_CONCURRENCY,
-        )
+        with _reachable():
+            await obstore.put_async(
+                self._store,
+                key,
+                chunks,
+                use_multipart=True,
+                chunk_size=PART_BYTES,
+                max_concurrency=PUT_CONCURRENCY,
+            )
 
     async def get(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         """The object's bytes from ``start`` up to ``end`` (exclusive; None: to the end).
@@ -60,34 +87,39 @@ class BlobStore:
         options: obstore.GetOptions = (
             {"range": {"offset": start}} if end is None else {"range": (start, end)}
         )
-        result = await obstore.get_async(self._store, key, options=options)
+        with _reachable():
+            result = await obstore.get_async(self._store, key, options=options)
         return _chunks(result)
 
     async def delete(self, key: str) -> None:
         """Remove the object; an absent one is no error."""
         try:
-            await obstore.delete_async(self._store, key)
+            with _reachable():
+                await obstore.delete_async(self._store, key)
         except FileNotFoundError:
             pass
 
     async def size(self, key: str) -> int | None:
         """The object's size in bytes, None if it does not exist."""
         try:
-            meta = await obstore.head_async(self._store, key)
+            with _reachable():
+                meta = await obstore.head_async(self._store, key)
         except FileNotFoundError:
             return None
         return int(meta["size"])
 
     async def list(self, prefix: str) -> AsyncIterator[StoredObject]:
         """Every object under ``prefix``, a page at a time."""
-        async for batch in obstore.list(self._store, prefix=prefix, chunk_size=500):
-            for meta in batch:
-                yield StoredObject(meta["path"], int(meta["size"]), meta["last_modified"])
+        with _reachable():
+            async for batch in obstore.list(self._store, prefix=prefix, chunk_size=500):
+                for meta in batch:
+                    yield StoredObject(meta["path"], int(meta["size"]), meta["last_modified"])
 
 
 async def _chunks(result: obstore.GetResult) -> AsyncIterator[bytes]:
-    async for chunk in result.stream(min_chunk_size=READ_CHUNK_BYTES):
-        yield bytes(chunk)
+    with _reachable():  # too late for a 503 once the body has begun: the response breaks off
+        async for chunk in result.stream(min_chunk_size=READ_CHUNK_BYTES):
+            yield bytes(chunk)
 
 
 def create_store(settings: Settings) -> BlobStore:
@@ -109,5 +141,7 @@ def create_store(settings: Settings) -> BlobStore:
         prefix=prefix.strip("/") or None,
         config=config,
         client_options={"allow_http": bool(endpoint and endpoint.startswith("http://"))},
+        # A store that is away answers 503 within seconds, not after minutes of retries.
+        retry_config={"max_retries": 3, "retry_timeout": timedelta(seconds=10)},
     )
     return BlobStore(s3)
