@@ -2,6 +2,7 @@
 standalone server, started here on 127.0.0.1 (no network, nothing to install). Where moto
 cannot start, the S3 half is skipped with the reason; under CI=true it fails instead."""
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,20 @@ class Blobs:
     def store(self, data_dir: Path) -> BlobStore:
         settings = {k.removeprefix("QUORUM_").lower(): v for k, v in self.env.items()}
         return create_store(Settings(data_dir=data_dir, **settings))
+
+    async def leftovers(self, data_dir: Path, prefix: str) -> list[str]:
+        """What a failed put could leave besides objects: staging files on disk, or
+        multipart uploads begun and never completed nor aborted on S3."""
+        if self.kind == "local":
+            root = data_dir / "blobs" / prefix
+            return [str(p) for p in root.rglob("*") if p.is_file()] if root.exists() else []
+        bucket_prefix = self.env["QUORUM_STORAGE_URL"].removeprefix(f"s3://{BUCKET}/")
+        async with httpx.AsyncClient(base_url=self.env["QUORUM_STORAGE_ENDPOINT"]) as s3:
+            r = await s3.get(
+                f"/{BUCKET}", params={"uploads": "", "prefix": f"{bucket_prefix}/{prefix}"}
+            )
+        r.raise_for_status()
+        return re.findall(r"<Key>(.*?)</Key>", r.text)
 
     async def keys(self, data_dir: Path, prefix: str = "attachments/") -> list[str]:
         """Every object under ``prefix``, read straight from the store."""

@@ -229,6 +229,7 @@ async def test_a_cut_upload_leaves_nothing_behind(api: Api, files: Files) -> Non
     listed = await api.client.get(attachments_url(event, proposal), headers=member.auth)
     assert listed.json()["items"] == []
     assert await files.keys(event) == []
+    assert await files.blobs.leftovers(files.data_dir, f"attachments/{event}") == []
     assert not [e for e in await api.log(member, event) if e["type"].startswith("attachment")]
 
 
