@@ -270,3 +270,13 @@ async def test_a_store_out_of_reach_is_503(
             assert listed.json()["items"] == []
     finally:
         server.stop()
+
+
+async def test_a_deleted_events_files_go_with_it(api: Api, files: Files) -> None:
+    owner, member, event, proposal = await setup(api)
+    added = (await upload(api, member, event, proposal, PNG)).json()
+    assert (
+        await api.client.delete(f"/api/v1/events/{event}", headers=owner.auth)
+    ).status_code == 204
+    problem(await api.client.get(added["url"], headers=owner.auth), 404, "attachment_not_found")
+    await until(lambda: no_objects(files, event))  # the rows went with the proposals
