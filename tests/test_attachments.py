@@ -212,7 +212,8 @@ async def test_members_only_and_who_may_delete(api: Api, files: Files) -> None:
     problem(missing, 404, "proposal_not_found")
 
 
-async def test_a_cut_upload_leaves_nothing_behind(api: Api, files: Files) -> None:
+@pytest.mark.parametrize("sent", [100, 25_000], ids=["while_sniffing", "while_storing"])
+async def test_a_cut_upload_leaves_nothing_behind(api: Api, files: Files, sent: int) -> None:
     _, member, event, proposal = await setup(api)
     url = files.server.url.removeprefix("http://")
     host, port = url.split(":")
@@ -223,14 +224,15 @@ async def test_a_cut_upload_leaves_nothing_behind(api: Api, files: Files) -> Non
         f"Content-Type: application/pdf\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
     with socket.create_connection((host, int(port))) as s:
-        s.sendall(head + body[: len(body) // 2])
-        await asyncio.sleep(0.5)  # the server has begun storing it
+        s.sendall(head + body[:sent])
+        await asyncio.sleep(0.5)  # the server has begun reading it
     await asyncio.sleep(1.0)
     listed = await api.client.get(attachments_url(event, proposal), headers=member.auth)
     assert listed.json()["items"] == []
     assert await files.keys(event) == []
     assert await files.blobs.leftovers(files.data_dir, f"attachments/{event}") == []
     assert not [e for e in await api.log(member, event) if e["type"].startswith("attachment")]
+    assert "Traceback" not in files.server.log()  # a client going away is no error
 
 
 async def test_orphans_are_swept_and_attachments_kept(api: Api, files: Files) -> None:

@@ -118,13 +118,13 @@ async def upload_attachment(
         size_hint = int(declared) if declared and declared.isdigit() else None
         quota = settings.max_event_attachment_bytes
         await service.check_can_attach(session, access, proposal_id, size_hint, quota)
-    incoming = await open_upload(request, settings.max_attachment_bytes, filename)
     stored_id = uuid7()
     key = object_key(event_id, stored_id)
     try:
+        incoming = await open_upload(request, settings.max_attachment_bytes, filename)
         await store.put(key, incoming.chunks())  # all or nothing: a cut upload stores none
     except ClientDisconnect:
-        log.info("upload_cut", event_id=str(event_id), received=incoming.size)
+        log.info("upload_cut", event_id=str(event_id), proposal_id=str(proposal_id))
         return Response(status_code=400)  # nobody is left to read it
     stored = service.StoredFile(stored_id, incoming.filename, incoming.content_type, incoming.size)
     uow: UnitOfWork = request.app.state.uow
