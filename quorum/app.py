@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             projection.project,
             is_final=events.is_final,
             evicts=eviction.evicts,
+            admit=eviction.admission(sessionmaker),
         )
         uow = UnitOfWork(sessionmaker, publisher=realtime.publish)
         app.state.engine = engine
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.passwords = Passwords(settings)
         app.state.account_cleanup = forget_member  # what a deleted account takes with it
         app.state.realtime = realtime
+        app.state.sessions_ended = realtime.end_sessions  # ends the streams of ended sessions
         app.state.streams = realtime.streams
         app.state.blobs = create_store(settings)  # attachments (quorum/storage)
         settings.signing_key()  # fail (or create the embedded key) at start, not on first login

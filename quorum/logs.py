@@ -7,7 +7,8 @@ Secrets stay out, in two layers. Values under secret-looking keys are replaced; 
 every string value of every line — our messages, the standard library's records
 (uvicorn logs a WebSocket handshake's whole URL, ``?ticket=`` included), rendered
 tracebacks; not strings nested in lists or dicts — has its secret-looking parts
-replaced: ``ticket=``/``token=``/``password=``-style parameters,
+replaced: ``ticket=``/``token=``/``password=``-style parameters, the browser
+session's cookies (``quorum_session=``, ``quorum_csrf=``),
 ``Bearer``/``Basic`` credentials, credential headers, anything shaped like a JWT, and
 the token of an invitation link's path (``/invitations/<token>``). The
 access log is written by us without the query string, and uvicorn's own is off.
@@ -36,6 +37,11 @@ SECRET_KEYS = frozenset(
         "secret",
         "secret_key",
         "cookie",
+        "set_cookie",
+        "quorum_session",
+        "quorum_csrf",
+        "csrf",
+        "csrf_token",
     }
 )
 LogFormat = Literal["auto", "json", "console"]
@@ -45,7 +51,11 @@ REDACTED = "[redacted]"
 # matched atomically: found once from the start of a run of name characters, never
 # retried — the access log's path is the client's, and a pattern that backtracked over
 # ``tokentoken...`` would take quadratic time.
-_KEYWORDS = r"password|passwd|token|ticket|secret|api[_-]?key|authorization|cookie"
+# The browser session's cookies (quorum/accounts/browser.py) by name: ``quorum_session=``
+# and anything CSRF (``quorum_csrf=``, ``X-CSRF-Token``).
+_KEYWORDS = (
+    r"password|passwd|token|ticket|secret|api[_-]?key|authorization|cookie|csrf|quorum_session"
+)
 _NAME = rf"(?>[\w-]*?(?:{_KEYWORDS})[\w-]*+)"
 _SECRET_TEXT = re.compile(
     # ``name=value``: a URL or form parameter, a key=value log field
@@ -53,7 +63,8 @@ _SECRET_TEXT = re.compile(
     # a quoted key in a repr or JSON: ``'password': 'x'``
     rf"|(?P<quoted>(?P<q>['\"]){_NAME}(?P=q)\s*:\s*)(?P<v>['\"])(?:(?!(?P=v)).)*+(?P=v)"
     # a header line as HTTP libraries dump it: the rest of the line
-    r"|(?P<header>\b(?:proxy-)?(?:authorization|cookie|set-cookie|x-api-key)\s*:\s*)[^\r\n]++"
+    r"|(?P<header>\b(?:proxy-)?(?:authorization|cookie|set-cookie|x-api-key|x-csrf-token)\s*:\s*)"
+    r"[^\r\n]++"
     # credentials after their scheme (8 characters at least: "basic checks" stays)
     r"|(?P<scheme>\b(?:bearer|basic)\s+)[\w.~+/=-]{8,}+"
     # a JWT (every token and ticket of ours): three base64url segments, '{"' first

@@ -148,10 +148,16 @@ def _proxy_flags(env: dict[str, str]) -> list[str]:
 
 
 def start_server(
-    backend: Backend, log_dir: Path, *, cli_args: Sequence[str] = (), **env: str
+    backend: Backend,
+    log_dir: Path,
+    *,
+    cli_args: Sequence[str] = (),
+    app: str = "quorum.app:create_app",
+    **env: str,
 ) -> Server:
-    """A server process: uvicorn on the app factory, or with ``cli_args`` the ``quorum``
-    command itself (``quorum serve ...``)."""
+    """A server process: uvicorn on the app factory (``app``: another application's, such
+    as an example's), or with ``cli_args`` the ``quorum`` command itself (``quorum serve
+    ...``)."""
     port = free_port()
     full_env = {
         **os.environ,
@@ -168,7 +174,7 @@ def start_server(
         # A keep-alive longer than the clients' (httpx: 5 s), so that a client never reuses a
         # connection at the very moment the server closes it as idle.
         # The same HTTP protocol and proxy policy as ``quorum serve`` (quorum/cli.py).
-        uvicorn = [sys.executable, "-m", "uvicorn", "quorum.app:create_app", "--factory",
+        uvicorn = [sys.executable, "-m", "uvicorn", app, "--factory",
                    "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
                    "--http", "quorum.headerlimit:HeaderLimitProtocol",
                    "--timeout-keep-alive", "30", *_proxy_flags(full_env)]  # fmt: skip

@@ -136,7 +136,7 @@ async def test_upload_list_download_range_and_delete(api: Api, files: Files) -> 
     log = [(e["type"], e["data"]) for e in await api.log(owner, event)]
     assert ("attachment.added", added) in log
     removed = {"id": added["id"], "event_id": event, "proposal_id": proposal}
-    assert ("attachment.removed", {**removed, "removed_by": member.id}) in log
+    assert ("attachment.removed", {**removed, "removed_by": member.person}) in log
 
 
 async def test_a_raw_body_with_a_filename(api: Api, files: Files) -> None:

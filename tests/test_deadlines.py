@@ -117,7 +117,7 @@ async def test_closing_by_hand_records_when_and_who_and_the_outcome_comes_after(
 
     log = await _log(api.client, owner, event)
     updates = [e["data"] for e in log if e["type"] == "event.updated"]
-    assert updates[-2]["closed_by"] == {"kind": "user", "id": owner.id}
+    assert updates[-2]["closed_by"] == {"kind": "user", **owner.person}
     assert updates[-1]["closed_by"] is None and updates[-1]["outcome"] == "Lisbon."
     reopened = await api.client.patch(url, json={"status": "OPEN"}, headers=owner.auth)
     assert reopened.status_code == 200 and reopened.json()["closed_at"] is None

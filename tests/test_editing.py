@@ -205,3 +205,35 @@ async def test_comment_edits_and_deletions_under_concurrent_votes_keep_counts_ex
 def _about(entry: dict[str, Any], proposal: str) -> bool:
     data = entry["data"]
     return bool(data.get("proposal_id") == proposal or data.get("id") == proposal)
+
+
+async def test_deleting_or_withdrawing_a_proposal_under_concurrent_votes_keeps_counts_exact(
+    api: Api, backend: Backend
+) -> None:
+    """A decision racing votes: each vote counts before it (201) or is refused after it
+    (409 ``proposal_not_pending``); the count, the vote rows and the log agree."""
+    owner = await api.user("owner")
+    voters = [await api.user(f"v{i}") for i in range(VOTERS)]
+    event = await api.event(owner, members=voters)
+    for round_ in range(ROUNDS):
+        target = "DELETED" if round_ % 2 == 0 else "WITHDRAWN"
+        proposal = await api.proposal(owner, event)  # the owner is its author: both apply
+        votes = [api.client.post(api.vote_url(event, proposal), headers=v.auth) for v in voters]
+        decision = _edit(api, owner, event, proposal, status=target)
+        middle = len(votes) // 2
+        responses = await asyncio.gather(*votes[:middle], decision, *votes[middle:])
+        decided = responses[middle]
+        vote_responses = responses[:middle] + responses[middle + 1 :]
+
+        assert decided.status_code == 200, decided.text
+        counted = [r for r in vote_responses if r.status_code == 201]
+        for r in vote_responses:
+            if r.status_code != 201:
+                problem(r, 409, "proposal_not_pending")
+        log = [e for e in await api.log(owner, event) if _about(e, proposal)]
+        cast = [e["data"]["vote_count"] for e in log if e["type"] == "vote.cast"]
+        assert cast == list(range(1, len(counted) + 1)), log  # one row more at each commit
+        assert log[-1]["type"] == "proposal.updated", log  # nothing counted after it
+        final = await api.get_proposal(owner, event, proposal)
+        assert final["status"] == target
+        assert final["vote_count"] == len(counted) == await _vote_rows(backend, proposal)

@@ -206,17 +206,20 @@ async def test_non_uuid_path_ids_are_422(api: Api) -> None:
         await api.client.get(f"{EVENTS}/123/proposals", headers=auth),
         await api.client.patch(f"{EVENTS}/x", json={"title": "t"}, headers=auth),
         await api.client.post(f"{EVENTS}/x/memberships", headers=auth),
-        await api.client.get(f"{EVENTS}/{event}/proposals/42", headers=auth),
         await api.client.post(f"{EVENTS}/{event}/proposals/nope/votes", headers=auth),
     ):
         errors = problem(r, 422, "validation_error")["errors"]
         assert any(e["loc"][0] == "path" for e in errors), errors
-    # A membership is named by its UUID or by ``me`` (the caller's own): anything else
-    # names no resource, so that PATCH .../memberships/me is a 405, not a 422.
+    # A membership is named by its UUID or by ``me`` (the caller's own), a proposal by its
+    # UUID or ``similar`` (the search): anything else names no resource, so that PATCH
+    # .../memberships/me and .../proposals/similar are 405s, not 422s.
     r = await api.client.patch(
         f"{EVENTS}/{event}/memberships/nope", json={"status": "APPROVED"}, headers=auth
     )
     problem(r, 404, "not_found")
+    problem(await api.client.get(f"{EVENTS}/{event}/proposals/42", headers=auth), 404, "not_found")
+    r = await api.client.patch(f"{EVENTS}/{event}/proposals/similar", json={}, headers=auth)
+    problem(r, 405, "method_not_allowed")
     assert (await api.get_proposal(owner, event, proposal))["vote_count"] == 0
 
 

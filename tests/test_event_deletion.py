@@ -7,6 +7,7 @@ import json
 import uuid
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -102,3 +103,57 @@ async def _ws_until_close(ws: Any) -> Any:
             yield await asyncio.wait_for(ws.recv(), TIMEOUT)
         except ConnectionClosedOK:
             return
+
+
+async def _collect(messages: Any) -> list[Any]:
+    return [message async for message in messages]
+
+
+async def test_deleting_an_event_under_concurrent_votes(
+    api: Api, server: Server, backend: Backend
+) -> None:
+    """Votes on every proposal race the deletion: none fails with a 500, each counts
+    before it or is refused after it, the stream's counts match the votes one by one
+    (``vote_count`` = vote rows at every commit) until ``event.deleted`` ends it, and
+    nothing of the event is left behind."""
+    owner = await api.user("owner")
+    voters = [await api.user(f"v{i}") for i in range(6)]
+    event = await api.event(owner, members=voters)
+    proposals = [await api.proposal(owner, event) for _ in range(3)]
+    url = f"/api/v1/events/{event}"
+
+    async def delete_soon() -> httpx.Response:
+        await asyncio.sleep(0.02)
+        return await api.client.delete(url, headers=owner.auth)
+
+    async with api.client.stream("GET", f"{url}/stream", headers=owner.auth) as sse:
+        received = events(sse)
+        assert (await asyncio.wait_for(anext(received), TIMEOUT)).event == "snapshot"
+        ending = asyncio.ensure_future(_collect(_until_end(received)))
+        votes = [
+            api.client.post(api.vote_url(event, p), headers=v.auth)
+            for p in proposals
+            for v in voters
+        ]
+        deleted, *responses = await asyncio.gather(delete_soon(), *votes)
+        streamed = await asyncio.wait_for(ending, TIMEOUT)
+
+    assert deleted.status_code == 204, deleted.text
+    refused = {"event_not_found", "event_closed", "not_a_member", "proposal_not_found"}
+    for r in responses:
+        assert r.status_code == 201 or problem(r, r.status_code)["code"] in refused, r.text
+    assert streamed[-1].event == "event.deleted"
+    counted = sum(r.status_code == 201 for r in responses)
+    cast = [m.data["data"] for m in streamed if m.event == "vote.cast"]
+    assert len(cast) == counted
+    for proposal in proposals:
+        counts = [c["vote_count"] for c in cast if c["proposal_id"] == proposal]
+        assert counts == list(range(1, len(counts) + 1)), counts
+    assert await _counts(backend, event, proposals) == {
+        "proposals": 0,
+        "votes": 0,
+        "comments": 0,
+        "memberships": 0,
+        "log": 1,
+    }
+    problem(await api.client.get(url, headers=owner.auth), 404, "event_not_found")

@@ -49,7 +49,7 @@ async def test_create_returns_the_event_and_makes_the_caller_its_organizer(api: 
     assert event["title"] == "Pick a venue"
     assert event["description"] == "Where we meet"
     assert event["vote_threshold"] == 3
-    assert event["organizer_id"] == owner.id
+    assert event["organizer"] == owner.person
     assert event["status"] == "OPEN"
     memberships = await api.client.get(f"{event_url(event['id'])}/memberships", headers=owner.auth)
     assert memberships.status_code == 200, memberships.text
@@ -236,7 +236,7 @@ async def test_members_read_the_event(api: Api) -> None:
     assert r.status_code == 200, r.text
     body = r.json()
     assert (body["id"], body["title"], body["vote_threshold"]) == (event, "Readable", 2)
-    assert body["organizer_id"] == owner.id
+    assert body["organizer"] == owner.person
 
 
 async def test_non_members_and_pending_members_are_403(api: Api) -> None:
@@ -330,6 +330,7 @@ async def test_vote_threshold_can_be_set_to_null(api: Api) -> None:
         ({"vote_threshold": 0}, "validation_error"),
         ({"status": "ARCHIVED"}, "validation_error"),
         ({"organizer_id": str(uuid.uuid4())}, "validation_error"),
+        ({"organizer": {"id": str(uuid.uuid4()), "display_name": "X"}}, "validation_error"),
     ],
 )
 async def test_bad_updates_are_422(api: Api, body: dict[str, Any], code: str) -> None:
@@ -340,7 +341,7 @@ async def test_bad_updates_are_422(api: Api, body: dict[str, Any], code: str) ->
 
     problem(r, 422, code)
     after = (await api.client.get(event_url(event), headers=owner.auth)).json()
-    assert (after["title"], after["status"], after["organizer_id"]) == ("Same", "OPEN", owner.id)
+    assert (after["title"], after["status"], after["organizer"]) == ("Same", "OPEN", owner.person)
 
 
 async def test_description_null_clears_it(api: Api) -> None:

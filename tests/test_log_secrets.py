@@ -1,9 +1,10 @@
-"""No password, token or ticket in any log line, uvicorn's included.
+"""No password, token, ticket or session cookie in any log line, uvicorn's included.
 
 uvicorn writes the WebSocket handshake's full URL (``"WebSocket /.../ws?ticket=eyJ..."
 [accepted]``) under ``uvicorn.error``, a logger Quorum does not own; so a real
 ``quorum serve`` is driven through every place a secret travels (login, bearer header,
-SSE and WebSocket tickets in the URL, an access token misused as a ticket) and its
+SSE and WebSocket tickets in the URL, an access token misused as a ticket, the web
+page's session and CSRF cookies and header) and its
 captured output is searched for each secret, in both log formats. A fresh interpreter
 also logs secrets through the standard library, in messages and exceptions, to check
 the redaction of foreign records directly.
@@ -18,7 +19,7 @@ import pytest
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
-from tests.api import PASSWORD, Api
+from tests.api import PASSWORD, Api, User
 from tests.services import ROOT, Backend, create_backend, start_server
 from tests.sse import events
 
@@ -62,17 +63,45 @@ async def test_stream_tickets_and_tokens_never_reach_the_log(
             with pytest.raises(InvalidStatus):
                 async with ws_connect(f"{ws_base}?ticket={owner.token}"):
                     pass
+            cookie, csrf = await _browser_session(client, owner, stream, ws_base)
     finally:
         server.stop()
     log = server.log()
     assert f"/api/v1/events/{event}/ws" in log, log  # uvicorn did log the handshakes ...
     assert REDACTED in log, log  # ... with the secret replaced
-    for secret in (ticket, owner.token, PASSWORD):
+    for secret in (ticket, owner.token, PASSWORD, cookie, csrf):
         assert secret not in log, log
     # Nor any part of them: a JWT's signature alone would still be a leak.
-    for secret in (ticket, owner.token):
+    for secret in (ticket, owner.token, cookie):
         for part in secret.split("."):
             assert part not in log, part
+
+
+async def _browser_session(
+    client: httpx.AsyncClient, owner: User, stream: str, ws_base: str
+) -> tuple[str, str]:
+    """The page's way in: log in, read, write with and without the CSRF token, the stream
+    and the WebSocket (from another origin: refused) with the cookie, log out. The
+    session and CSRF cookies' values."""
+    body = {"email": owner.email, "password": PASSWORD}
+    r = await client.post("/api/v1/auth/session", json=body)
+    assert r.status_code == 200, r.text
+    cookie, csrf = r.cookies["quorum_session"], r.cookies["quorum_csrf"]
+    client.cookies.clear()
+    headers = {"Cookie": f"quorum_session={cookie}; quorum_csrf={csrf}"}
+    writes = {**headers, "X-CSRF-Token": csrf}
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+    refused = await client.post("/api/v1/events", json={"title": "t"}, headers=headers)
+    assert refused.status_code == 403, refused.text
+    created = await client.post("/api/v1/events", json={"title": "t"}, headers=writes)
+    assert created.status_code == 201, created.text
+    async with client.stream("GET", stream, headers=headers) as sse:
+        assert (await anext(events(sse))).event == "snapshot"
+    with pytest.raises(InvalidStatus):
+        async with ws_connect(ws_base, additional_headers=headers, origin="http://evil.example"):
+            pass
+    assert (await client.delete("/api/v1/auth/session", headers=writes)).status_code == 204
+    return cookie, csrf
 
 
 SECRETS_SCRIPT = """
@@ -87,6 +116,12 @@ log.info("url %s", "/x?ticket=tic-ticket-secret")
 log.info("login user=ada password=pw-password-secret next")
 log.info("headers {'Authorization': 'Bearer bearer-secret-value'}")
 log.info("raw token=tok-token-secret; and a bare %s", jwt)
+log.info("Cookie: quorum_session=cookie-header-secret; quorum_csrf=csrf-header-secret")
+log.info("set-cookie: quorum_csrf=set-cookie-secret; Path=/; SameSite=lax")
+log.info("scope headers [(b'cookie', b'quorum_session=raw-cookie-secret')]")
+log.info("parsed quorum_session=parsed-session-secret quorum_csrf=parsed-csrf-secret")
+log.info("headers {'X-CSRF-Token': 'csrf-token-secret', 'x-csrf-token': 'csrf-lower-secret'}")
+log.info("X-CSRF-Token: csrf-line-secret")
 try:
     raise ValueError("bad url /ws?ticket=exc-ticket-secret")
 except ValueError:
@@ -100,6 +135,15 @@ LEAKS = (
     "tok-token-secret",
     "c2lnbmF0dXJlLXNlY3JldA",
     "exc-ticket-secret",
+    "cookie-header-secret",
+    "csrf-header-secret",
+    "set-cookie-secret",
+    "raw-cookie-secret",
+    "parsed-session-secret",
+    "parsed-csrf-secret",
+    "csrf-token-secret",
+    "csrf-lower-secret",
+    "csrf-line-secret",
 )
 
 
@@ -115,6 +159,6 @@ def test_foreign_log_messages_are_redacted(log_format: str) -> None:
     ).stderr
     assert "code=1" in out and "state=2" in out, out  # the rest of the line stays
     assert "ValueError" in out, out  # the traceback is still there
-    assert out.count(REDACTED) >= len(LEAKS), out
+    assert out.count(REDACTED) >= len(LEAKS) - 1, out  # the Cookie line holds two
     for leak in LEAKS:
         assert leak not in out, out

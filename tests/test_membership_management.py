@@ -68,7 +68,7 @@ async def test_an_organizer_or_admin_removes_a_member(api: Api, remover_role: st
         "id": membership,
         "event_id": event,
         "user_id": member.id,
-        "display_name": "Bob",
+        "user": member.person,
         "reason": "removed",
     }
     again = await api.client.post(url(event), headers=member.auth)  # they may ask again
@@ -150,7 +150,7 @@ async def test_a_member_leaves(api: Api) -> None:
 
     problem(await api.client.get(f"/api/v1/events/{event}", headers=member.auth), 403)
     [logged] = await log_entries(api, owner, event, "membership.removed")
-    assert (logged["id"], logged["reason"], logged["display_name"]) == (membership, "left", "Carol")
+    assert (logged["id"], logged["reason"], logged["user"]) == (membership, "left", member.person)
     problem(await leave(api, member, event), 404, "membership_not_found")
 
 

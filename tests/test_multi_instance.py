@@ -214,6 +214,30 @@ async def _wait_broker(api: Api, status: str, within: float = 20) -> None:
     raise AssertionError(f"broker never became {status}")
 
 
+@pytest.mark.parametrize("how", ["logout", "everywhere"])
+async def test_a_session_ended_on_b_ends_its_streams_on_a(
+    clients: tuple[Api, Api], how: str
+) -> None:
+    """The end of a login session is no event's message: the broker carries it to every
+    instance on a channel of its own."""
+    a, b = clients
+    owner, event, _ = await _setup(a)
+    url = f"/api/v1/events/{event}/stream"
+    inbox: asyncio.Queue[tuple[float, Event]] = asyncio.Queue()
+    everything: list[Event] = []
+    async with a.client.stream("GET", url, headers=owner.auth) as r:
+        reader = asyncio.create_task(_receive(r, inbox, everything))
+        await _snapshot(inbox)
+        path = "/api/v1/auth/logout" if how == "logout" else "/api/v1/me/sessions/revoke"
+        assert (await b.client.post(path, headers=owner.auth)).status_code == 204
+        ended = time.monotonic()
+        await asyncio.wait_for(reader, 5)  # the stream ends: the reader runs out
+        assert time.monotonic() - ended < 1.0, f"took {time.monotonic() - ended:.2f} s"
+    assert [m.event for m in everything] == ["snapshot"]
+    refused = await a.client.get(url, headers=owner.auth)
+    assert refused.status_code == 401
+
+
 async def test_a_removal_on_b_ends_the_members_stream_on_a(clients: tuple[Api, Api]) -> None:
     a, b = clients
     owner, event, _ = await _setup(a)

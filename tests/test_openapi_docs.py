@@ -95,7 +95,7 @@ async def test_operations_list_only_errors_they_can_give(openapi: dict[str, Any]
 async def test_spot_checks(openapi: dict[str, Any]) -> None:
     vote = op(openapi, f"POST {VOTES}")
     assert {"already_voted", "proposal_not_pending", "event_closed"} <= codes(vote, 409)
-    assert codes(vote, 403) == {"not_a_member"}
+    assert codes(vote, 403) == {"not_a_member", "csrf_failed"}
     assert {"event_not_found", "proposal_not_found"} <= codes(vote, 404)
     assert {
         "not_authenticated",
@@ -124,6 +124,19 @@ async def test_spot_checks(openapi: dict[str, Any]) -> None:
     stream = op(openapi, "GET /api/v1/events/{event_id}/stream")
     assert "too_many_streams" in codes(stream, 429)
     assert "ticket_wrong_event" in codes(stream, 403)
+
+
+async def test_every_change_made_with_the_session_cookie_documents_csrf_failed(
+    openapi: dict[str, Any],
+) -> None:
+    """Whatever accepts the caller's credentials (and so the page's session cookie) and
+    changes something can answer 403 ``csrf_failed``; reads never do."""
+    browser_session = {"POST /api/v1/auth/session", "DELETE /api/v1/auth/session"}
+    for name, operation in operations(openapi):
+        authenticated = "not_authenticated" in codes(operation, 401) or name in browser_session
+        mutating = not name.startswith("GET ")
+        assert ("csrf_failed" in codes(operation, 403)) == (authenticated and mutating), name
+    assert "403" not in op(openapi, "POST /api/v1/auth/token")["responses"]
 
 
 def raised_codes() -> Iterator[tuple[str, str]]:

@@ -1,8 +1,14 @@
 """People have names: every person a response or a stream message mentions comes as
 ``{"id", "display_name"}``; ``decided_by`` says auto or who; the members list and the
-voters list name people too (docs/decisions.md, "People have names")."""
+voters list name people too; so do an event's ``organizer``, a membership's
+``decided_by``, ``closed_by`` and ``deleted_by`` (docs/decisions.md, "People have
+names")."""
 
-from tests.api import Api, problem
+import asyncio
+from typing import Any
+
+from tests.api import Api, User, problem
+from tests.sse import events
 
 EVENTS = "/api/v1/events"
 
@@ -73,3 +79,79 @@ async def test_people_are_named_on_proposals_comments_memberships_and_votes(api:
     assert by_type["comment.created"]["author"] == ada.person
     assert by_type["membership.requested"]["user"] == ada.person
     assert by_type["proposal.updated"]["decided_by"] == {"kind": "user", **owner.person}
+
+
+async def _snapshot(api: Api, user: User, event: str) -> dict[str, Any]:
+    url = f"{EVENTS}/{event}/stream"
+    async with api.client.stream("GET", url, headers=user.auth) as stream:
+        first = await asyncio.wait_for(anext(events(stream)), 15)
+    assert first.event == "snapshot", first
+    data: dict[str, Any] = first.data["data"]
+    return data
+
+
+async def test_the_organizer_and_who_decided_a_membership_are_named(api: Api) -> None:
+    owner, ada, bob = await api.user("Olivia"), await api.user("Ada"), await api.user("Bob")
+    event = await api.event(owner, members=[ada])
+    await api.join(owner, event, bob, role="ADMIN")
+    # Bob, an admin, changes Ada's role: who approved her stays Olivia.
+    [ada_membership] = [
+        m["id"]
+        for m in (await api.client.get(f"{EVENTS}/{event}/memberships", headers=bob.auth)).json()[
+            "items"
+        ]
+        if m["user"] == ada.person
+    ]
+    role = await api.client.patch(
+        f"{EVENTS}/{event}/memberships/{ada_membership}", json={"role": "ADMIN"}, headers=bob.auth
+    )
+    assert (role.json()["role"], role.json()["decided_by"]) == ("ADMIN", owner.person)
+    eve = await api.user("Eve")
+    asked = await api.client.post(f"{EVENTS}/{event}/memberships", headers=eve.auth)
+    rejected = await api.client.patch(
+        f"{EVENTS}/{event}/memberships/{asked.json()['id']}",
+        json={"status": "REJECTED"},
+        headers=bob.auth,
+    )
+    assert rejected.json()["decided_by"] == bob.person
+
+    read = (await api.client.get(f"{EVENTS}/{event}", headers=ada.auth)).json()
+    listed = (await api.client.get(EVENTS, headers=bob.auth)).json()["items"]
+    assert read["organizer"] == listed[0]["organizer"] == owner.person
+    memberships = (await api.client.get(f"{EVENTS}/{event}/memberships", headers=ada.auth)).json()
+    assert [(m["user"], m["decided_by"]) for m in memberships["items"]] == [
+        (owner.person, None),  # the organizer's own: nobody decided
+        (ada.person, owner.person),
+        (bob.person, owner.person),
+        (eve.person, bob.person),
+    ]
+    mine = await api.client.get(f"{EVENTS}/{event}/memberships/me", headers=eve.auth)
+    assert mine.json()["decided_by"] == bob.person
+    snapshot = await _snapshot(api, ada, event)
+    assert snapshot["event"]["organizer"] == owner.person
+    assert [m["decided_by"] for m in snapshot["memberships"]] == [None, owner.person, owner.person]
+    closed = await api.client.patch(
+        f"{EVENTS}/{event}", json={"status": "CLOSED"}, headers=bob.auth
+    )
+    assert closed.json()["organizer"] == owner.person
+    log = (await api.client.get(f"{EVENTS}/{event}/log", headers=ada.auth)).json()["items"]
+    updates = [e["data"] for e in log if e["type"] == "membership.updated"]
+    assert [u["decided_by"] for u in updates] == [owner.person] * 3 + [bob.person]
+    [close] = [e["data"] for e in log if e["type"] == "event.updated"]
+    assert (close["organizer"], close["closed_by"]) == (
+        owner.person,
+        {"kind": "user", **bob.person},
+    )
+
+
+async def test_the_deletion_names_who_deleted(api: Api) -> None:
+    owner = await api.user("Olivia")
+    event = await api.event(owner)
+    url = f"{EVENTS}/{event}/stream"
+    async with api.client.stream("GET", url, headers=owner.auth) as stream:
+        messages = events(stream)
+        assert (await asyncio.wait_for(anext(messages), 15)).event == "snapshot"
+        deleted = await api.client.delete(f"{EVENTS}/{event}", headers=owner.auth)
+        assert deleted.status_code == 204, deleted.text
+        last = await asyncio.wait_for(anext(messages), 15)
+    assert (last.event, last.data["data"]["deleted_by"]) == ("event.deleted", owner.person)

@@ -1,5 +1,7 @@
 """The README's curl walkthrough, run as it stands against a real server: a new user who
-copies it gets an accepted proposal and a stream that shows every step."""
+copies it gets an event with a deadline, a member who joined through an invitation
+link, an accepted proposal, a close with its outcome, and a stream that shows every
+step."""
 
 import re
 import subprocess
@@ -22,7 +24,7 @@ def test_the_readme_walkthrough_runs_as_written(server: Server, tmp_path: Path) 
         background,
         background.replace(" &", " > stream.txt &") + "\n" + _wait_for("snapshot"),
     )
-    script += _wait_for("comment.created") + "\nkill %1; wait; cat stream.txt\n"
+    script += _wait_for("event.updated") + "\nkill %1; wait; cat stream.txt\n"
 
     done = subprocess.run(
         ["bash", "-c", script], capture_output=True, text=True, timeout=120, cwd=tmp_path
@@ -30,18 +32,21 @@ def test_the_readme_walkthrough_runs_as_written(server: Server, tmp_path: Path) 
 
     out = done.stdout
     assert done.stderr == "", done.stderr
-    assert '"status":"APPROVED"' in out, out
+    assert '"organizer":{"id":' in out and '"display_name":"Ada"' in out, out  # the preview
+    assert '"status":"APPROVED"' in out, out  # Bob joined through the link
     assert '"status":"ACCEPTED"' in out and '"decided_by":{"kind":"auto"}' in out, out
+    assert '"closes_at":"' in out, out
+    assert '"status":"CLOSED"' in out and '"outcome":"Lisbon, in May."' in out, out
     stream = re.findall(r"^event: (\S+)$", out, re.M)
     assert stream == [
         "snapshot",
-        "membership.requested",
-        "membership.updated",
+        "membership.joined",
         "proposal.created",
         "vote.cast",
         "vote.cast",
         "proposal.updated",
         "comment.created",
+        "event.updated",
     ], out
 
 

@@ -98,8 +98,8 @@ async def test_websocket_resume_sent_right_after_connecting_repeats_nothing(
     owner, event, proposal, last = await seeded(api, 5)
     async with ws_connect(ws_url(server, event), additional_headers=owner.auth) as ws:
         await ws.send(json.dumps({"resume_from": last - 4}))
-        await api.comment(owner, event, proposal, "live")
         got = [await next_message(ws)]
+        await api.comment(owner, event, proposal, "live")
         while got[-1]["seq"] < last + 1:
             got.append(await next_message(ws))
     assert (got[0]["type"], got[0]["seq"]) == ("snapshot", last)

@@ -2,7 +2,9 @@
 
 Seeds (with bench/votes/seed.py) a database of realistic size: one hot event with 1,000
 proposals, 100,000 votes and 20,000 comments, 10,000 members, 2,000 other events with 5
-proposals each and 5 more memberships per user, and an event log to match. Then, for
+proposals each and 5 more memberships per user, and an event log to match; then decides
+one in five of the hot event's proposals (``decided_at`` a minute apart, the last 40
+at the same instant), so that ``sort=recently_decided`` has rows to read. Then, for
 each scenario below, it calls the app's own functions (repository, service, log) inside
 a transaction that is rolled back, recording every statement sent to the driver (SQL
 text and parameters, through SQLAlchemy's ``before_cursor_execute``); and replays the
@@ -40,11 +42,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quorum.accounts.service import open_session
 from quorum.accounts.tokens import Caller
 from quorum.db.engine import create_engine, create_sessionmaker
-from quorum.db.repository import PageParams
+from quorum.db.repository import PageParams, Position
 from quorum.decisions import repository as repo
 from quorum.decisions import service
 from quorum.decisions.access import EventAccess, load_access
 from quorum.decisions.models import Comment, EventStatus, Membership, Proposal, Role, Vote
+from quorum.decisions.schemas import MembershipFilter
 from quorum.realtime import log
 from quorum.settings import Settings
 
@@ -66,6 +69,7 @@ class Ids:
     commented: uuid.UUID  # the proposal with the most comments
     busy_user: uuid.UUID  # the user with the most memberships
     last_seq: int
+    author: uuid.UUID  # a member who wrote some of the hot event's proposals
 
 
 @dataclass
@@ -91,9 +95,24 @@ def _page(after: uuid.UUID | None = None) -> PageParams:
     return PageParams(after=after, limit=20)
 
 
-async def _proposals_second_page(session: AsyncSession, ids: Ids) -> None:
-    first = await repo.list_proposals(session, ids.event, None, None, _page())
-    await repo.list_proposals(session, ids.event, None, None, _page(first.next_after))
+async def _proposals(
+    session: AsyncSession,
+    ids: Ids,
+    sort: str = "newest",
+    where: repo.ProposalFilter = repo.ProposalFilter(),  # noqa: B008 - immutable
+    after: Position | None = None,
+) -> Any:
+    return await repo.list_proposals(session, ids.event, where, sort, after, 20)
+
+
+def _second_page(sort: str) -> Callable[[AsyncSession, Ids], Awaitable[Any]]:
+    """The first page of ``sort`` (its COUNT and its rows), then the next one."""
+
+    async def run(session: AsyncSession, ids: Ids) -> None:
+        first = await _proposals(session, ids, sort)
+        await _proposals(session, ids, sort, after=first.next_after)
+
+    return run
 
 
 SCENARIOS = [
@@ -112,34 +131,63 @@ SCENARIOS = [
     ),
     Scenario(
         "comment",
-        "Adding a comment: access check, the proposal FOR SHARE, the author's name, INSERT "
-        "of the comment, UPDATE of events.last_seq, INSERT into event_log",
+        "Adding a comment: access check (it reads the author's name too), the proposal FOR "
+        "SHARE, INSERT of the comment, UPDATE of events.last_seq, INSERT into event_log",
         _comment,
-        {1: "pk_proposals|ix_proposals_event_id_id", 2: "pk_users", 4: "pk_events"},
+        {1: "pk_proposals|ix_proposals_event_id_id", 3: "pk_events"},
     ),
     Scenario(
         "proposals",
-        "Proposals of the event, newest first, first page (no filter)",
-        lambda s, i: repo.list_proposals(s, i.event, None, None, _page()),
-        {0: "ix_proposals_event_id_id"},
+        "Proposals of the event, newest first, first page (no filter): the total, the page",
+        _proposals,
+        {0: "ix_proposals_event_id_id", 1: "ix_proposals_event_id_id"},
     ),
     Scenario(
         "proposals_next",
-        "Proposals of the event, newest first, next page (cursor)",
-        _proposals_second_page,
-        {1: "ix_proposals_event_id_id"},
+        "Proposals of the event, newest first: first page, then the next (cursor)",
+        _second_page("newest"),
+        {4: "ix_proposals_event_id_id"},
+    ),
+    Scenario(
+        "proposals_most_votes",
+        "Proposals of the event, sort=most_votes: first page, then the next (cursor on "
+        "(vote_count, id), through a tie: every hot proposal has 100 votes)",
+        _second_page("most_votes"),
+        {1: "ix_proposals_event_id_vote_count_id", 4: "ix_proposals_event_id_vote_count_id"},
+    ),
+    Scenario(
+        "proposals_recently_decided",
+        "Proposals of the event, sort=recently_decided: first page, then the next (cursor "
+        "on (decided_at, id))",
+        _second_page("recently_decided"),
+        {
+            0: "ix_proposals_event_id_decided_at_id",
+            1: "ix_proposals_event_id_decided_at_id",
+            4: "ix_proposals_event_id_decided_at_id",
+        },
     ),
     Scenario(
         "proposals_status",
         "Proposals of the event with status=PENDING, newest first",
-        lambda s, i: repo.list_proposals(s, i.event, None, "PENDING", _page()),
-        {0: "ix_proposals_event_id_status_id"},
+        lambda s, i: _proposals(s, i, where=repo.ProposalFilter(status="PENDING")),
+        {1: "ix_proposals_event_id_status_id"},
     ),
     Scenario(
         "proposals_kind",
         "Proposals of the event with kind=CRITERIA, newest first",
-        lambda s, i: repo.list_proposals(s, i.event, "CRITERIA", None, _page()),
-        {0: "ix_proposals_event_id_id"},
+        lambda s, i: _proposals(s, i, where=repo.ProposalFilter(kind="CRITERIA")),
+        {1: "ix_proposals_event_id_id"},
+    ),
+    Scenario(
+        "proposals_author",
+        "Proposals of the event by one author (author=), newest first",
+        lambda s, i: _proposals(s, i, where=repo.ProposalFilter(author_id=i.author)),
+    ),
+    Scenario(
+        "members",
+        "Members of the hot event (10,001 approved), first page: the total, the page",
+        lambda s, i: repo.list_members(s, i.event, _page()),
+        {0: "ix_memberships_event_id_status_id", 1: "ix_memberships_event_id_status_id"},
     ),
     Scenario(
         "comments",
@@ -151,21 +199,29 @@ SCENARIOS = [
         "latest_comments",
         "A proposal's detail: the proposal and its latest comments, newest first",
         lambda s, i: service.get_proposal(
-            s, EventAccess(i.event, i.member, Role.MEMBER, EventStatus.OPEN, None), i.commented
+            s,
+            EventAccess(
+                i.event, i.member.user_id, Role.MEMBER, EventStatus.OPEN, None, "x", False, False
+            ),
+            i.commented,
         ),
-        {0: "pk_proposals|ix_proposals_event_id_id", 1: "ix_comments_proposal_id_id"},
+        {0: "pk_proposals|ix_proposals_event_id_id", 2: "ix_comments_proposal_id_id"},
     ),
     Scenario(
         "events",
         "Events of a user (approved memberships), newest first: an ordinary member "
         "(the hot event and 5 others, some of them pending or rejected)",
-        lambda s, i: repo.list_events(s, i.member, None, None, _page()),
-        {0: "ix_memberships_user_id_status"},
+        lambda s, i: repo.list_events(
+            s, i.member.user_id, MembershipFilter.APPROVED, None, None, _page()
+        ),
+        {1: "ix_memberships_user_id_status"},
     ),
     Scenario(
         "events_busy",
         "Events of a user, newest first: the organizer, a member of all 2,001 events",
-        lambda s, i: repo.list_events(s, i.busy_user, None, None, _page()),
+        lambda s, i: repo.list_events(
+            s, i.busy_user, MembershipFilter.APPROVED, None, None, _page()
+        ),
     ),
     Scenario(
         "log_tail",
@@ -189,6 +245,33 @@ def seed() -> None:
          str(ROOT / "bench/out/explain-data"), *SEED_ARGS],
         check=True, env=env, cwd=ROOT,
     )  # fmt: skip
+    asyncio.run(decide_some())
+
+
+async def decide_some() -> None:
+    """Decide every fifth of the hot event's proposals (never the first, which the vote
+    scenario votes for), one a minute, the last 40 of them at the same instant."""
+    event_id = uuid.UUID((ROOT / "bench/out/explain-data/event.txt").read_text().strip())
+    conn = await asyncpg.connect(f"{PG}/{DATABASE}")
+    try:
+        await conn.execute(
+            """
+            WITH ranked AS (
+                SELECT id, row_number() OVER (ORDER BY id) AS n,
+                       min(created_at) OVER () AS first
+                FROM proposals WHERE event_id = $1
+            )
+            UPDATE proposals p
+            SET status = 'ACCEPTED', decided_automatically = TRUE,
+                decided_at = r.first + make_interval(mins => LEAST(r.n::int, 800))
+            FROM ranked r
+            WHERE p.id = r.id AND r.n % 5 = 2
+            """,
+            event_id,
+        )
+        await conn.execute("VACUUM ANALYZE proposals")
+    finally:
+        await conn.close()
 
 
 async def pick_ids(session: AsyncSession) -> Ids:
@@ -215,12 +298,17 @@ async def pick_ids(session: AsyncSession) -> Ids:
         .limit(1)
     )
     event = await repo.get_event(session, event_id)
-    assert voted is not None
+    author = await session.scalar(
+        select(Proposal.author_id)
+        .where(Proposal.event_id == event_id, Proposal.author_id != event.organizer_id)
+        .limit(1)
+    )
+    assert voted is not None and author is not None
     # The member's login session: the access check reads it (kept, like the seeded rows).
     session_id = await open_session(session, voted, timedelta(days=1))
     await session.commit()
     member = Caller(voted, session_id)
-    return Ids(event_id, member, proposal, commented, busy, event.last_seq)  # type: ignore[arg-type]
+    return Ids(event_id, member, proposal, commented, busy, event.last_seq, author)  # type: ignore[arg-type]
 
 
 def shape(plan: list[str]) -> list[str]:

@@ -1,6 +1,7 @@
 """Queries of the accounts domain. Only ``flush()`` here; the unit of work commits."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -97,14 +98,14 @@ async def delete_sessions(
     *,
     only: uuid.UUID | None = None,
     keep: uuid.UUID | None = None,
-) -> None:
-    """Revoke the user's sessions: just ``only``, or all but ``keep``, or all."""
+) -> Sequence[uuid.UUID]:
+    """Revoke the user's sessions: just ``only``, or all but ``keep``, or all; their ids."""
     statement = delete(LoginSession).where(LoginSession.user_id == user_id)
     if only is not None:
         statement = statement.where(LoginSession.id == only)
     if keep is not None:
         statement = statement.where(LoginSession.id != keep)
-    await session.execute(statement)
+    return (await session.scalars(statement.returning(LoginSession.id))).all()
 
 
 async def purge_expired_sessions(session: AsyncSession) -> int:

@@ -33,6 +33,16 @@ class RegisterIn(BaseModel):
     display_name: DisplayName
 
 
+class SessionLogin(BaseModel):
+    """The web page's login (JSON, like the page's other requests): its email and password
+    are checked like ``/auth/token``'s form."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: Annotated[str, Field(min_length=1, max_length=EMAIL_MAX)]
+    password: CurrentPassword
+
+
 class ProfileUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -9,7 +9,7 @@ goes unnoticed.
 """
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,9 +20,14 @@ from quorum.accounts.passwords import Passwords
 from quorum.accounts.schemas import RegisterIn
 from quorum.accounts.tokens import Caller
 from quorum.db.base import utcnow
-from quorum.db.uow import UnitOfWork, read_only
+from quorum.db.uow import UnitOfWork, after_commit, read_only
 from quorum.errors import Conflict, PermissionDenied, Unauthenticated
 from quorum.idempotency.repository import delete_for_user
+
+# Ends the streams opened under the given login sessions (their ids as text), on every
+# instance: the application's real-time core, passed in. Called once the sessions' end
+# has committed (``end_sessions``).
+SessionsEnded = Callable[[Sequence[str]], Awaitable[None]]
 
 # What else goes when an account does (the person's memberships: quorum/decisions),
 # passed in by the application so that accounts import nothing of the features above.
@@ -89,12 +94,29 @@ async def require_session(session: AsyncSession, caller: Caller) -> None:
         raise session_revoked()
 
 
-async def log_out(session: AsyncSession, caller: Caller) -> None:
-    await repo.delete_sessions(session, caller.user_id, only=caller.session_id)
+async def end_sessions(
+    session: AsyncSession,
+    ended: SessionsEnded,
+    user_id: uuid.UUID,
+    *,
+    only: uuid.UUID | None = None,
+    keep: uuid.UUID | None = None,
+) -> None:
+    """The one place login sessions end: their rows go (every token of theirs is refused
+    from the commit on), and once that has committed, ``ended`` closes the streams opened
+    under them, on every instance. ``only`` one session, or all but ``keep``, or all."""
+    ids = await repo.delete_sessions(session, user_id, only=only, keep=keep)
+    if ids:
+        keys = [str(session_id) for session_id in ids]
+        after_commit(session, lambda: ended(keys))
 
 
-async def sign_out_everywhere(session: AsyncSession, caller: Caller) -> None:
-    await repo.delete_sessions(session, caller.user_id)
+async def log_out(session: AsyncSession, caller: Caller, ended: SessionsEnded) -> None:
+    await end_sessions(session, ended, caller.user_id, only=caller.session_id)
+
+
+async def sign_out_everywhere(session: AsyncSession, caller: Caller, ended: SessionsEnded) -> None:
+    await end_sessions(session, ended, caller.user_id)
 
 
 async def set_display_name(session: AsyncSession, caller: Caller, name: str) -> User:
@@ -130,6 +152,7 @@ async def change_password(
     caller: Caller,
     current: str,
     new: str,
+    ended: SessionsEnded,
 ) -> None:
     """Store the new hash and end every other session: whoever else held one (a stolen
     token, another device) must log in with the new password; this token keeps working."""
@@ -138,7 +161,7 @@ async def change_password(
     await require_session(session, caller)
     if not await repo.set_password_hash(session, caller.user_id, old_hash, new_hash):
         raise wrong_password()  # changed meanwhile: the password just verified is stale
-    await repo.delete_sessions(session, caller.user_id, keep=caller.session_id)
+    await end_sessions(session, ended, caller.user_id, keep=caller.session_id)
 
 
 async def delete_account(
@@ -148,6 +171,7 @@ async def delete_account(
     caller: Caller,
     password: str,
     cleanup: AccountCleanup,
+    ended: SessionsEnded,
 ) -> None:
     """Tombstone the account (quorum/accounts/repository.py ``tombstone_user``), end its
     sessions, drop its idempotency records and let ``cleanup`` drop the rest. Proposals,
@@ -156,6 +180,6 @@ async def delete_account(
     await repo.get_user(session, caller.user_id, for_update=True)  # one deletion at a time
     await require_session(session, caller)  # read under the lock: never deleted twice
     await repo.tombstone_user(session, caller.user_id)
-    await repo.delete_sessions(session, caller.user_id)
+    await end_sessions(session, ended, caller.user_id)
     await delete_for_user(session, caller.user_id)
     await cleanup(session, caller.user_id)

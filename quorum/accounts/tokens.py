@@ -27,6 +27,7 @@ from quorum.errors import Unauthenticated
 ALGORITHM = "HS256"
 ACCESS_AUDIENCE = "quorum:api"
 STREAM_AUDIENCE = "quorum:stream"
+BROWSER_AUDIENCE = "quorum:browser"  # the web page's session cookie (quorum/accounts/browser.py)
 
 
 def issue(key: str, subject: uuid.UUID, audience: str, ttl: timedelta, **claims: str) -> str:

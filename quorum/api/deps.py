@@ -5,6 +5,10 @@ dependency in a worker thread, and three thread round trips per request (each wa
 for the GIL held by a busy event loop) cost more than the dependencies themselves
 (bench/RESULTS.md).
 
+The caller is named by ``Authorization: Bearer`` (API clients) or, without one, by the
+web page's session cookie (quorum/accounts/browser.py), whose unsafe requests must also
+pass the CSRF check: 403 ``csrf_failed``. A bearer header wins when both are sent.
+
 A token is valid only while its login session is (quorum/accounts/models.py), read on
 every use. ``CurrentCaller`` and ``CurrentUserId`` do that with one primary-key query;
 ``TokenCaller`` checks only the token, for the event-scoped routes whose access query
@@ -19,7 +23,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quorum.accounts import tokens
+from quorum.accounts import browser, tokens
 from quorum.accounts.service import require_session
 from quorum.accounts.tokens import Caller
 from quorum.errors import Unauthenticated
@@ -46,14 +50,20 @@ SessionDep = Annotated[AsyncSession, Depends(get_session)]
 async def token_caller(
     request: Request, settings: SettingsDep, token: Annotated[str | None, Depends(_bearer)]
 ) -> Caller:
-    """The caller's user and session from a valid access token, without a database round
-    trip: whoever depends on this must check the session."""
-    if not token:
-        raise Unauthenticated(
-            "not_authenticated", "Send an access token: Authorization: Bearer ..."
-        )
-    claims = tokens.verify(settings.signing_key(), token, tokens.ACCESS_AUDIENCE)
-    caller = tokens.caller(claims)
+    """The caller's user and session from a valid access token or session cookie, without
+    a database round trip: whoever depends on this must check the session."""
+    key = settings.signing_key()
+    if token:
+        caller = tokens.caller(tokens.verify(key, token, tokens.ACCESS_AUDIENCE))
+    else:
+        found = browser.from_cookie(request, key)
+        if found is None:
+            raise Unauthenticated(
+                "not_authenticated", "Send an access token: Authorization: Bearer ..."
+            )
+        if request.method not in browser.SAFE_METHODS:
+            browser.check_csrf(request, found)
+        caller = found.caller
     request.state.user_id = caller.user_id
     return caller
 

@@ -1,9 +1,10 @@
 """What guards the API at its edge, installed in one call: the login and registration
 rate limit, the per-user stream cap, security headers, and CORS when configured.
 
-CORS is off unless ``QUORUM_CORS_ORIGINS`` lists origins: the API takes bearer tokens,
-not cookies, so a page on another origin can only call it if it is allowed explicitly,
-and only the listed origins are.
+CORS is off unless ``QUORUM_CORS_ORIGINS`` lists origins: a page on another origin can
+only call the API if it is allowed explicitly, and only the listed origins are, with
+bearer tokens: never with credentials, so the session cookie (quorum/accounts/browser.py)
+serves Quorum's own page alone.
 """
 
 from fastapi import FastAPI

@@ -67,6 +67,29 @@ def problems(*cases: Cases) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def add_cases(
+    responses: Mapping[int | str, dict[str, Any]], *cases: Cases
+) -> dict[int | str, dict[str, Any]]:
+    """``responses`` (from ``problems``) with these cases too: what the route class adds
+    to every route that can answer them (quorum/api/routing.py)."""
+    merged = dict(responses)
+    for case in _flatten(cases):
+        existing = merged.get(case.status)
+        if existing is None:
+            merged[case.status] = _response(case.status, [case])
+            continue
+        content = existing["content"][PROBLEM_JSON]
+        if case.key in content["examples"]:
+            continue
+        examples = {**content["examples"], case.key: case.example()}
+        merged[case.status] = {
+            **existing,
+            "description": f"{existing['description']}\n{_line(case)}",
+            "content": {PROBLEM_JSON: {**content, "examples": examples}},
+        }
+    return dict(sorted(merged.items(), key=lambda item: str(item[0])))  # by status
+
+
 def _flatten(cases: Iterable[Cases]) -> Iterable[Case]:
     for case in cases:
         if isinstance(case, Case):
@@ -75,9 +98,13 @@ def _flatten(cases: Iterable[Cases]) -> Iterable[Case]:
             yield from _flatten(case)
 
 
+def _line(case: Case) -> str:
+    return f"- `{case.code}`: {case.detail}"
+
+
 def _response(status: int, cases: Iterable[Case]) -> dict[str, Any]:
     cases = list(cases)
-    lines = "\n".join(f"- `{case.code}`: {case.detail}" for case in cases)
+    lines = "\n".join(_line(case) for case in cases)
     response: dict[str, Any] = {
         "description": f"{HTTPStatus(status).phrase}, with one of these codes:\n\n{lines}",
         "content": {
@@ -117,6 +144,12 @@ BODY_NOT_ALLOWED = Case(
     extra={"errors": [{"loc": ["body"], "msg": NO_BODY_DETAIL, "type": "body_not_allowed"}]},
 )
 INVALID_CURSOR = Case(422, "invalid_cursor", "The cursor is not one this API issued.")
+CURSOR_SORT_MISMATCH = Case(
+    422,
+    "cursor_sort_mismatch",
+    "This cursor belongs to another order of the list, not sort=most_votes: "
+    "ask for the first page again.",
+)
 IDEMPOTENCY_IN_PROGRESS = Case(
     409, "idempotency_in_progress", "A request with this key is still in progress."
 )
@@ -138,6 +171,12 @@ DATABASE_TIMEOUT = Case(
     "database_timeout",
     "The database did not answer in time (a statement or lock wait over its limit); retry.",
 )
+CSRF_FAILED = Case(
+    403,
+    "csrf_failed",
+    "A request made with the session cookie must send X-CSRF-Token (the quorum_csrf "
+    "cookie's value) and come from this site.",
+)
 NOT_READY = Case(
     503,
     "not_ready",
@@ -151,5 +190,6 @@ AUTH = (NOT_AUTHENTICATED, INVALID_TOKEN, TOKEN_EXPIRED, USER_NOT_FOUND, SESSION
 JSON_BODY = (MALFORMED_JSON, BODY_TOO_LARGE, VALIDATION_ERROR)
 NO_BODY = (BODY_NOT_ALLOWED, BODY_TOO_LARGE)  # a mutating route without a body
 PAGE = (VALIDATION_ERROR, INVALID_CURSOR)
+SORTED_PAGE = (*PAGE, CURSOR_SORT_MISMATCH)  # a list with ``sort=``: its cursors name it
 DATABASE = (DATABASE_UNAVAILABLE, DATABASE_TIMEOUT)  # any route that reads or writes
 IDEMPOTENT = (IDEMPOTENCY_IN_PROGRESS, IDEMPOTENCY_KEY_REUSED, INVALID_IDEMPOTENCY_KEY)

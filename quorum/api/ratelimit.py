@@ -129,7 +129,13 @@ async def limit_login(
     request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]
 ) -> None:
     """The form is the route's own (FastAPI parses it once per request)."""
-    username = form.username.strip().lower()
+    await limit_login_attempt(request, form.username)
+
+
+async def limit_login_attempt(request: Request, username: str) -> None:
+    """One login, by form (``/auth/token``) or JSON (``/auth/session``): the two share
+    their budgets, or each would double the guesses allowed."""
+    username = username.strip().lower()
     await _limiter(request).check(("token", _client_ip(request)), ("token-user", username))
 
 

@@ -11,12 +11,18 @@ A foreign key violation is where a deleted account shows up on a write that noth
 checked first (creating an event, requesting a membership, a race with the deletion):
 the route then asks whether the caller still exists and answers 401 ``user_not_found``
 if not. The question is asked only after such a failure, so no write pays for it.
+
+Every mutating route that names its caller (``token_caller``: a bearer token or the
+page's session cookie) can answer 403 ``csrf_failed`` (quorum/accounts/browser.py); the
+route class adds it to the route's documented errors, read off the dependency tree, so
+no route has to remember it.
 """
 
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from prometheus_client import Counter
 from sqlalchemy import exc as sa_exc
@@ -26,6 +32,8 @@ from quorum.accounts.repository import user_exists
 from quorum.accounts.service import user_not_found
 from quorum.api import idempotency
 from quorum.api.bodyless import refuse_body
+from quorum.api.deps import token_caller
+from quorum.api.problems import CSRF_FAILED, add_cases
 from quorum.db.errors import is_foreign_key_violation
 from quorum.db.uow import READ_ONLY, UnitOfWork, read_only
 
@@ -37,6 +45,11 @@ REPLAYS = Counter(
 
 
 class TransactionalRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if _MUTATING_METHODS.intersection(self.methods or ()) and _authenticates(self.dependant):
+            self.responses = add_cases(self.responses, CSRF_FAILED)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         endpoint = super().get_route_handler()
         # A mutating route that declares no body refuses one (quorum/api/bodyless.py).
@@ -66,6 +79,11 @@ class TransactionalRoute(APIRoute):
             return response
 
         return handler
+
+
+def _authenticates(dependant: Dependant) -> bool:
+    """Whether ``token_caller`` is among the dependencies, however deep."""
+    return any(sub.call is token_caller or _authenticates(sub) for sub in dependant.dependencies)
 
 
 async def _caller_is_gone(request: Request) -> bool:

@@ -46,7 +46,7 @@ async def list_attachments(
         .where(Attachment.proposal_id == proposal_id)
         .options(selectinload(Attachment.author))
     )
-    return await paginate(session, query, Attachment.id, params)
+    return await paginate(session, query, Attachment.id, params, total=True)
 
 
 async def delete_attachment(session: AsyncSession, attachment_id: uuid.UUID) -> None:

@@ -22,7 +22,15 @@ from starlette.responses import StreamingResponse
 from quorum.api.deps import SessionDep, TokenCaller
 from quorum.api.errors import problem
 from quorum.api.pagination import Page, page, page_params
-from quorum.api.problems import AUTH, DATABASE, NO_BODY, PAGE, VALIDATION_ERROR, problems
+from quorum.api.problems import (
+    AUTH,
+    CSRF_FAILED,
+    DATABASE,
+    NO_BODY,
+    PAGE,
+    VALIDATION_ERROR,
+    problems,
+)
 from quorum.api.routing import TransactionalRoute
 from quorum.attachments import repository as repo
 from quorum.attachments import service
@@ -94,6 +102,7 @@ router = APIRouter(route_class=TransactionalRoute, tags=["attachments"])
         FILENAME_REQUIRED,
         INVALID_MULTIPART,
         STORAGE_UNAVAILABLE,
+        CSRF_FAILED,  # not a TransactionalRoute, which adds it by itself
     ),
     openapi_extra=_UPLOAD_BODY,
     response_model=AttachmentOut,

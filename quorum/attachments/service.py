@@ -111,7 +111,10 @@ async def remove(session: AsyncSession, access: EventAccess, row: Attachment) ->
         )
     await repo.delete_attachment(session, row.id)
     removed = AttachmentRemoved(
-        id=row.id, event_id=row.event_id, proposal_id=row.proposal_id, removed_by=access.user_id
+        id=row.id,
+        event_id=row.event_id,
+        proposal_id=row.proposal_id,
+        removed_by=person(access.user_id, access.display_name),
     )
     await decisions.append_log(session, access.event_id, [removed.entry()])
     return object_key(row.event_id, row.id)

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
+from quorum.db import trigrams
 from quorum.db.uow import READ_ONLY
 from quorum.settings import Settings
 
@@ -101,6 +102,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # SQLite's lower() folds ASCII only; PostgreSQL's folds every script. Case-
         # insensitive search must match "École" for "école" on both.
         dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+        # pg_trgm's similarity(), so that one query ranks similar proposals on both.
+        dbapi_connection.create_function("similarity", 2, trigrams.similarity, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:

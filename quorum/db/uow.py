@@ -9,6 +9,7 @@ the transaction and ``stage``s them on it. Once the commit has succeeded, the un
 work hands the staged entries, in the order they were numbered, to the publisher it was
 built with (the application's real-time core); after a rollback they are dropped with
 the rest. An event is never announced for a change that did not happen.
+``after_commit`` does the same for any other announcement (the end of login sessions).
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -21,7 +22,9 @@ from quorum.db.metrics import ROLLBACKS
 from quorum.realtime.message import Entry
 
 Publisher = Callable[[Sequence[Entry]], Awaitable[None]]
+AfterCommit = Callable[[], Awaitable[None]]
 _STAGED = "quorum.staged"  # session.info key: this transaction's own log entries
+_AFTER = "quorum.after_commit"  # session.info key: what to run once it has committed
 READ_ONLY = "quorum_read_only"  # connection execution option; see quorum/db/engine.py
 log = structlog.get_logger(__name__)
 
@@ -29,6 +32,12 @@ log = structlog.get_logger(__name__)
 def stage(session: AsyncSession, entries: Sequence[Entry]) -> None:
     """Publish ``entries``, written in ``session``'s transaction, once it commits."""
     session.info.setdefault(_STAGED, []).extend(entries)
+
+
+def after_commit(session: AsyncSession, action: AfterCommit) -> None:
+    """Run ``action`` once ``session``'s transaction has committed; never after a
+    rollback. A failure is logged: the change is committed whatever it does."""
+    session.info.setdefault(_AFTER, []).append(action)
 
 
 class UnitOfWork:
@@ -54,11 +63,18 @@ class UnitOfWork:
                 raise
             finally:
                 staged: list[Entry] = session.info.pop(_STAGED, [])
+                actions: list[AfterCommit] = session.info.pop(_AFTER, [])
         if staged and self.publisher is not None:
-            try:
-                await self.publisher(staged)
-            except Exception:  # the change is committed: a failed publish must not undo the reply
-                log.exception("after_commit_failed")
+            await _after_commit(self.publisher(staged))
+        for action in actions:
+            await _after_commit(action())
+
+
+async def _after_commit(step: Awaitable[None]) -> None:
+    try:
+        await step
+    except Exception:  # the change is committed: a failed publish must not undo the reply
+        log.exception("after_commit_failed")
 
 
 @asynccontextmanager

@@ -48,11 +48,10 @@ class ClosedByDeadline(BaseModel):
     kind: Literal["deadline"] = "deadline"
 
 
-class ClosedByUser(BaseModel):
+class ClosedByUser(PersonOut):
     """An organizer or admin closed the event (``status: CLOSED``)."""
 
     kind: Literal["user"] = "user"
-    id: uuid.UUID
 
 
 ClosedBy = ClosedByDeadline | ClosedByUser
@@ -93,13 +92,16 @@ class MembershipRemoved(Payload):
     """A membership (or a request) is gone: an organizer or admin removed it
     (``reason: "removed"``), its holder left (``"left"``), or deleted their account
     (``"account_deleted"``). The person's streams of the event end right after this
-    message; they may ask to join again."""
+    message; they may ask to join again. ``user`` names the person as a membership does
+    (``display_name`` "deleted user" once their account is gone). The removal withdraws
+    their votes on PENDING proposals: ``vote.withdrawn`` entries follow in the same
+    transaction (docs/decisions.md)."""
 
     TYPE = "membership.removed"
     id: uuid.UUID  # the membership's
     event_id: uuid.UUID
     user_id: uuid.UUID
-    display_name: str
+    user: PersonOut
     reason: RemovalReason
 
 
@@ -171,7 +173,7 @@ class AttachmentRemoved(Payload):
     id: uuid.UUID
     event_id: uuid.UUID
     proposal_id: uuid.UUID
-    removed_by: uuid.UUID
+    removed_by: PersonOut
 
 
 class EventDeleted(Payload):
@@ -180,7 +182,7 @@ class EventDeleted(Payload):
 
     TYPE = "event.deleted"
     id: uuid.UUID
-    deleted_by: uuid.UUID
+    deleted_by: PersonOut
     deleted_at: datetime
 
 

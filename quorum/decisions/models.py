@@ -99,6 +99,8 @@ class Event(Base):
     # A deleted event is a tombstone: its content is gone, its row and last log entry stay.
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
+    organizer: Mapped[User] = relationship(foreign_keys=[organizer_id], lazy="raise")
+
 
 class Membership(Base):
     __tablename__ = "memberships"
@@ -107,6 +109,8 @@ class Membership(Base):
         CheckConstraint(_in("role", Role), name="role"),
         CheckConstraint(_in("status", MembershipStatus), name="status"),
         Index("ix_memberships_user_id_status", "user_id", "status"),
+        # The members list (approved, oldest first), the list by status, their totals.
+        Index("ix_memberships_event_id_status_id", "event_id", "status", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
@@ -119,6 +123,7 @@ class Membership(Base):
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
 
     user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="raise")
+    decider: Mapped[User | None] = relationship(foreign_keys=[decided_by], lazy="raise")
 
 
 class Proposal(Base):

@@ -16,6 +16,11 @@ ORGANIZER_MEMBERSHIP_FIXED = Case(
 VOTES_ANONYMOUS = Case(
     403, "votes_anonymous", "Votes in this event are anonymous: voters are not shown."
 )
+TALLIES_HIDDEN = Case(
+    403,
+    "tallies_hidden",
+    "This event hides its vote counts until it closes: no sort=most_votes for members.",
+)
 TICKET_WRONG_EVENT = Case(403, "ticket_wrong_event", "This stream ticket is for another event.")
 PROPOSAL_NOT_FOUND = Case(404, "proposal_not_found", "No such proposal in this event.")
 MEMBERSHIP_NOT_FOUND = Case(404, "membership_not_found", "No such membership in this event.")
@@ -70,6 +75,18 @@ CLOSES_AT_NOT_FUTURE = Case(422, "closes_at_not_future", "closes_at must lie in 
 OPTION_FIXED = Case(422, "option_fixed", "anonymous_votes is chosen when the event is created.")
 INVALID_LAST_EVENT_ID = Case(
     422, "invalid_last_event_id", "Last-Event-ID must be a non-negative integer."
+)
+AFTER_NEEDS_ASC = Case(
+    422,
+    "log_order_mismatch",
+    "after pages oldest first: with order=desc, continue with before.",
+    name="log_order_mismatch (after)",
+)
+BEFORE_NEEDS_DESC = Case(
+    422,
+    "log_order_mismatch",
+    "before pages newest first: send order=desc with it, or continue with after.",
+    name="log_order_mismatch (before)",
 )
 
 # Every event-scoped route: the caller's token, the event id in the path, the membership.

@@ -8,15 +8,36 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, select, update
+from sqlalchemy import (
+    Float,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from quorum.accounts.models import LoginSession, User
+from quorum.db import trigrams
 from quorum.db.base import utcnow, uuid7
 from quorum.db.insert import insert_unless_exists
-from quorum.db.repository import PageParams, Rows, fetch_page, get, paginate
-from quorum.decisions import rules
+from quorum.db.repository import (
+    Keyset,
+    PageParams,
+    Position,
+    Rows,
+    fetch_page,
+    get,
+    paginate,
+    paginate_sorted,
+)
+from quorum.decisions import rules, search
 from quorum.decisions.models import (
     Comment,
     Event,
@@ -37,6 +58,7 @@ _memberships = cast(Table, Membership.__table__)
 _proposals = cast(Table, Proposal.__table__)
 _users = cast(Table, User.__table__)
 _sessions = cast(Table, LoginSession.__table__)
+_votes = cast(Table, Vote.__table__)
 
 
 class Access(NamedTuple):
@@ -156,15 +178,31 @@ async def read_log(
     )
 
 
+async def read_log_newest_first(
+    session: AsyncSession, event_id: uuid.UUID, before: int | None, limit: int
+) -> Rows[LogEntry, int]:
+    """A page of the event's log before ``seq`` ``before`` (from the newest if None),
+    newest first: the activity timeline."""
+    return await fetch_page(
+        lambda n: log.read_before(session, event_id, before, n), limit, lambda e: e.seq
+    )
+
+
 # -- events -----------------------------------------------------------------------------
 
 
 async def get_event(
-    session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession, event_id: uuid.UUID, *, for_update: bool = False, people: bool = False
 ) -> Event:
-    """The event, unless it does not exist or was deleted (its tombstone is no event)."""
+    """The event, unless it does not exist or was deleted (its tombstone is no event);
+    ``people`` loads its organizer, for a response."""
     event = await get(
-        session, Event, Event.id == event_id, Event.deleted_at.is_(None), for_update=for_update
+        session,
+        Event,
+        Event.id == event_id,
+        Event.deleted_at.is_(None),
+        for_update=for_update,
+        options=(selectinload(Event.organizer),) if people else (),
     )
     if event is None:
         raise NotFound("event_not_found", "No such event.")
@@ -211,20 +249,29 @@ async def list_events(
         select(Event)
         .join(Membership, Membership.event_id == Event.id)
         .where(Membership.user_id == user_id, rules.listed_sql(Membership.status, membership))
+        .options(selectinload(Event.organizer))
     )
     if status is not None:
         query = query.where(Event.status == status)
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(func.lower(Event.title).like(f"%{escaped.lower()}%", escape="\\"))
-    return await paginate(session, query, Event.id, params, newest_first=True)
+    return await paginate(session, query, Event.id, params, newest_first=True, total=True)
 
 
 async def delete_content(session: AsyncSession, event_id: uuid.UUID) -> None:
     """Delete the event's proposals (their votes and comments go with them: ON DELETE
-    CASCADE) and memberships. The proposals are locked first, in id order, as a threshold
-    change locks them, so the two cannot deadlock; every vote already counting on one
-    commits first (it takes the event row, which the deletion locks only after this)."""
+    CASCADE) and memberships. The memberships are locked first, then the proposals, in id
+    order: the order of every member's write (its membership, then its proposal, then the
+    event row) and of a removal, so none of them can deadlock with the deletion; every
+    vote already counting commits first (it takes the event row, which the deletion
+    locks only after this)."""
+    await session.execute(
+        select(_memberships.c.id)
+        .where(_memberships.c.event_id == event_id)
+        .order_by(_memberships.c.id)
+        .with_for_update()
+    )
     await session.execute(
         select(_proposals.c.id)
         .where(_proposals.c.event_id == event_id)
@@ -255,6 +302,9 @@ async def my_memberships(
 
 # -- memberships ------------------------------------------------------------------------
 
+# A membership's people, for its response: the member and whoever decided on it.
+_MEMBERSHIP_PEOPLE = (selectinload(Membership.user), selectinload(Membership.decider))
+
 
 async def get_membership(
     session: AsyncSession,
@@ -269,7 +319,7 @@ async def get_membership(
         Membership.id == membership_id,
         Membership.event_id == event_id,
         for_update=for_update,
-        options=(selectinload(Membership.user),),
+        options=_MEMBERSHIP_PEOPLE,
     )
     if membership is None:
         raise NotFound("membership_not_found", "No such membership in this event.")
@@ -287,12 +337,33 @@ async def get_own_membership(
         Membership.event_id == event_id,
         Membership.user_id == user_id,
         for_update=for_update,
-        options=[selectinload(Membership.user)],
+        options=_MEMBERSHIP_PEOPLE,
     )
     if membership is None:
         await get_event(session, event_id)  # raises if it is the event that is missing
         raise NotFound("membership_not_found", "You have no membership of this event.")
     return membership
+
+
+async def hold_membership(session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Lock the user's approved membership of the event FOR SHARE until this write commits
+    (``rules.holds_membership_sql``), or refuse: 403 ``not_a_member``. A removal waits
+    for the lock; a removal that committed first leaves nothing to lock."""
+    held = await session.scalar(
+        select(_memberships.c.id)
+        .where(
+            rules.holds_membership_sql(
+                _memberships.c.event_id,
+                _memberships.c.user_id,
+                _memberships.c.status,
+                event_id,
+                user_id,
+            )
+        )
+        .with_for_update(read=True)
+    )
+    if held is None:
+        raise rules.not_a_member()
 
 
 async def delete_membership(session: AsyncSession, membership: Membership) -> None:
@@ -323,14 +394,10 @@ async def add_membership(
 async def list_memberships(
     session: AsyncSession, event_id: uuid.UUID, status: str | None, params: PageParams
 ) -> Rows[Membership, uuid.UUID]:
-    query = (
-        select(Membership)
-        .where(Membership.event_id == event_id)
-        .options(selectinload(Membership.user))
-    )
+    query = select(Membership).where(Membership.event_id == event_id).options(*_MEMBERSHIP_PEOPLE)
     if status is not None:
         query = query.where(Membership.status == status)
-    return await paginate(session, query, Membership.id, params)
+    return await paginate(session, query, Membership.id, params, total=True)
 
 
 async def list_members(
@@ -342,7 +409,7 @@ async def list_members(
         .where(Membership.event_id == event_id, rules.is_member_sql(Membership.status))
         .options(selectinload(Membership.user))
     )
-    return await paginate(session, query, Membership.id, params)
+    return await paginate(session, query, Membership.id, params, total=True)
 
 
 async def current_memberships(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Membership]:
@@ -351,7 +418,7 @@ async def current_memberships(session: AsyncSession, event_id: uuid.UUID) -> Seq
         await session.scalars(
             select(Membership)
             .where(Membership.event_id == event_id, Membership.status != MembershipStatus.REJECTED)
-            .options(selectinload(Membership.user))
+            .options(*_MEMBERSHIP_PEOPLE)
             .order_by(Membership.id)
         )
     ).all()
@@ -396,19 +463,45 @@ async def get_proposal(
     return proposal
 
 
+# The orders of an event's proposals, each served by an index on (event_id, key, id):
+# newest first (ix_proposals_event_id_id, or ..._status_id with a status filter), most
+# votes first (ix_proposals_event_id_vote_count_id), most recently decided first
+# (ix_proposals_event_id_decided_at_id). docs/queries.md has their plans.
+PROPOSAL_ORDERS = {
+    "newest": Keyset(None, Proposal.id),
+    "most_votes": Keyset(Proposal.vote_count, Proposal.id),
+    "recently_decided": Keyset(Proposal.decided_at, Proposal.id),
+}
+
+
+class ProposalFilter(NamedTuple):
+    kind: str | None = None
+    status: str | None = None
+    author_id: uuid.UUID | None = None
+
+
 async def list_proposals(
     session: AsyncSession,
     event_id: uuid.UUID,
-    kind: str | None,
-    status: str | None,
-    params: PageParams,
-) -> Rows[Proposal, uuid.UUID]:
+    where: ProposalFilter,
+    sort: str,
+    after: Position | None,
+    limit: int,
+) -> Rows[Proposal, Position]:
+    """A page of the event's proposals in the order ``sort`` names, with the total.
+    ``recently_decided`` lists the decided ones only (``decided_at`` set: no longer
+    PENDING); a decision is final, so its key never changes."""
     query = select(Proposal).where(Proposal.event_id == event_id).options(*_PEOPLE)
-    if kind is not None:
-        query = query.where(Proposal.kind == kind)
-    if status is not None:
-        query = query.where(Proposal.status == status)
-    return await paginate(session, query, Proposal.id, params, newest_first=True)
+    if where.kind is not None:
+        query = query.where(Proposal.kind == where.kind)
+    if where.status is not None:
+        query = query.where(Proposal.status == where.status)
+    if where.author_id is not None:
+        query = query.where(Proposal.author_id == where.author_id)
+    if sort == "recently_decided":
+        query = query.where(Proposal.decided_at.is_not(None))
+    keyset = PROPOSAL_ORDERS[sort]
+    return await paginate_sorted(session, query, keyset, after, limit, total=True)
 
 
 async def all_proposals(session: AsyncSession, event_id: uuid.UUID) -> Sequence[Proposal]:
@@ -528,13 +621,46 @@ async def delete_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uu
     return result is not None
 
 
+async def withdraw_votes_of(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID
+) -> Sequence[Any]:
+    """Withdraw the user's votes on the event's PENDING proposals (a removal's): each such
+    proposal is locked in id order, as a threshold change locks them, its vote deleted
+    and its count decremented. The rows ``(id, vote_count)`` after, in id order."""
+    voted = select(_votes.c.proposal_id).where(_votes.c.user_id == user_id)
+    ids = (
+        await session.scalars(
+            select(_proposals.c.id)
+            .where(
+                _proposals.c.event_id == event_id,
+                rules.votable_sql(_proposals.c.status),
+                _proposals.c.id.in_(voted),
+            )
+            .order_by(_proposals.c.id)
+            .with_for_update()
+        )
+    ).all()
+    if not ids:
+        return []
+    await session.execute(
+        delete(_votes).where(_votes.c.user_id == user_id, _votes.c.proposal_id.in_(ids))
+    )
+    result = await session.execute(
+        update(_proposals)
+        .where(_proposals.c.id.in_(ids))
+        .values(vote_count=_proposals.c.vote_count - 1)
+        .returning(_proposals.c.id, _proposals.c.vote_count)
+    )
+    return sorted(result.all(), key=lambda row: row.id)
+
+
 async def list_voters(
     session: AsyncSession, proposal_id: uuid.UUID, params: PageParams
 ) -> Rows[Vote, uuid.UUID]:
     """Who voted for the proposal, with their names, by voter id (a key a page continues
     after: a vote's time is not unique)."""
     query = select(Vote).where(Vote.proposal_id == proposal_id).options(selectinload(Vote.user))
-    return await paginate(session, query, Vote.user_id, params)
+    return await paginate(session, query, Vote.user_id, params, total=True)
 
 
 # -- comments ---------------------------------------------------------------------------
@@ -557,11 +683,59 @@ async def get_comment(
 
 
 async def list_comments(
-    session: AsyncSession, proposal_id: uuid.UUID, params: PageParams, *, newest_first: bool = False
+    session: AsyncSession,
+    proposal_id: uuid.UUID,
+    params: PageParams,
+    *,
+    newest_first: bool = False,
+    total: bool = False,
 ) -> Rows[Comment, uuid.UUID]:
+    """The proposal's comments (tombstones included); ``total`` counts them all."""
     query = (
         select(Comment)
         .where(Comment.proposal_id == proposal_id)
         .options(selectinload(Comment.author))
     )
-    return await paginate(session, query, Comment.id, params, newest_first=newest_first)
+    return await paginate(
+        session, query, Comment.id, params, newest_first=newest_first, total=total
+    )
+
+
+# -- similar proposals ------------------------------------------------------------------
+
+
+async def similar_proposals(
+    session: AsyncSession, event_id: uuid.UUID, text: str, limit: int
+) -> list[tuple[Proposal, float]]:
+    """The event's proposals whose titles are most similar to ``text`` (pg_trgm's
+    similarity, at least ``search.THRESHOLD``), best first, ties oldest first (the
+    original a duplicate would split votes from); none if ``text`` has no letter or
+    digit. PostgreSQL finds the candidates with ``title % :text`` (the GIN trigram
+    index), SQLite with its FTS5 trigram table (quorum/decisions/search.py); both rank
+    them with the same ``similarity``."""
+    expression = trigrams.match_expression(text)
+    if expression is None:
+        return []
+    score = func.similarity(Proposal.title, text, type_=Float)
+    query = select(Proposal, score).where(
+        Proposal.event_id == event_id,
+        Proposal.status.in_(search.SIMILAR_STATUSES),
+        score >= search.THRESHOLD,
+    )
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        query = query.where(Proposal.title.op("%")(text))
+        # A generic plan (a prepared statement's, from its sixth run) takes every event
+        # for an average one, a few rows, and walks a large event's proposals computing
+        # similarity for each: 130 ms for 5,000 where the trigram index takes 20 ms
+        # (docs/queries.md). A custom plan sees the event's size and picks the index.
+        await connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+    else:
+        candidates = (
+            select(search.keys.c.proposal_id)
+            .join(search.fts, search.fts.c.rowid == search.keys.c.id)
+            .where(search.fts.c.words.match(expression))
+        )
+        query = query.where(Proposal.id.in_(candidates))
+    query = query.order_by(score.desc(), Proposal.id).limit(limit).options(*_PEOPLE)
+    return [(proposal, float(value)) for proposal, value in (await session.execute(query)).all()]

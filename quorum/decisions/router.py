@@ -1,13 +1,22 @@
 """HTTP routes of the decisions domain (prefix /api/v1)."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from quorum.api.deps import CurrentUserId, SessionDep
 from quorum.api.idempotency import IdempotencyDep
-from quorum.api.pagination import MAX_LIMIT, Page, page, page_params
+from quorum.api.pagination import (
+    MAX_LIMIT,
+    CursorPage,
+    Page,
+    cursor_page,
+    decode_sorted_cursor,
+    page,
+    page_params,
+    sorted_page,
+)
 from quorum.api.problems import (
     AUTH,
     DATABASE,
@@ -15,20 +24,29 @@ from quorum.api.problems import (
     JSON_BODY,
     NO_BODY,
     PAGE,
+    SORTED_PAGE,
     VALIDATION_ERROR,
     problems,
 )
 from quorum.api.routing import TransactionalRoute
-from quorum.api.text import NoNul
+from quorum.api.text import NoNul, Stripped
 from quorum.db.repository import PageParams
-from quorum.decisions import projection, service, views
+from quorum.decisions import projection, rules, search, service, views
 from quorum.decisions import repository as repo
 from quorum.decisions.access import EventAdmin, EventMember
-from quorum.decisions.models import EventStatus, MembershipStatus, ProposalKind, ProposalStatus
+from quorum.decisions.models import (
+    TITLE_MAX,
+    EventStatus,
+    MembershipStatus,
+    ProposalKind,
+    ProposalStatus,
+)
 from quorum.decisions.problems import (
     ADMIN,
+    AFTER_NEEDS_ASC,
     ALLOW_EDITS_REQUIRED,
     ALREADY_VOTED,
+    BEFORE_NEEDS_DESC,
     CHANGE,
     CLOSES_AT_NOT_FUTURE,
     COMMENT_DELETED,
@@ -54,6 +72,7 @@ from quorum.decisions.problems import (
     PROPOSAL_NOT_PENDING,
     STATUS_OR_CONTENT,
     STATUS_REQUIRED,
+    TALLIES_HIDDEN,
     TITLE_REQUIRED,
     VOTE_NOT_FOUND,
     VOTES_ANONYMOUS,
@@ -67,6 +86,7 @@ from quorum.decisions.schemas import (
     EventOut,
     EventUpdate,
     LogEntryOut,
+    LogOrder,
     LogPage,
     MemberOut,
     MembershipFilter,
@@ -75,18 +95,24 @@ from quorum.decisions.schemas import (
     ProposalCreate,
     ProposalDetail,
     ProposalOut,
+    ProposalSort,
     ProposalUpdate,
+    SimilarProposals,
     VoteOut,
     VoterOut,
 )
+from quorum.errors import InvalidInput
 
 router = APIRouter(
     route_class=TransactionalRoute, dependencies=[IdempotencyDep], tags=["decisions"]
 )
 PageDep = Annotated[PageParams, Depends(page_params)]
+CursorPageDep = Annotated[CursorPage, Depends(cursor_page)]
 # Only a UUID matches the id, so that ``/memberships/me`` never reaches these routes: a
 # method it lacks (PATCH) is 405, not a 422 about an id that was never one.
 MEMBERSHIP_PATH = "/events/{event_id}/memberships/{membership_id:uuid}"
+# The same for proposals, so that ``/proposals/similar`` is never taken for an id.
+PROPOSAL_PATH = "/events/{event_id}/proposals/{proposal_id:uuid}"
 MAX_SEQ = 2**63 - 1  # log seqs are BIGINT: a larger ``after`` must be a 422, not a 500
 
 
@@ -124,7 +150,8 @@ def _same(item: EventListItem) -> EventListItem:
 @router.get("/events/{event_id}", responses=problems(MEMBER))
 async def get_event(access: EventMember, session: SessionDep) -> EventOut:
     """One event, for its members."""
-    return EventOut.model_validate(await repo.get_event(session, access.event_id))
+    event = await repo.get_event(session, access.event_id, people=True)
+    return views.event_of(EventOut, event)
 
 
 @router.patch(
@@ -285,22 +312,35 @@ async def create_proposal(
     return await service.create_proposal(session, access, body)
 
 
-@router.get("/events/{event_id}/proposals", responses=problems(MEMBER, PAGE))
+@router.get("/events/{event_id}/proposals", responses=problems(MEMBER, SORTED_PAGE, TALLIES_HIDDEN))
 async def list_proposals(
     access: EventMember,
     session: SessionDep,
-    params: PageDep,
+    params: CursorPageDep,
     kind: ProposalKind | None = None,
     status: ProposalStatus | None = None,
+    author: Annotated[
+        uuid.UUID | Literal["me"] | None, Query(description="a user id, or `me`")
+    ] = None,
+    sort: ProposalSort = ProposalSort.NEWEST,
 ) -> Page[ProposalOut]:
-    """The event's proposals, newest first, optionally by kind and status."""
-    rows = await repo.list_proposals(session, access.event_id, kind, status, params)
-    return page(rows, lambda p: service.proposal_out(p, access))
+    """The event's proposals, optionally by kind, status and author, with their
+    ``total``. ``sort``: ``newest`` (the default), ``most_votes`` (ties newest first),
+    ``recently_decided`` (decided ones only). A cursor continues the order it came
+    from; with another ``sort`` it is 422 ``cursor_sort_mismatch``. Paging
+    ``most_votes`` while votes change: see docs/decisions.md, "Lists people can use".
+    While an event hides its tallies, ``most_votes`` is 403 ``tallies_hidden`` for
+    members: the order would tell the counts."""
+    if sort == ProposalSort.MOST_VOTES:
+        rules.check_order_by_votes(access.tally_hidden, access.role)
+    keyset = repo.PROPOSAL_ORDERS[sort]
+    after = decode_sorted_cursor(params.cursor, sort, keyset.key_type) if params.cursor else None
+    where = repo.ProposalFilter(kind, status, access.user_id if author == "me" else author)
+    rows = await repo.list_proposals(session, access.event_id, where, sort, after, params.limit)
+    return sorted_page(rows, sort, lambda p: service.proposal_out(p, access))
 
 
-@router.get(
-    "/events/{event_id}/proposals/{proposal_id}", responses=problems(MEMBER, PROPOSAL_NOT_FOUND)
-)
+@router.get(PROPOSAL_PATH, responses=problems(MEMBER, PROPOSAL_NOT_FOUND))
 async def get_proposal(
     proposal_id: uuid.UUID, access: EventMember, session: SessionDep
 ) -> ProposalDetail:
@@ -309,7 +349,7 @@ async def get_proposal(
 
 
 @router.patch(
-    "/events/{event_id}/proposals/{proposal_id}",
+    PROPOSAL_PATH,
     responses=problems(
         MEMBER,
         JSON_BODY,
@@ -445,16 +485,54 @@ async def delete_comment(
     return Response(status_code=204)
 
 
-@router.get("/events/{event_id}/log", responses=problems(MEMBER))
+@router.get("/events/{event_id}/proposals/similar", responses=problems(MEMBER))
+async def similar_proposals(
+    access: EventMember,
+    session: SessionDep,
+    q: Annotated[
+        str,
+        Query(min_length=1, max_length=TITLE_MAX, description="the draft's title"),
+        NoNul,
+        Stripped,
+    ],
+    limit: Annotated[int, Query(ge=1, le=search.MAX_RESULTS)] = search.DEFAULT_RESULTS,
+) -> SimilarProposals:
+    """The event's proposals whose titles are most like ``q`` (a title being written),
+    best first, each with its ``similarity`` (pg_trgm's trigram similarity, at least
+    0.3): so that people vote for what already exists instead of splitting the votes.
+    Pending and decided proposals count, withdrawn and deleted ones never. Any word
+    counts, one or two letters too; a ``q`` without a letter or digit finds nothing.
+    ``q`` is 1-200 characters as sent, not blank."""
+    return await service.similar_proposals(session, access, q, limit)
+
+
+@router.get(
+    "/events/{event_id}/log", responses=problems(MEMBER, AFTER_NEEDS_ASC, BEFORE_NEEDS_DESC)
+)
 async def read_log(
     access: EventMember,
     session: SessionDep,
-    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
+    after: Annotated[int | None, Query(ge=0, le=MAX_SEQ)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_SEQ)] = None,
+    order: LogOrder = LogOrder.ASC,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
 ) -> LogPage:
-    """The event log after ``after``: what a client that was away has missed (counts the
-    event hides are null for members, as on the stream)."""
-    rows = await repo.read_log(session, access.event_id, after, limit)
+    """The event log after ``after`` (default 0), oldest first: what a client that was
+    away has missed. With ``order=desc``: newest first, before ``before`` (default: from
+    the newest), for an activity timeline; ``next_before`` continues it, and entries
+    appended meanwhile never shift its pages. ``after`` goes with ascending order only,
+    ``before`` with descending only (422 ``log_order_mismatch``). Counts the event hides
+    are null for members, as on the stream."""
+    if order == LogOrder.DESC:
+        if after is not None:
+            raise InvalidInput("log_order_mismatch", AFTER_NEEDS_ASC.detail)
+        rows = await repo.read_log_newest_first(session, access.event_id, before, limit)
+        next_after, next_before = None, rows.next_after
+    else:
+        if before is not None:
+            raise InvalidInput("log_order_mismatch", BEFORE_NEEDS_DESC.detail)
+        rows = await repo.read_log(session, access.event_id, after or 0, limit)
+        next_after, next_before = rows.next_after, None
     items = [
         LogEntryOut(
             seq=r.seq,
@@ -464,4 +542,4 @@ async def read_log(
         )
         for r in rows.items
     ]
-    return LogPage(items=items, next_after=rows.next_after)
+    return LogPage(items=items, next_after=next_after, next_before=next_before)

@@ -13,16 +13,20 @@ the repository passes in, so that each rule is written once:
   entry only while the event is OPEN, in the UPDATE that locks the event row, so no
   change slips into an event closed in the meantime (``event_closed`` when it refuses);
 - a member, ``is_member_sql(status)``: the list of a user's events (by default: see
-  ``listed_sql``).
+  ``listed_sql``);
+- a current member, ``holds_membership_sql(...)``: the guard of every write a member
+  makes (a vote, a comment, a proposal), read in the write's own transaction.
 
 A vote counts when all of it holds: the caller is an approved member (``member_role``,
-in the ``EventMember`` dependency of every event-scoped route, before anything else),
-the proposal is votable (the counter's UPDATE) and the event open (the log's counter,
-in the same transaction).
+in the ``EventMember`` dependency of every event-scoped route, before anything else,
+and again in the write's transaction: ``holds_membership_sql``), the proposal is
+votable (the counter's UPDATE) and the event open (the log's counter, in the same
+transaction).
 """
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, true
 
@@ -45,6 +49,32 @@ def is_member_sql(membership_status: SQLColumnExpression[str]) -> ColumnElement[
     return membership_status == MembershipStatus.APPROVED.value
 
 
+def holds_membership_sql(
+    membership_event: SQLColumnExpression[Any],
+    membership_user: SQLColumnExpression[Any],
+    membership_status: SQLColumnExpression[str],
+    event_id: object,
+    user_id: object,
+) -> ColumnElement[bool]:
+    """The writer still holds an approved membership of the event: the condition on the
+    membership row that a member's write locks (FOR SHARE on PostgreSQL, until it
+    commits) or could test in an ``INSERT ... SELECT ... WHERE EXISTS``. The route's
+    access check ran earlier, maybe before a removal committed; this one runs in the
+    write's transaction, so a write and a removal are ordered: the removal waits for the
+    write (and then withdraws its vote), or the write sees the removal and is refused.
+    On SQLite every writing transaction holds the database's write lock from its
+    ``BEGIN IMMEDIATE``, so the access check is already ordered with the removal."""
+    return and_(
+        membership_event == event_id,
+        membership_user == user_id,
+        is_member_sql(membership_status),
+    )
+
+
+def not_a_member() -> PermissionDenied:
+    return PermissionDenied("not_a_member", "You are not an approved member of this event.")
+
+
 def listed_sql(membership_status: SQLColumnExpression[str], which: str) -> ColumnElement[bool]:
     """Which of a user's events their list shows: ``approved`` (the events they are a
     member of), ``pending`` (those they asked to join) or ``all`` (rejected included)."""
@@ -58,7 +88,7 @@ def listed_sql(membership_status: SQLColumnExpression[str], which: str) -> Colum
 def member_role(role: str | None, membership_status: str | None) -> Role:
     """The caller's role in the event, which only an approved membership gives."""
     if role is None or not is_member(membership_status):
-        raise PermissionDenied("not_a_member", "You are not an approved member of this event.")
+        raise not_a_member()
     return Role(role)
 
 
@@ -214,6 +244,15 @@ def tally_hidden(hidden_tallies: bool, event_status: str) -> bool:
 def sees_tallies(role: Role) -> bool:
     """Organizers and admins see the counts even while they are hidden from members."""
     return role in ADMIN_ROLES
+
+
+def check_order_by_votes(tally_hidden: bool, role: Role) -> None:
+    """Ordering by votes tells who leads: not for whom the event hides its counts."""
+    if tally_hidden and not sees_tallies(role):
+        raise PermissionDenied(
+            "tallies_hidden",
+            "This event hides its vote counts until it closes: no sort=most_votes for members.",
+        )
 
 
 def check_votes_named(anonymous_votes: bool) -> None:

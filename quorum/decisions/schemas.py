@@ -97,7 +97,7 @@ class EventOut(_Out):
     id: uuid.UUID
     title: str
     description: str
-    organizer_id: uuid.UUID
+    organizer: PersonOut
     vote_threshold: int | None
     status: EventStatus
     anonymous_votes: bool
@@ -145,6 +145,10 @@ class MembershipOut(_Out):
     status: MembershipStatus
     created_at: datetime
     decided_at: datetime | None
+    decided_by: PersonOut | None = Field(
+        description="the organizer or admin who approved or rejected the request; null "
+        "while pending, for the organizer's own membership, and for a join through a link"
+    )
 
 
 Body = Annotated[str, Field(max_length=BODY_MAX), NoNul]
@@ -170,6 +174,17 @@ class ProposalUpdate(_In):
     ) = None
     title: Title | None = None
     body: Body | None = None
+
+
+class ProposalSort(enum.StrEnum):
+    """Orders of an event's proposals. ``newest``: creation, newest first (the default).
+    ``most_votes``: by ``vote_count``, most first, ties newest first. ``recently_decided``:
+    the decided proposals only (no longer PENDING), most recently decided first, ties
+    newest first."""
+
+    NEWEST = "newest"
+    MOST_VOTES = "most_votes"
+    RECENTLY_DECIDED = "recently_decided"
 
 
 class MemberOut(BaseModel):
@@ -246,6 +261,27 @@ class LogEntryOut(_Out):
     created_at: datetime
 
 
+class LogOrder(enum.StrEnum):
+    """``asc``: oldest first, continued with ``after`` (catching up); ``desc``: newest
+    first, continued with ``before`` (the activity timeline)."""
+
+    ASC = "asc"
+    DESC = "desc"
+
+
 class LogPage(BaseModel):
     items: list[LogEntryOut]
-    next_after: int | None  # pass as ``after`` for the next page; null at the end
+    next_after: int | None  # order=asc: pass as ``after`` for the next page; null at the end
+    next_before: int | None = None  # order=desc: pass as ``before`` for the next (older) one
+
+
+class SimilarProposalOut(ProposalOut):
+    similarity: float = Field(
+        ge=0, le=1, description="pg_trgm's trigram similarity of the title to ``q``"
+    )
+
+
+class SimilarProposals(BaseModel):
+    """The event's proposals most like a draft's title, best first."""
+
+    items: list[SimilarProposalOut]

@@ -57,6 +57,8 @@ from quorum.decisions.schemas import (
     ProposalDetail,
     ProposalOut,
     ProposalUpdate,
+    SimilarProposalOut,
+    SimilarProposals,
     VoteOut,
 )
 from quorum.errors import Conflict, InvalidInput, NotFound
@@ -104,7 +106,8 @@ async def create_event(session: AsyncSession, user_id: uuid.UUID, data: EventCre
         )
     )
     await session.flush()
-    return EventOut.model_validate(event)
+    organizer = await accounts.display_name(session, user_id) or DELETED_USER
+    return views.event(EventOut, event, organizer)
 
 
 async def update_event(session: AsyncSession, access: EventAccess, data: EventUpdate) -> EventOut:
@@ -123,13 +126,13 @@ async def update_event(session: AsyncSession, access: EventAccess, data: EventUp
     may_accept = rules.threshold_change_accepts(new_threshold, changes.get("status"))
     if may_accept:
         await repo.lock_pending_proposals(session, access.event_id)
-    event = await repo.get_event(session, access.event_id, for_update=True)
+    event = await repo.get_event(session, access.event_id, for_update=True, people=True)
     rules.check_event_change(event.status, changes.get("status"), changes.keys())
-    closed_by = _status_change(event, changes.get("status"), access.user_id, now)
+    closed_by = _status_change(event, changes.get("status"), access, now)
     for field, value in changes.items():
         setattr(event, field, value)
     await session.flush()
-    out = EventUpdated.model_validate(event)
+    out = views.event_of(EventUpdated, event)
     out.closed_by = closed_by
     entries = [out.entry()]
     if may_accept and new_threshold is not None:
@@ -146,13 +149,13 @@ async def update_event(session: AsyncSession, access: EventAccess, data: EventUp
 
 
 def _status_change(
-    event: Event, new_status: str | None, user_id: uuid.UUID, now: datetime
+    event: Event, new_status: str | None, access: EventAccess, now: datetime
 ) -> ClosedBy | None:
     """Record when the event closes (and by whom) or reopens. Reopening drops a deadline
     that has passed, which would otherwise close the event again at once."""
     if new_status == EventStatus.CLOSED and event.status == EventStatus.OPEN:
         event.closed_at = now
-        return ClosedByUser(id=user_id)
+        return ClosedByUser(id=access.user_id, display_name=access.display_name)
     if new_status == EventStatus.OPEN and event.status == EventStatus.CLOSED:
         event.closed_at = None
         if event.closes_at is not None and event.closes_at <= now:
@@ -167,7 +170,8 @@ async def close_at_deadline(session: AsyncSession, event_id: uuid.UUID) -> Event
     event = await repo.close_if_due(session, event_id, utcnow())
     if event is None:
         return None
-    out = EventUpdated.model_validate(event)
+    organizer = await accounts.display_name(session, event.organizer_id) or DELETED_USER
+    out = views.event(EventUpdated, event, organizer)
     out.closed_by = ClosedByDeadline()
     counted = await repo.append_log(session, event_id, [out.entry()], require_open=False)
     out.last_seq = counted.last_seq
@@ -188,7 +192,8 @@ async def delete_event(session: AsyncSession, access: EventAccess) -> None:
     event.status = EventStatus.CLOSED
     event.closed_at = event.closed_at or now
     await session.flush()
-    deleted = EventDeleted(id=event.id, deleted_by=access.user_id, deleted_at=now)
+    deleted_by = views.person(access.user_id, access.display_name)
+    deleted = EventDeleted(id=event.id, deleted_by=deleted_by, deleted_at=now)
     counted = await repo.append_log(session, event.id, [deleted.entry()], require_open=False)
     await repo.delete_log_before(session, event.id, counted.last_seq)
 
@@ -219,15 +224,17 @@ async def update_membership(
         raise InvalidInput("empty_update", "Send a status, a role, or both.")
     membership = await repo.get_membership(session, access.event_id, membership_id, for_update=True)
     rules.check_membership_change(membership.role)
+    decider = membership.decider.display_name if membership.decider else None
     if data.status is not None:
         rules.check_membership_transition(membership.status, data.status)
         membership.status = data.status
         membership.decided_at = utcnow()
         membership.decided_by = access.user_id
+        decider = access.display_name
     if data.role is not None:
         membership.role = data.role
     await session.flush()
-    out = views.membership_of(MembershipUpdated, membership)
+    out = views.membership(MembershipUpdated, membership, decider)
     await repo.append_log(session, access.event_id, [out.entry()])
     return out
 
@@ -254,20 +261,46 @@ async def leave(session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID) 
 
 
 async def _remove(session: AsyncSession, membership: Membership, reason: RemovalReason) -> None:
-    """Delete the row and log ``membership.removed``, which ends the person's streams of
-    the event (quorum/decisions/eviction.py). A closed event takes it too: losing access
-    must not wait for a reopening. The membership row is locked first and the event row
-    (the log's counter) last, as every change does."""
+    """Delete the row, withdraw the person's votes on PENDING proposals and log
+    ``membership.removed`` (which ends the person's streams of the event:
+    quorum/decisions/eviction.py) with a ``vote.withdrawn`` for each vote. A closed event
+    takes it too: losing access must not wait for a reopening. The membership row is
+    locked first, then the proposals, and the event row (the log's counter) last, as
+    every change does."""
     name = await accounts.display_name(session, membership.user_id) or DELETED_USER
     removed = MembershipRemoved(
         id=membership.id,
         event_id=membership.event_id,
         user_id=membership.user_id,
-        display_name=name,
+        user=views.person(membership.user_id, name),
         reason=reason,
     )
+    withdrawn = await withdraw_votes(session, membership.event_id, membership.user_id, name)
     await repo.delete_membership(session, membership)
-    await repo.append_log(session, removed.event_id, [removed.entry()], require_open=False)
+    entries = [removed.entry(), *withdrawn]
+    await repo.append_log(session, removed.event_id, entries, require_open=False)
+
+
+async def withdraw_votes(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, name: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Withdraw the votes of someone who leaves the event (removed, leaving, or deleting
+    their account) from its PENDING proposals, in the caller's transaction: one who is no
+    longer a member has no say in what is still undecided (docs/decisions.md). Votes on
+    decided proposals stay: they are how those were decided. The ``vote.withdrawn``
+    entries to log, one per vote, so every stream sees the counts change."""
+    rows = await repo.withdraw_votes_of(session, event_id, user_id)
+    if not rows:
+        return []
+    event = await session.get_one(Event, event_id)
+    hidden = rules.tally_hidden(event.hidden_tallies, event.status)
+    who = None if event.anonymous_votes else views.person(user_id, name)
+    return [
+        VoteWithdrawn(
+            proposal_id=row.id, user=who, vote_count=row.vote_count, tally_hidden=hidden
+        ).entry()
+        for row in rows
+    ]
 
 
 async def my_membership(
@@ -290,12 +323,12 @@ async def list_events(
     mine = await repo.my_memberships(session, user_id, [e.id for e in rows.items])
     items = [
         EventListItem(
-            **EventOut.model_validate(event).model_dump(),
+            **views.event_of(EventOut, event).model_dump(),
             my_membership=MyMembership.model_validate(mine[event.id]),
         )
         for event in rows.items
     ]
-    return Rows(items, rows.next_after)
+    return Rows(items, rows.next_after, rows.total)
 
 
 # -- proposals --------------------------------------------------------------------------
@@ -304,6 +337,7 @@ async def list_events(
 async def create_proposal(
     session: AsyncSession, access: EventAccess, data: ProposalCreate
 ) -> ProposalOut:
+    await repo.hold_membership(session, access.event_id, access.user_id)
     proposal = Proposal(
         id=uuid7(),
         event_id=access.event_id,
@@ -342,6 +376,22 @@ def proposal_out(proposal: Proposal, access: EventAccess) -> ProposalOut:
     """A proposal read with its people, as the caller may see it."""
     out = views.proposal_of(ProposalOut, proposal, tally_hidden=access.tally_hidden)
     return projection.proposal_for(out, access.role)
+
+
+async def similar_proposals(
+    session: AsyncSession, access: EventAccess, text: str, limit: int
+) -> SimilarProposals:
+    """The proposals a draft titled ``text`` would duplicate, as the caller may see them,
+    each with its similarity (rounded: the backends compute it in float4 and float8)."""
+    rows = await repo.similar_proposals(session, access.event_id, text, limit)
+    return SimilarProposals(
+        items=[
+            SimilarProposalOut(
+                **proposal_out(proposal, access).model_dump(), similarity=round(score, 3)
+            )
+            for proposal, score in rows
+        ]
+    )
 
 
 async def decide_proposal(
@@ -424,6 +474,9 @@ def _updated(access: EventAccess, row: Any) -> ProposalUpdated:
 
 
 async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID) -> VoteOut:
+    """The membership is held (FOR SHARE) first, then the proposal (the counter's UPDATE),
+    then the event row (the log's counter): the order of every change."""
+    await repo.hold_membership(session, access.event_id, access.user_id)
     proposal = await repo.count_vote(
         session, access.event_id, proposal_id, +1, access.vote_threshold
     )
@@ -528,6 +581,7 @@ async def delete_comment(
 async def add_comment(
     session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID, body: str
 ) -> CommentOut:
+    await repo.hold_membership(session, access.event_id, access.user_id)
     proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_share=True)
     if proposal.status == ProposalStatus.DELETED:
         raise Conflict("proposal_deleted", "The proposal was deleted: it takes no comments.")
@@ -550,4 +604,4 @@ async def list_comments(
 ) -> Rows[Comment, uuid.UUID]:
     """A page of the proposal's comments (``views.comment_out`` makes each a response)."""
     await repo.get_proposal(session, access.event_id, proposal_id)
-    return await repo.list_comments(session, proposal_id, params)
+    return await repo.list_comments(session, proposal_id, params, total=True)

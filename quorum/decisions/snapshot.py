@@ -19,12 +19,12 @@ from quorum.realtime.stream import Snapshot
 def snapshot_reader(sessionmaker: async_sessionmaker[AsyncSession]) -> Snapshot:
     async def snapshot(event_id: uuid.UUID) -> Message:
         async with read_only(sessionmaker, consistent=True) as session:
-            event = await repo.get_event(session, event_id)
+            event = await repo.get_event(session, event_id, people=True)
             proposals = await repo.all_proposals(session, event_id)
             members = await repo.current_memberships(session, event_id)
             hidden = rules.tally_hidden(event.hidden_tallies, event.status)
             state = events.Snapshot(
-                event=EventOut.model_validate(event),
+                event=views.event_of(EventOut, event),
                 proposals=[
                     views.proposal_of(ProposalOut, p, tally_hidden=hidden) for p in proposals
                 ],

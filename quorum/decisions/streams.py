@@ -6,11 +6,20 @@ EventSource cannot send headers and reconnects by itself to the same URL, so it 
 valid on every instance and across restarts for every automatic reconnect until it
 expires; then the page fetches a new one and reopens with ``?last_event_id=N``.
 
-Membership is checked when a stream opens; each stream's principal is its user, so a
+The web page needs neither: its session cookie (quorum/accounts/browser.py) opens both
+routes, reconnects included. A WebSocket is not bound by the same-origin policy (any
+site's page may open one to us, and the browser attaches our cookie), so one opened
+with the cookie must come from our own origin: 403 ``csrf_failed`` otherwise. The SSE
+stream needs no such check: it only reads, and another site's page cannot read it.
+
+Membership is checked when a stream opens (the route, for a clear 401/403/404), and
+again by the stream once subscribed (``eviction.admission``), so a removal or logout
+committing in between is not missed; each stream's principal is its user, so a
 ``membership.removed`` naming them ends it (quorum/decisions/eviction.py).
 A ticket carries the login session it was minted in (``sid``), like the access token:
-a stream opens only while that session is live (checked in the access query); one
-already open is not closed by a later logout.
+a stream opens only while that session is live, and is the stream's session: when the
+session ends (log out, password change, sign out everywhere, account deletion) the
+stream ends too, on every instance.
 """
 
 import functools
@@ -23,8 +32,9 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, WebSoc
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import HTTPConnection
 
-from quorum.accounts import tokens
+from quorum.accounts import browser, tokens
 from quorum.accounts.tokens import Caller
 from quorum.api.deps import SessionDep, SettingsDep, TokenCaller
 from quorum.api.errors import problem, status_of
@@ -74,18 +84,31 @@ async def issue_ticket(
 
 
 def stream_caller(
-    settings: Settings, event_id: uuid.UUID, ticket: str | None, bearer: str | None
+    settings: Settings,
+    conn: HTTPConnection,
+    event_id: uuid.UUID,
+    ticket: str | None,
+    bearer: str | None,
 ) -> Caller:
-    """The user (and session) behind a stream ticket for this event, or behind a bearer
-    access token; the session is checked by ``load_access``."""
+    """The user (and session) behind a stream ticket for this event, a bearer access
+    token or the page's session cookie, in this order; the session is checked by
+    ``load_access``."""
+    key = settings.signing_key()
     if ticket:
-        claims = tokens.verify(settings.signing_key(), ticket, tokens.STREAM_AUDIENCE)
+        claims = tokens.verify(key, ticket, tokens.STREAM_AUDIENCE)
         if claims.get("evt") != str(event_id):
             raise PermissionDenied("ticket_wrong_event", "This stream ticket is for another event.")
         return tokens.caller(claims)
     if bearer:
-        return tokens.caller(tokens.verify(settings.signing_key(), bearer, tokens.ACCESS_AUDIENCE))
-    raise Unauthenticated("not_authenticated", "Send a bearer token or a stream ticket (?ticket=).")
+        return tokens.caller(tokens.verify(key, bearer, tokens.ACCESS_AUDIENCE))
+    found = browser.from_cookie(conn, key)
+    if found is None:
+        raise Unauthenticated(
+            "not_authenticated", "Send a bearer token or a stream ticket (?ticket=)."
+        )
+    if conn.scope["type"] == "websocket" and not browser.same_origin(conn):
+        raise browser.csrf_failed()  # cross-site WebSocket hijacking
+    return found.caller
 
 
 def parse_resume(header: str | None, query: str | None) -> int | None:
@@ -145,14 +168,21 @@ async def stream(
 ) -> CappedResponse:
     """Server-Sent Events: a ``snapshot`` first, or the missed entries after
     ``Last-Event-ID`` (header, or ``?last_event_id=`` for a fresh EventSource), then live.
-    429 ``too_many_streams`` when the user already holds the maximum of open streams."""
-    caller = stream_caller(settings, event_id, ticket, bearer)
+    429 ``too_many_streams`` when the user already holds the maximum of open streams.
+    Opened with a bearer token, a stream ticket (``?ticket=``) or the page's session
+    cookie."""
+    caller = stream_caller(settings, request, event_id, ticket, bearer)
     resume_from = parse_resume(last_event_id_header, last_event_id)
     access = await load_access(event_id, caller, session)  # ends before streaming
     streams: Streams = request.app.state.streams
     audience = projection.audience(access.role)
     response = EventStreamResponse(
-        streams, event_id, resume_from, audience, principal=eviction.principal(caller.user_id)
+        streams,
+        event_id,
+        resume_from,
+        audience,
+        principal=eviction.principal(caller.user_id),
+        session=eviction.session_key(caller.session_id),
     )
     return CappedResponse(response, request.app.state.stream_cap, caller.user_id)
 
@@ -170,7 +200,7 @@ async def websocket(
     authorization = websocket.headers.get("authorization", "")
     bearer = authorization[7:] if authorization.lower().startswith("bearer ") else None
     try:
-        caller = stream_caller(settings, event_id, ticket, bearer)
+        caller = stream_caller(settings, websocket, event_id, ticket, bearer)
         resume_from = parse_resume(None, last_event_id)
         access = await _member(websocket.app.state.sessionmaker, event_id, caller)
         slot = websocket.app.state.stream_cap.acquire(caller.user_id)
@@ -185,6 +215,7 @@ async def websocket(
             resume_from,
             projection.audience(access.role),
             principal=eviction.principal(caller.user_id),
+            session=eviction.session_key(caller.session_id),
         )
     finally:
         slot.release()

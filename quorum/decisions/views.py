@@ -1,6 +1,6 @@
 """Responses built from rows: the people named in them, and the tally flag.
 
-A proposal, a membership or a comment names people (``PersonOut``), whose names live in
+An event, a proposal, a membership or a comment names people (``PersonOut``), whose names live in
 ``users``; the reads load them with the row (``selectinload``, or a column of the
 statement itself on the vote's hot path, where the UPDATE returns the author's name),
 and these functions put them in place. ``cls`` is the schema or the stream payload
@@ -10,12 +10,13 @@ built (a payload is a subclass of its response schema), so both come from one pl
 import uuid
 from typing import Any, Protocol, TypeVar
 
-from quorum.decisions.models import Comment, Membership, Proposal, Vote
+from quorum.decisions.models import Comment, Event, Membership, Proposal, Vote
 from quorum.decisions.schemas import (
     CommentOut,
     DecidedAutomatically,
     DecidedBy,
     DecidedByPerson,
+    EventOut,
     MemberOut,
     MembershipOut,
     PersonOut,
@@ -23,6 +24,7 @@ from quorum.decisions.schemas import (
     VoterOut,
 )
 
+E = TypeVar("E", bound=EventOut)
 P = TypeVar("P", bound=ProposalOut)
 MS = TypeVar("MS", bound=MembershipOut)
 C = TypeVar("C", bound=CommentOut)
@@ -48,6 +50,30 @@ class ProposalRow(Protocol):
 
 def person(user_id: uuid.UUID, display_name: str) -> PersonOut:
     return PersonOut(id=user_id, display_name=display_name)
+
+
+def event(cls: type[E], row: Event, organizer_name: str) -> E:
+    return cls(
+        id=row.id,
+        title=row.title,
+        description=row.description,
+        organizer=person(row.organizer_id, organizer_name),
+        vote_threshold=row.vote_threshold,
+        status=row.status,
+        anonymous_votes=row.anonymous_votes,
+        hidden_tallies=row.hidden_tallies,
+        last_seq=row.last_seq,
+        created_at=row.created_at,
+        closes_at=row.closes_at,
+        closed_at=row.closed_at,
+        outcome=row.outcome,
+        allow_edits_with_votes=row.allow_edits_with_votes,
+    )
+
+
+def event_of(cls: type[E], row: Event) -> E:
+    """From an ``Event`` read with its ``organizer`` loaded (``get_event(people=True)``)."""
+    return event(cls, row, row.organizer.display_name)
 
 
 def decided_by(row: ProposalRow, decider_name: str | None) -> DecidedBy | None:
@@ -91,8 +117,12 @@ def proposal_of(cls: type[P], row: Proposal, *, tally_hidden: bool) -> P:
     return proposal(cls, row, row.author.display_name, decider, tally_hidden=tally_hidden)
 
 
-def membership_of(cls: type[MS], row: Membership) -> MS:
-    """From a ``Membership`` read with its ``user`` loaded."""
+def membership(cls: type[MS], row: Membership, decider_name: str | None) -> MS:
+    """From a ``Membership`` read with its ``user`` loaded; ``decider_name``: the name of
+    whoever decided on it (``decided_by``), if anyone did."""
+    decider = None
+    if row.decided_by is not None and decider_name is not None:
+        decider = person(row.decided_by, decider_name)
     return cls(
         id=row.id,
         event_id=row.event_id,
@@ -102,7 +132,15 @@ def membership_of(cls: type[MS], row: Membership) -> MS:
         status=row.status,
         created_at=row.created_at,
         decided_at=row.decided_at,
+        decided_by=decider,
     )
+
+
+def membership_of(cls: type[MS], row: Membership) -> MS:
+    """From a ``Membership`` read with its ``user`` and (if anyone decided on it) its
+    ``decider`` loaded, or one nobody decided on."""
+    decider = row.decider.display_name if row.decided_by is not None and row.decider else None
+    return membership(cls, row, decider)
 
 
 def member_of(row: Membership) -> MemberOut:

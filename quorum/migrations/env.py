@@ -14,7 +14,7 @@ from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from quorum.db.models import metadata
+from quorum.db.models import compared, metadata
 from quorum.settings import Settings
 
 config = context.config
@@ -39,6 +39,7 @@ def do_run_migrations(connection: Connection) -> None:
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
+        include_name=compared,
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

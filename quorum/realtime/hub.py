@@ -16,25 +16,35 @@ closes those principals' subscribers with the reason ``access_revoked``. Every
 instance's hub fans out every message of its topics (from the broker or the log), so
 each evicts its own subscribers.
 
+A credential that ends (a login session: logged out, revoked) ends the streams opened
+under it: ``end_sessions`` closes the subscribers carrying one of those sessions with
+the reason ``session_ended``. It is not a message of any topic; the broker carries it to
+every instance's hub (quorum/realtime/broker.py).
+
+A topic's first subscriber on this instance makes the hub read where the topic's log
+stands (its first catch-up); only entries after that are fanned out. ``ready()`` waits
+for it, so that a stream reads its start after it and misses nothing live.
+
 ``run()`` holds the hub's tasks (its two clocks and every catch-up) in one task group,
 until it is cancelled.
 """
 
 import asyncio
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
 
 import structlog
 
 from quorum.realtime import metrics
 from quorum.realtime.abort import Abort
-from quorum.realtime.message import Message, Project, as_is
+from quorum.realtime.message import Message, Project, Topic, as_is
 from quorum.realtime.subscriber import Subscriber
 
 log = structlog.get_logger(__name__)
 CATCH_UP_PAGE = 500
+READY_WITHIN = 5.0  # seconds a new stream waits for its topic's first catch-up at most
 ACCESS_REVOKED = "access_revoked"
+SESSION_ENDED = "session_ended"
 
 Evicts = Callable[[Message], frozenset[str] | None]
 """The principals a message evicts from its topic, or None (most messages)."""
@@ -43,20 +53,21 @@ Evicts = Callable[[Message], frozenset[str] | None]
 class LogSource(Protocol):
     """What the hub and the streams read from the log (``realtime.log.LogReader``)."""
 
-    async def messages(self, topic_id: uuid.UUID, after: int, limit: int) -> Sequence[Message]:
+    async def messages(self, topic_id: Topic, after: int, limit: int) -> Sequence[Message]:
         """Entries with ``seq > after``, oldest first, at most ``limit``."""
 
-    async def bounds(self, topic_id: uuid.UUID) -> tuple[int, int] | None:
+    async def bounds(self, topic_id: Topic) -> tuple[int, int] | None:
         """(first, last) retained ``seq`` of the topic, or None if it has none."""
 
 
 class _Topic:
-    __slots__ = ("id", "subscribers", "last_seq", "syncing", "pending")
+    __slots__ = ("id", "subscribers", "last_seq", "known", "syncing", "pending")
 
-    def __init__(self, topic_id: uuid.UUID) -> None:
+    def __init__(self, topic_id: Topic) -> None:
         self.id = topic_id
         self.subscribers: set[Subscriber] = set()
         self.last_seq = -1  # unknown until the first sync reads it from the log
+        self.known = asyncio.Event()  # set once ``last_seq`` is known
         self.syncing = False
         self.pending: list[Message] = []
 
@@ -74,11 +85,11 @@ class Hub:
     ) -> None:
         self._log = log
         self.project = project  # what each audience receives of a message (streams use it too)
-        self._evicts = evicts
+        self.evicts = evicts  # whom a message evicts (streams apply it to what they replay)
         self._queue_limit = queue_limit
         self._poll_interval = poll_interval
         self._heartbeat_interval = heartbeat_interval
-        self._topics: dict[uuid.UUID, _Topic] = {}
+        self._topics: dict[Topic, _Topic] = {}
         self._tasks: asyncio.TaskGroup | None = None  # while running: where catch-ups go
         self._ending = False
 
@@ -101,6 +112,7 @@ class Hub:
         """Close every subscriber, and every later one at once: the process is going away."""
         self._ending = True
         for topic in self._topics.values():
+            topic.known.set()  # a stream still starting waits no longer (``ready``)
             for sub in topic.subscribers:
                 sub.close("shutdown")
 
@@ -113,24 +125,53 @@ class Hub:
 
     def subscribe(
         self,
-        topic_id: uuid.UUID,
+        topic_id: Topic,
         abort: Abort | None = None,
         audience: str = "",
         *,
         principal: str | None = None,
+        session: str | None = None,
     ) -> Subscriber:
         """A new subscriber to ``topic_id``, receiving what ``project`` makes of each
         message for ``audience``; ``abort`` resets its connection if it is dropped as a
-        slow consumer; ``principal`` is whom ``evicts`` may name."""
+        slow consumer; ``principal`` is whom ``evicts`` may name, ``session`` what
+        ``end_sessions`` may."""
         topic = self._topics.get(topic_id)
         if topic is None:
             topic = self._topics[topic_id] = _Topic(topic_id)
             self._sync(topic)
-        sub = Subscriber(topic_id, self._queue_limit, abort, audience, principal=principal)
+        sub = Subscriber(
+            topic_id, self._queue_limit, abort, audience, principal=principal, session=session
+        )
         topic.subscribers.add(sub)
         if self._ending:
             sub.close("shutdown")
         return sub
+
+    async def ready(self, topic_id: Topic) -> None:
+        """Wait (``READY_WITHIN`` at most) until the hub knows where ``topic_id``'s log
+        stands: from then on every later entry is fanned out to its subscribers. A start
+        read before it could be older than that position, and the entries in between
+        would reach the stream only with the next live one. Returns at once for a known
+        topic, and when the hub does not run (nothing is fanned out then anyway)."""
+        topic = self._topics.get(topic_id)
+        if topic is None or topic.known.is_set() or self._tasks is None:
+            return
+        try:
+            async with asyncio.timeout(READY_WITHIN):
+                await topic.known.wait()
+        except TimeoutError:  # the log is unreachable: the start's own read will say so
+            return
+
+    def end_sessions(self, sessions: Collection[str]) -> None:
+        """Close every subscriber opened under one of ``sessions`` (reason
+        ``session_ended``), whatever its topic: the credential is gone."""
+        if not sessions:
+            return
+        for topic in self._topics.values():
+            for sub in topic.subscribers:
+                if sub.session is not None and sub.session in sessions:
+                    sub.close(SESSION_ENDED)
 
     def unsubscribe(self, sub: Subscriber) -> None:
         topic = self._topics.get(sub.topic)
@@ -172,8 +213,8 @@ class Hub:
                 dropped += 1
         if dropped:
             metrics.SLOW_CONSUMERS.inc(dropped)
-        if self._evicts is not None:
-            self._evict(topic, self._evicts(message))
+        if self.evicts is not None:
+            self._evict(topic, self.evicts(message))
 
     def _evict(self, topic: _Topic, evicted: frozenset[str] | None) -> None:
         """Close the subscribers of the ``evicted`` principals; the message that evicts
@@ -206,6 +247,7 @@ class Hub:
             if topic.last_seq < 0:
                 bounds = await self._log.bounds(topic.id)
                 topic.last_seq = 0 if bounds is None else bounds[1]
+                topic.known.set()
             while True:
                 page = await self._log.messages(topic.id, topic.last_seq, CATCH_UP_PAGE)
                 for message in page:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ColumnElement,
+    MetaData,
     Row,
     Select,
     String,
@@ -38,10 +39,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.types import TypeEngine
 
 from quorum.db.base import Base, UTCDateTime, utcnow
 from quorum.db.uow import read_only, stage
-from quorum.realtime.message import Entry, Message
+from quorum.realtime.message import Entry, Message, Topic
 
 TYPE_MAX = 64
 
@@ -64,18 +66,36 @@ class LogEntry(Base):
 LOG_TABLE = cast(Table, LogEntry.__table__)
 
 
+def log_table(metadata: MetaData, name: str, topic_type: TypeEngine[Any]) -> Table:
+    """A log table of another application, in its own ``metadata`` (and migrations),
+    with the columns of Quorum's ``event_log``; ``topic_type``: its topic keys' column
+    type (``BigInteger`` for integer topics). Give it to the ``Counter`` that numbers
+    its entries and to ``create_realtime``."""
+    return Table(
+        name,
+        metadata,
+        Column("topic_id", topic_type, primary_key=True),
+        Column("seq", BigInteger, primary_key=True, autoincrement=False),
+        Column("type", String(TYPE_MAX), nullable=False),
+        Column("data", JSON().with_variant(JSONB(), "postgresql"), nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+    )
+
+
 @dataclass(frozen=True, eq=False)  # compared (and cached) by identity: columns overload ==
 class Counter:
     """Where a topic's entries get their numbers: the row of ``table`` whose ``key`` is
     the topic, its ``seq`` column holding the last number given. With a ``guard``, only
     while the guard holds (else nothing is written). ``returning``: more columns of the
-    row to read under its lock, returned after the new ``seq``."""
+    row to read under its lock, returned after the new ``seq``. ``log``: the table the
+    entries go to (Quorum's ``event_log``, or one made by ``log_table``)."""
 
     table: Table
     key: Column[Any]
     seq: Column[Any]
     guard: ColumnElement[bool] | None = None
     returning: tuple[Column[Any], ...] = ()
+    log: Table = LOG_TABLE
 
     def __post_init__(self) -> None:
         if any(c.table is not self.table for c in (self.key, self.seq, *self.returning)):
@@ -84,7 +104,7 @@ class Counter:
 
 async def append(
     session: AsyncSession,
-    topic_id: uuid.UUID,
+    topic_id: Topic,
     entries: Sequence[tuple[str, dict[str, Any]]],
     counter: Counter,
 ) -> Row[Any] | None:
@@ -118,7 +138,7 @@ async def append(
             {"topic_id": topic_id, "seq": e.seq, "type": e.type, "data": e.data, "created_at": now}
             for e in numbered
         ]
-        await connection.execute(insert(LOG_TABLE), rows)
+        await connection.execute(insert(counter.log), rows)
     stage(session, numbered)
     return row
 
@@ -144,7 +164,7 @@ def _counted_insert(counter: Counter, n: int) -> Select[Any]:
     completion."""
     numbers = _count(counter).cte("counter")
     last_seq = numbers.c[counter.seq.name]
-    log = LOG_TABLE
+    log = counter.log
     rows = [
         select(
             bindparam("topic", type_=log.c.topic_id.type),
@@ -174,26 +194,47 @@ async def read(
     return (await session.scalars(query)).all()
 
 
+async def read_before(
+    session: AsyncSession, topic_id: uuid.UUID, before: int | None, limit: int
+) -> Sequence[LogEntry]:
+    """Entries with ``seq < before`` (every entry if None), newest first: a timeline read
+    backwards. Entries appended meanwhile are newer than any ``before`` a reader holds,
+    so its pages neither skip nor repeat one."""
+    query = select(LogEntry).where(LogEntry.topic_id == topic_id)
+    if before is not None:
+        query = query.where(LogEntry.seq < before)
+    query = query.order_by(LogEntry.seq.desc()).limit(limit)
+    return (await session.scalars(query)).all()
+
+
 class LogReader:
-    """Short read-only transactions on the log, for the hub and the transports."""
+    """Short read-only transactions on a log table (``table``: Quorum's ``event_log``
+    unless told), for the hub and the transports."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], table: Table = LOG_TABLE
+    ) -> None:
         self._sessionmaker = sessionmaker
+        self._table = table
 
-    async def messages(self, topic_id: uuid.UUID, after: int, limit: int) -> list[Message]:
+    async def messages(self, topic_id: Topic, after: int, limit: int) -> list[Message]:
+        c = self._table.c
+        query = (
+            select(c.topic_id, c.seq, c.type, c.data, c.created_at)
+            .where(c.topic_id == topic_id, c.seq > after)
+            .order_by(c.seq)
+            .limit(limit)
+        )
         async with read_only(self._sessionmaker) as session:
-            return [entry.message() for entry in await read(session, topic_id, after, limit)]
+            rows = (await session.execute(query)).all()
+        return [Message.build(r[0], r[1], r[2], r[3], r[4].timestamp()) for r in rows]
 
-    async def bounds(self, topic_id: uuid.UUID) -> tuple[int, int] | None:
+    async def bounds(self, topic_id: Topic) -> tuple[int, int] | None:
         """(first, last) retained seq of the topic, or None if it has no entries."""
+        c = self._table.c
+        query = select(func.min(c.seq), func.max(c.seq)).where(c.topic_id == topic_id)
         async with read_only(self._sessionmaker) as session:
-            row = (
-                await session.execute(
-                    select(func.min(LogEntry.seq), func.max(LogEntry.seq)).where(
-                        LogEntry.topic_id == topic_id
-                    )
-                )
-            ).one()
+            row = (await session.execute(query)).one()
         return None if row[0] is None else (int(row[0]), int(row[1]))
 
 

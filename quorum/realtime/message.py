@@ -16,10 +16,15 @@ from typing import Any
 
 import orjson
 
+Topic = uuid.UUID | int
+"""What a stream follows: a UUID (a Quorum event) or an integer (another application's
+row, such as a store). The log's ``topic_id`` column has the application's type; the
+Redis broker tags the key on the wire so both kinds travel the same way."""
+
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    topic: uuid.UUID
+    topic: Topic
     seq: int
     type: str
     data: dict[str, Any]
@@ -27,7 +32,7 @@ class Entry:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    topic: uuid.UUID
+    topic: Topic
     seq: int
     type: str
     body: bytes  # the JSON envelope
@@ -37,14 +42,14 @@ class Message:
 
     @classmethod
     def from_body(
-        cls, topic: uuid.UUID, seq: int, type_: str, body: bytes, committed_at: float = 0.0
+        cls, topic: Topic, seq: int, type_: str, body: bytes, committed_at: float = 0.0
     ) -> "Message":
         frame = b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, type_.encode(), body)
         return cls(topic, seq, type_, body, body.decode(), frame, committed_at)
 
     @classmethod
     def build(
-        cls, topic: uuid.UUID, seq: int, type_: str, data: Any, t: float, *, live: bool = False
+        cls, topic: Topic, seq: int, type_: str, data: Any, t: float, *, live: bool = False
     ) -> "Message":
         """``t``: when the change committed. ``live``: just committed, so its delivery
         latency is worth measuring (not a replay from the log, not a snapshot)."""
@@ -52,7 +57,7 @@ class Message:
         return cls.from_body(topic, seq, type_, body, t if live else 0.0)
 
     @classmethod
-    def parse(cls, topic: uuid.UUID, body: bytes) -> "Message":
+    def parse(cls, topic: Topic, body: bytes) -> "Message":
         head = orjson.loads(body)
         return cls.from_body(topic, int(head["seq"]), str(head["type"]), body, float(head["t"]))
 

@@ -12,13 +12,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from quorum.realtime.broker import Broker, MemoryBroker, RedisBroker
+from quorum.realtime.broker import CHANNEL, Broker, MemoryBroker, RedisBroker
 from quorum.realtime.hub import Evicts, Hub
-from quorum.realtime.log import LogReader
+from quorum.realtime.log import LOG_TABLE, LogReader
 from quorum.realtime.message import Entry, Message, Project, as_is
-from quorum.realtime.stream import IsFinal, Snapshot, Streams, never_final
+from quorum.realtime.stream import Admit, IsFinal, Snapshot, Streams, never_final
 from quorum.settings import Settings
 
 
@@ -42,6 +43,11 @@ class Realtime:
             [Message.build(e.topic, e.seq, e.type, e.data, t, live=True) for e in entries]
         )
 
+    async def end_sessions(self, sessions: Sequence[str]) -> None:
+        """The streams opened under ``sessions`` end, on every instance (call it once the
+        sessions' end has committed)."""
+        await self.broker.end_sessions(sessions)
+
 
 def create_realtime(
     settings: Settings,
@@ -50,12 +56,18 @@ def create_realtime(
     project: Project = as_is,
     is_final: IsFinal = never_final,
     evicts: Evicts | None = None,
+    admit: Admit | None = None,
+    *,
+    log: Table = LOG_TABLE,
+    channel: str = CHANNEL,
 ) -> Realtime:
-    """``snapshot``, ``project``, ``is_final`` and ``evicts`` are the application's: a
-    topic's full state, what each audience of subscribers receives of a message
-    (``message.Project``), which message is a topic's last, and whom a message takes the
-    topic's streams from."""
-    reader = LogReader(sessionmaker)
+    """``snapshot``, ``project``, ``is_final``, ``evicts`` and ``admit`` are the
+    application's: a topic's full state, what each audience of subscribers receives of a
+    message (``message.Project``), which message is a topic's last, whom a message takes
+    the topic's streams from, and who may read a topic (``stream.Admit``). Another
+    application than Quorum gives its own ``log`` table (``log.log_table``) and its own
+    Redis ``channel``."""
+    reader = LogReader(sessionmaker, log)
     hub = Hub(
         reader,
         queue_limit=settings.stream_queue_limit,
@@ -65,6 +77,9 @@ def create_realtime(
         evicts=evicts,
     )
     broker: Broker = (
-        RedisBroker(hub, settings.redis_url) if settings.redis_url else MemoryBroker(hub)
+        RedisBroker(hub, settings.redis_url, channel=channel)
+        if settings.redis_url
+        else MemoryBroker(hub)
     )
-    return Realtime(hub, broker, Streams(hub, reader, snapshot, settings.sse_retry_ms, is_final))
+    streams = Streams(hub, reader, snapshot, settings.sse_retry_ms, is_final, admit)
+    return Realtime(hub, broker, streams)

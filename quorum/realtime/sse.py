@@ -11,7 +11,6 @@ figures.
 """
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 
 from starlette.background import BackgroundTask
@@ -20,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from quorum.realtime import metrics
 from quorum.realtime.abort import abort_of
-from quorum.realtime.message import HEARTBEAT, Message
+from quorum.realtime.message import HEARTBEAT, Message, Topic
 from quorum.realtime.stream import Streams, StreamSession
 from quorum.realtime.subscriber import Subscriber
 
@@ -58,11 +57,12 @@ class EventStreamResponse(Response):
     def __init__(
         self,
         streams: Streams,
-        topic_id: uuid.UUID,
+        topic_id: Topic,
         resume_from: int | None,
         audience: str = "",
         *,
         principal: str | None = None,
+        session: str | None = None,
     ) -> None:
         super().__init__(status_code=200)
         self.streams = streams
@@ -70,6 +70,7 @@ class EventStreamResponse(Response):
         self.resume_from = resume_from
         self.audience = audience
         self.principal = principal  # whom the hub's ``evicts`` may name
+        self.session = session  # what the hub's ``end_sessions`` may name
         self.background: BackgroundTask | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -82,6 +83,7 @@ class EventStreamResponse(Response):
                 abort_of(scope),
                 self.audience,
                 principal=self.principal,
+                session=self.session,
             ) as session:
                 async with asyncio.TaskGroup() as tasks:
                     watcher = tasks.create_task(_watch_disconnect(receive, session.subscriber))

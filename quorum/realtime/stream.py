@@ -13,23 +13,33 @@ The subscriber is registered with the hub *before* the start is read, so nothing
 committed in between can fall through: live messages wait in the queue, and those the
 start already covered are skipped by ``seq``. If the queue ever shows a gap, the
 missing entries are read from the log before going on.
+
+Access is the application's to grant (``Streams.admit``): it is asked once the
+subscriber is registered and the start has been read, before anything is written. A
+loss of access committed before that answer is seen by it (nothing is written, the
+stream ends ``access_revoked``); one committed after it has a later ``seq`` than the
+start, so it reaches the subscriber as a message the hub's ``evicts`` names. The
+session applies ``evicts`` to what it reads from the log itself as well.
 """
 
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from quorum.realtime import metrics
 from quorum.realtime.abort import Abort
-from quorum.realtime.hub import Hub, LogSource
-from quorum.realtime.message import Message
+from quorum.realtime.hub import ACCESS_REVOKED, Hub, LogSource
+from quorum.realtime.message import Message, Topic
 
 REPLAY_PAGE = 500
-Snapshot = Callable[[uuid.UUID], Awaitable[Message]]
+# Called with a topic of the application's one kind (a UUID, or an int): typed Any so that
+# a function of either kind fits (a Callable's parameter cannot be narrowed).
+Snapshot = Callable[[Any], Awaitable[Message]]
 IsFinal = Callable[[Message], bool]
+Admit = Callable[[Any, str | None, str | None], Awaitable[bool]]
+"""May a stream of (topic, principal, session) start? Asked after the start is read."""
 TOPIC_ENDED = "topic_ended"  # the close reason after a final message
 
 
@@ -49,13 +59,16 @@ class Streams:
     """What a stream needs from the process: the hub, the log, and the domain's snapshot
     of a topic (registered by the application, not imported). ``is_final`` says which
     message is a topic's last (the application's to say: for Quorum, a deleted event):
-    a stream sends it, then ends with the close reason ``topic_ended``."""
+    a stream sends it, then ends with the close reason ``topic_ended``. ``admit`` (the
+    application's too) says whether a principal, under a session, may read the topic,
+    asked in the stream itself after it subscribed: see the module's docstring."""
 
     hub: Hub
     log: LogSource
     snapshot: Snapshot
     retry_ms: int
     is_final: IsFinal = never_final
+    admit: Admit | None = None
 
 
 class StreamSession:
@@ -66,19 +79,23 @@ class StreamSession:
     def __init__(
         self,
         streams: Streams,
-        topic_id: uuid.UUID,
+        topic_id: Topic,
         abort: Abort | None = None,
         audience: str = "",
         *,
         principal: str | None = None,
+        session: str | None = None,
     ) -> None:
         self._streams = streams
         self.topic_id = topic_id
         self.audience = audience
         self._project = streams.hub.project
-        self.subscriber = streams.hub.subscribe(topic_id, abort, audience, principal=principal)
+        self.subscriber = streams.hub.subscribe(
+            topic_id, abort, audience, principal=principal, session=session
+        )
         self.sent_seq = 0  # highest seq written to the client: anything at or below is skipped
         self.ended = False  # a final message was written: nothing can follow it
+        self.end_reason = TOPIC_ENDED  # why, then: the topic ended, or access was lost
 
     def __enter__(self) -> "StreamSession":
         return self
@@ -106,21 +123,37 @@ class StreamSession:
             elif not batch:
                 await transport.heartbeat()
         if self.ended:
-            sub.close(TOPIC_ENDED)
+            sub.close(self.end_reason)
         return sub.close_reason
 
     async def _start(self, transport: Transport, resume_from: int | None) -> None:
+        """Read the start, ask ``admit``, then write it (or nothing, if refused)."""
+        await self._streams.hub.ready(self.topic_id)
         if resume_from is not None and _covered(
             resume_from, await self._streams.log.bounds(self.topic_id)
         ):
-            self.sent_seq = resume_from
-            await self._replay(transport)
+            page = await self._streams.log.messages(self.topic_id, resume_from, REPLAY_PAGE)
+            if await self._admitted():
+                self.sent_seq = resume_from
+                await self._replay(transport, page)
         else:
-            await self._snapshot(transport)
+            snapshot = await self._streams.snapshot(self.topic_id)
+            if await self._admitted():
+                await self._snapshot(transport, snapshot)
 
-    async def _snapshot(self, transport: Transport) -> None:
+    async def _admitted(self) -> bool:
+        admit, sub = self._streams.admit, self.subscriber
+        if admit is None or await admit(self.topic_id, sub.principal, sub.session):
+            return True
+        # Nothing more is written, not even what the hub queued meanwhile (it may have
+        # evicted the subscriber already, keeping the removal queued for it).
+        self.ended, self.end_reason = True, ACCESS_REVOKED
+        return False
+
+    async def _snapshot(self, transport: Transport, snapshot: Message | None = None) -> None:
         """The full state; then only entries after both it and anything sent before it."""
-        snapshot = await self._streams.snapshot(self.topic_id)
+        if snapshot is None:
+            snapshot = await self._streams.snapshot(self.topic_id)
         # A snapshot reflects every committed entry, so it is never behind what was sent;
         # max() keeps ``sent_seq`` from going back (an entry sent twice) whatever happens.
         self.sent_seq = max(self.sent_seq, snapshot.seq)
@@ -133,9 +166,13 @@ class StreamSession:
         if mine:
             await transport.write(mine)
 
-    async def _replay(self, transport: Transport) -> None:
+    async def _replay(self, transport: Transport, first: Sequence[Message] | None = None) -> None:
+        """Every entry after ``sent_seq`` from the log (``first``: its first page, read)."""
         while True:
-            page = await self._streams.log.messages(self.topic_id, self.sent_seq, REPLAY_PAGE)
+            if first is None:
+                page = await self._streams.log.messages(self.topic_id, self.sent_seq, REPLAY_PAGE)
+            else:
+                page, first = first, None
             page = self._up_to_final(page)
             if page:
                 await self._write(transport, page)
@@ -146,10 +183,23 @@ class StreamSession:
     def _up_to_final(self, messages: Sequence[Message]) -> list[Message]:
         """``messages`` up to and including a final one (then the stream has ended)."""
         for i, message in enumerate(messages):
-            if self._streams.is_final(message):
-                self.ended = True
+            if self._ends_here(message):
                 return list(messages[: i + 1])
         return list(messages)
+
+    def _ends_here(self, message: Message) -> bool:
+        """Is ``message`` this stream's last: the topic's final one, or one that evicts its
+        principal? (The hub evicts on fan-out; a replay from the log comes here.)"""
+        if self._streams.is_final(message):
+            self.ended, self.end_reason = True, TOPIC_ENDED
+            return True
+        evicts, principal = self._streams.hub.evicts, self.subscriber.principal
+        if evicts is not None and principal is not None:
+            evicted = evicts(message)
+            if evicted and principal in evicted:
+                self.ended, self.end_reason = True, ACCESS_REVOKED
+                return True
+        return False
 
     async def _in_order(self, transport: Transport, batch: list[Message]) -> list[Message]:
         """The messages of ``batch`` not yet sent, after filling any gap from the log."""
@@ -168,8 +218,7 @@ class StreamSession:
                     continue
             fresh.append(message)
             self.sent_seq = message.seq
-            if self._streams.is_final(message):
-                self.ended = True
+            if self._ends_here(message):
                 break
         return fresh
 

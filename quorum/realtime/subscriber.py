@@ -7,15 +7,16 @@ once (``abort``): its client resumes from the log with Last-Event-ID.
 
 A subscriber may carry a ``principal``: who the connection acts for (the application
 says what it is: a user id). The hub closes the subscribers of a principal that a
-message evicts, after queueing that message, which is still written (``drain``).
+message evicts, after queueing that message, which is still written (``drain``). It may
+also carry a ``session``: the credential the connection was opened under (a login
+session), which ``Hub.end_sessions`` ends wherever it is used.
 """
 
 import asyncio
-import uuid
 from collections import deque
 
 from quorum.realtime.abort import Abort
-from quorum.realtime.message import Message
+from quorum.realtime.message import Message, Topic
 
 
 class Subscriber:
@@ -23,6 +24,7 @@ class Subscriber:
         "topic",
         "audience",
         "principal",
+        "session",
         "limit",
         "closed",
         "close_reason",
@@ -36,18 +38,20 @@ class Subscriber:
 
     def __init__(
         self,
-        topic: uuid.UUID,
+        topic: Topic,
         limit: int,
         abort: Abort | None = None,
         audience: str = "",
         *,
         principal: str | None = None,
+        session: str | None = None,
     ) -> None:
         self.topic = topic
         # Who this connection is, as far as what it may see goes (the application names
         # audiences, for example "admin" and "member"): see ``message.Project``.
         self.audience = audience
         self.principal = principal  # whom the hub's ``evicts`` may name
+        self.session = session  # what ``Hub.end_sessions`` may name
         self.limit = limit
         self.closed = False
         self.close_reason = ""

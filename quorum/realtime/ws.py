@@ -8,7 +8,6 @@ the client's state. No entry is ever sent twice on one connection.
 """
 
 import asyncio
-import uuid
 from collections.abc import Sequence
 
 import orjson
@@ -16,7 +15,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from quorum.realtime import metrics
 from quorum.realtime.abort import abort_of
-from quorum.realtime.message import Message
+from quorum.realtime.hub import ACCESS_REVOKED, SESSION_ENDED
+from quorum.realtime.message import Message, Topic
 from quorum.realtime.stream import TOPIC_ENDED, Streams, StreamSession
 from quorum.realtime.subscriber import Subscriber
 
@@ -27,7 +27,8 @@ CLOSE_CODES = {
     "bad_client_frame": 1008,  # policy violation: text that is not a resume request
     "binary_frame": 1003,  # unsupported data: the protocol is JSON text frames
     TOPIC_ENDED: 1000,  # normal closure: the topic's final message was sent
-    "access_revoked": 4403,  # the application's 403: the principal lost access (hub.py)
+    ACCESS_REVOKED: 4403,  # the application's 403: the principal lost access (hub.py)
+    SESSION_ENDED: 4401,  # the application's 401: the stream's login session ended (hub.py)
 }
 
 
@@ -83,23 +84,27 @@ def _resume_request(text: str) -> int | None:
 async def serve(
     websocket: WebSocket,
     streams: Streams,
-    topic_id: uuid.UUID,
+    topic_id: Topic,
     resume_from: int | None,
     audience: str = "",
     *,
     principal: str | None = None,
+    session: str | None = None,
 ) -> None:
     """Stream to ``websocket`` while a second task reads what the client sends;
-    ``principal``: whom the hub's ``evicts`` may name."""
+    ``principal``: whom the hub's ``evicts`` may name; ``session``: what its
+    ``end_sessions`` may."""
     await websocket.accept()
     gauge = metrics.CONNECTIONS.labels("ws")
     gauge.inc()
     try:
         abort = abort_of(websocket.scope)
-        with StreamSession(streams, topic_id, abort, audience, principal=principal) as session:
+        with StreamSession(
+            streams, topic_id, abort, audience, principal=principal, session=session
+        ) as stream:
             async with asyncio.TaskGroup() as tasks:
-                reader = tasks.create_task(_read_client(websocket, session.subscriber))
-                await _stream(websocket, session, resume_from)
+                reader = tasks.create_task(_read_client(websocket, stream.subscriber))
+                await _stream(websocket, stream, resume_from)
                 reader.cancel()  # the stream is over: nothing more to read
     finally:
         gauge.dec()

@@ -1,14 +1,18 @@
 """Eviction in-process: a message that ``evicts`` principals reaches every subscriber,
 then ends the evicted principals' streams (``access_revoked``) and no one else's, whether
-it came from the broker or from a catch-up of the log; a stream writes it before it ends."""
+it came from the broker or from a catch-up of the log; a stream writes it before it ends.
+A stream asks ``admit`` once subscribed; an ended session closes its streams."""
 
 import asyncio
+import uuid
+from dataclasses import replace
 
 import orjson
 
-from quorum.realtime.hub import ACCESS_REVOKED
+from quorum.realtime.broker import MemoryBroker
+from quorum.realtime.hub import ACCESS_REVOKED, SESSION_ENDED
 from quorum.realtime.message import Message
-from quorum.realtime.stream import StreamSession
+from quorum.realtime.stream import Admit, StreamSession
 from quorum.realtime.subscriber import Subscriber
 from tests.unit.fakes import (
     TOPIC,
@@ -129,3 +133,87 @@ async def test_a_drained_close_keeps_what_is_queued_and_takes_nothing_more() -> 
     batch = await sub.wait()
     assert batch is not None and [m.seq for m in batch] == [1]
     assert await sub.wait() is None
+
+
+# -- admission after subscribing, and ended sessions ------------------------------------
+
+
+def admitting(answers: list[bool], log: FakeLog, removal_at: int | None = None) -> Admit:
+    """An ``admit`` that answers from ``answers``; ``removal_at``: bob is removed (the
+    entry written to the log) just before it answers, as a racing removal would be."""
+
+    async def admit(topic: uuid.UUID, principal: str | None, session: str | None) -> bool:
+        if removal_at is not None:
+            log.entries.setdefault(topic, []).append(removal(removal_at, "bob"))
+            return False
+        return answers.pop(0)
+
+    return admit
+
+
+async def test_a_stream_refused_by_admit_writes_nothing_even_what_was_queued() -> None:
+    """The removal committed after the route's check and before the stream's: the hub may
+    already have queued it for the new subscriber (and evicted it); nothing is written."""
+    log = FakeLog()
+    log.write(1)
+    async with running(make_hub(log, evicts=evicts)) as hub:
+        streams = replace(make_streams(hub, log), admit=admitting([], log, removal_at=2))
+        transport = FakeTransport()
+        with StreamSession(streams, TOPIC, principal="bob", session="s1") as session:
+            hub.deliver(removal(2, "bob"))
+            assert await asyncio.wait_for(session.run(transport, None), 1) == ACCESS_REVOKED
+        assert transport.writes == []
+
+
+async def test_admit_is_asked_after_subscribing_with_the_principal_and_session() -> None:
+    log = FakeLog()
+    asked: list[tuple[str | None, str | None, int]] = []
+    async with running(make_hub(log, evicts=evicts)) as hub:
+
+        async def admit(topic: uuid.UUID, principal: str | None, session: str | None) -> bool:
+            asked.append((principal, session, len(hub._topics[topic].subscribers)))
+            return True
+
+        streams = replace(make_streams(hub, log), admit=admit)
+        transport = FakeTransport()
+        with StreamSession(streams, TOPIC, principal="bob", session="s1") as session:
+            run = asyncio.ensure_future(session.run(transport, None))
+            await until(lambda: transport.types() == ["snapshot"])
+            session.subscriber.close("disconnected")
+            await asyncio.wait_for(run, 1)
+    assert asked == [("bob", "s1", 1)]
+
+
+async def test_a_replay_that_holds_the_removal_ends_the_stream_there() -> None:
+    log = FakeLog()
+    log.write(1)
+    log.entries[TOPIC].append(removal(2, "bob"))
+    log.write(3)
+    async with running(make_hub(log, evicts=evicts)) as hub:
+        transport = FakeTransport()
+        with StreamSession(make_streams(hub, log), TOPIC, principal="bob") as session:
+            assert await asyncio.wait_for(session.run(transport, 0), 1) == ACCESS_REVOKED
+        assert transport.seqs() == [1, 2]
+
+
+async def test_ending_a_session_closes_its_streams_on_every_topic_and_no_other() -> None:
+    other_topic = uuid.uuid4()
+    async with running(make_hub(FakeLog(), evicts=evicts)) as hub:
+        here = hub.subscribe(TOPIC, principal="bob", session="s1")
+        there = hub.subscribe(other_topic, principal="bob", session="s1")
+        other_device = hub.subscribe(TOPIC, principal="bob", session="s2")
+        anonymous = hub.subscribe(TOPIC)
+        await turns()
+        hub.deliver(msg(1))
+        hub.end_sessions(frozenset({"s1"}))
+        assert await drain(here) is None and await drain(there) is None
+        assert here.close_reason == there.close_reason == SESSION_ENDED
+        assert await drain(other_device) == [1] and await drain(anonymous) == [1]
+        assert not other_device.closed and not anonymous.closed
+
+
+async def test_the_memory_broker_ends_sessions_on_its_hub() -> None:
+    async with running(make_hub(FakeLog())) as hub:
+        sub = hub.subscribe(TOPIC, session="s1")
+        await MemoryBroker(hub).end_sessions(["s1"])
+        assert sub.closed and sub.close_reason == SESSION_ENDED

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from quorum.db.uow import UnitOfWork
+from quorum.db.uow import UnitOfWork, after_commit
 from quorum.realtime import log
 from quorum.realtime.message import Entry
 
@@ -210,3 +210,39 @@ async def test_the_log_reader_reads_after_a_position_and_knows_the_bounds(
 def test_a_counter_refuses_columns_of_another_table() -> None:
     with pytest.raises(ValueError, match="belong to its table"):
         log.Counter(topics, key=log.LOG_TABLE.c.topic_id, seq=topics.c.last_seq)
+
+
+async def test_after_commit_runs_once_committed_and_never_after_a_rollback(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    ran: list[str] = []
+
+    async def note(what: str) -> None:
+        ran.append(what)
+
+    uow = UnitOfWork(sessionmaker)
+    async with uow.transaction() as session:
+        after_commit(session, lambda: note("committed"))
+        assert ran == []  # not before the commit
+    with pytest.raises(RuntimeError):
+        async with uow.transaction() as session:
+            after_commit(session, lambda: note("rolled back"))
+            raise RuntimeError("the change fails")
+    assert ran == ["committed"]
+
+
+async def test_a_failing_after_commit_action_does_not_stop_the_others(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    ran: list[str] = []
+
+    async def fail() -> None:
+        raise RuntimeError("broker away")
+
+    async def note() -> None:
+        ran.append("second")
+
+    async with UnitOfWork(sessionmaker).transaction() as session:
+        after_commit(session, fail)
+        after_commit(session, note)
+    assert ran == ["second"]

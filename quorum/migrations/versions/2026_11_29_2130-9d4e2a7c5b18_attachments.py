@@ -1,7 +1,7 @@
 """Attachments: files on proposals, their bytes in the blob store.
 
 Revision ID: 9d4e2a7c5b18
-Revises: 3b1f5a9c2d7e
+Revises: 5d2a7c9e4b18
 Create Date: 2026-11-29 21:30:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import quorum.db.base
 
 revision: str = "9d4e2a7c5b18"
-down_revision: str | None = "3b1f5a9c2d7e"
+down_revision: str | None = "5d2a7c9e4b18"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Applications built on Quorum's real-time core, as a library user would."""
