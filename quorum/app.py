@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp
@@ -15,6 +17,9 @@ from quorum.api.bodysize import BodySizeLimit
 from quorum.api.health import router as health_router
 from quorum.api.metrics import router as metrics_router
 from quorum.api.request_context import RequestContext
+from quorum.attachments import sweeper
+from quorum.attachments.router import router as attachments_router
+from quorum.attachments.router import upload_router as attachments_upload_router
 from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.metrics import observe_pool
 from quorum.db.retry import wait_for_database
@@ -33,9 +38,11 @@ from quorum.realtime.abort import ConnectionAbort
 from quorum.realtime.setup import create_realtime
 from quorum.settings import Settings, get_settings
 from quorum.shutdown import end_streams_on_signal
+from quorum.storage.store import create_store
 from quorum.web import page
 
 API_PREFIX = "/api/v1"
+attachment_uploads = re.compile(rf"{API_PREFIX}/events/[^/]+/proposals/[^/]+/attachments")
 
 
 class _Quorum(FastAPI):
@@ -76,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.jobs = jobs
         if jobs.in_process:
             await jobs.broker.startup()  # without Redis, jobs run in this process
+        app.state.blobs = create_store(settings)  # attachments (quorum/storage)
         settings.signing_key()  # fail (or create the embedded key) at start, not on first login
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -87,6 +95,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     tasks.create_task(maintenance.run_forever(settings, uow)),
                     tasks.create_task(deadlines.run_forever(settings.deadline_sweep_seconds, uow)),
                     tasks.create_task(jobs.sweep_forever()),
+                    tasks.create_task(
+                        sweeper.run_forever(
+                            app.state.blobs,
+                            sessionmaker,
+                            settings.maintenance_interval_seconds,
+                            timedelta(minutes=settings.orphan_blob_minutes),
+                        )
+                    ),
                 ]
                 if settings.gc_tuning:
                     tune_for_server()
@@ -105,7 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = _Quorum(title="Quorum", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     errors.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Attachment uploads have their own, larger cap, counted as they stream.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt=attachment_uploads)
     guards.install(app, settings)
     app.add_middleware(RequestContext, access_log=settings.access_log)
     app.include_router(health_router)
@@ -114,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(decisions_router, prefix=API_PREFIX)
     app.include_router(invitations_router, prefix=API_PREFIX)
     app.include_router(jobs_router, prefix=API_PREFIX)
+    app.include_router(attachments_upload_router, prefix=API_PREFIX)
+    app.include_router(attachments_router, prefix=API_PREFIX)
     app.include_router(streams_router, prefix=API_PREFIX)
     app.include_router(contract_router)
     app.include_router(metrics_router)

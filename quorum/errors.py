@@ -36,6 +36,14 @@ class Gone(DomainError):
     """The thing named existed but is no longer usable (an expired or revoked link)."""
 
 
+class TooLarge(DomainError):
+    """The content is over a size limit (an attachment, an event's quota)."""
+
+
+class UnsupportedType(DomainError):
+    """The content is of a kind that is not accepted."""
+
+
 class Unavailable(DomainError):
     """A dependency (database, Redis) cannot be reached right now."""
 

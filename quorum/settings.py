@@ -132,6 +132,20 @@ class Settings(BaseSettings):
     max_header_line_bytes: int = Field(default=16_384, ge=256)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=60)
 
+    # Blob store and attachments (quorum/storage, quorum/attachments; docs/operations.md)
+    storage_url: str | None = Field(
+        default=None, description="s3://bucket/prefix; unset: the data dir's blobs/ directory"
+    )
+    storage_endpoint: str | None = None  # S3-compatible endpoint (MinIO, moto); unset: AWS
+    storage_region: str = "us-east-1"
+    storage_access_key_id: str | None = None
+    storage_secret_access_key: str | None = None
+    max_attachment_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    max_event_attachment_bytes: int = Field(default=1024**3, ge=1024, description="per event")
+    orphan_blob_minutes: float = Field(
+        default=30.0, gt=0, description="an object with no row this old is swept"
+    )
+
     auth_rate_limit: str = Field(
         default="20/minute", description="per client IP (and per username) on /auth; 'off'"
     )
@@ -159,6 +173,13 @@ class Settings(BaseSettings):
         if value is not None and (value.lower() in _PLACEHOLDER_SECRETS or len(value) < 32):
             raise ValueError("must be a random string of at least 32 characters")
         return value
+
+    @field_validator("storage_url")
+    @classmethod
+    def _check_storage_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith("s3://"):
+            raise ValueError("must be s3://bucket[/prefix] (unset: the data directory)")
+        return value or None
 
     @field_validator("auth_rate_limit")
     @classmethod

@@ -111,6 +111,15 @@ async def _every_kind_of_change(api: Api, owner: Any, member: Any, event: str) -
     edited = await api.client.patch(comment_url, json={"body": "Agreed!"}, headers=member.auth)
     assert edited.status_code == 200  # comment.updated
     assert (await api.client.delete(comment_url, headers=owner.auth)).status_code == 204
+    attached = await api.client.post(
+        f"{url}/proposals/{proposal}/attachments",
+        params={"filename": "notes.txt"},
+        content=b"Bring a pen.\n",
+        headers=member.auth,
+    )
+    assert attached.status_code == 201  # attachment.added
+    removed = await api.client.delete(attached.json()["url"], headers=member.auth)
+    assert removed.status_code == 204  # attachment.removed
     for voter in (member, owner):  # the second reaches 2: proposal.updated
         assert (await api.client.post(vote, headers=voter.auth)).status_code == 201
     link = await api.client.post(

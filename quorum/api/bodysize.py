@@ -2,8 +2,11 @@
 
 The declared Content-Length is checked before anything is read; a chunked body is
 counted as it arrives and refused as soon as it passes the cap, so an oversized upload
-never sits in memory.
+never sits in memory. Paths matching ``exempt`` (attachment uploads) are left to their
+route, which enforces a cap of its own while it streams.
 """
+
+import re
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -12,12 +15,13 @@ from quorum.api.errors import problem
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, exempt: re.Pattern[str] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (self.exempt and self.exempt.fullmatch(scope["path"])):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")

@@ -37,6 +37,8 @@ _STATUS_BY_KIND: dict[type[errors.DomainError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.Gone: 410,
+    errors.TooLarge: 413,
+    errors.UnsupportedType: 415,
     errors.TooManyRequests: 429,
     errors.Unavailable: 503,
 }

@@ -15,8 +15,14 @@ from quorum.api.ratelimit import AuthLimiter
 from quorum.api.streamcap import StreamCap
 from quorum.settings import Settings
 
-CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"]
-CORS_EXPOSED = ["Retry-After", "Idempotent-Replayed", "Location"]
+CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID", "Range"]
+CORS_EXPOSED = [
+    "Retry-After",
+    "Idempotent-Replayed",
+    "Location",
+    "Content-Disposition",  # attachment downloads
+    "Content-Range",
+]
 CORS_METHODS = ["GET", "POST", "PATCH", "DELETE"]
 
 

@@ -3,6 +3,7 @@ they compare: every object but the trigram search's, which the migrations make p
 backend (quorum/decisions/search.py)."""
 
 from quorum.accounts.models import User
+from quorum.attachments.models import Attachment
 from quorum.db.base import Base
 from quorum.decisions.models import Comment, Event, Membership, Proposal, Vote
 from quorum.decisions.search import compared
@@ -14,6 +15,7 @@ from quorum.realtime.log import LogEntry
 metadata = Base.metadata
 
 __all__ = [
+    "Attachment",
     "Comment",
     "Event",
     "IdempotencyRecord",

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from quorum.attachments.schemas import AttachmentOut
 from quorum.decisions.schemas import CommentOut, EventOut, MembershipOut, PersonOut, ProposalOut
 from quorum.realtime import contract
 from quorum.realtime.message import Message
@@ -160,6 +161,22 @@ class CommentDeleted(CommentOut, Payload):
     TYPE = "comment.deleted"
 
 
+class AttachmentAdded(AttachmentOut, Payload):
+    """A member attached a file to a proposal (its bytes are stored: ``url`` serves them)."""
+
+    TYPE = "attachment.added"
+
+
+class AttachmentRemoved(Payload):
+    """An attachment was deleted by its author or an organizer or admin."""
+
+    TYPE = "attachment.removed"
+    id: uuid.UUID
+    event_id: uuid.UUID
+    proposal_id: uuid.UUID
+    removed_by: PersonOut
+
+
 class EventDeleted(Payload):
     """The organizer deleted the event: its content is gone, and this is its log's last
     entry. Every stream of the event sends it, then ends; the event is 404 from now on."""
@@ -222,6 +239,8 @@ PAYLOADS: tuple[type[Payload], ...] = (
     CommentCreated,
     CommentUpdated,
     CommentDeleted,
+    AttachmentAdded,
+    AttachmentRemoved,
     EventDeleted,
     JobProgress,
     JobCompleted,
