@@ -79,11 +79,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.realtime = realtime
         app.state.sessions_ended = realtime.end_sessions  # ends the streams of ended sessions
         app.state.streams = realtime.streams
-        jobs = create_jobs(settings, uow, realtime.publish_transient)
+        app.state.blobs = create_store(settings)  # attachments, report results (quorum/storage)
+        jobs = create_jobs(settings, uow, realtime.publish_transient, app.state.blobs)
         app.state.jobs = jobs
         if jobs.in_process:
             await jobs.broker.startup()  # without Redis, jobs run in this process
-        app.state.blobs = create_store(settings)  # attachments (quorum/storage)
         settings.signing_key()  # fail (or create the embedded key) at start, not on first login
         try:
             async with asyncio.TaskGroup() as tasks:

@@ -82,6 +82,21 @@ async def _matches_the_api(api: Api, d: Any, text: str) -> None:
     assert "Ship in May: ACCEPTED by the threshold" in text
 
 
+async def test_the_result_is_served_from_the_blob_store(api: Api, backend: Backend) -> None:
+    """The report is an object ``reports/{job}.md`` of the blob store (here the data
+    dir's ``blobs/``), streamed with its length; once it is gone, 404 result_not_found."""
+    d = await decided_event(api)
+    job = await request_report(api.client, d.owner, d.event)
+    assert (await wait_job(api.client, d.owner, job["id"]))["state"] == "done"
+    stored = backend.data_dir / "blobs" / "reports" / f"{job['id']}.md"
+    r = await result(api.client, d.owner, job["id"])
+    assert r.content == stored.read_bytes()
+    assert r.headers["content-length"] == str(stored.stat().st_size)
+    stored.unlink()
+    r = await api.client.get(f"/api/v1/jobs/{job['id']}/result", headers=d.owner.auth)
+    problem(r, 404, "result_not_found")
+
+
 async def test_csv_and_html_reports(api: Api) -> None:
     d = await decided_event(api)
     csv_job = await request_report(api.client, d.member, d.event, "csv")
@@ -159,11 +174,12 @@ async def test_bad_report_and_job_requests(api: Api) -> None:
 async def test_a_job_that_keeps_failing_stops_after_its_attempts_with_the_reason(
     backend: Backend, tmp_path: Path
 ) -> None:
-    """The results directory cannot be made (a file stands where it should be): every
-    attempt fails, and after the last one the job is failed, with ``job.failed`` logged."""
+    """The result cannot be stored (a file stands where the local blob store's
+    ``reports/`` should be): every attempt fails, and after the last one the job is
+    failed, with ``job.failed`` logged."""
     data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    (data_dir / "reports").write_text("in the way")
+    (data_dir / "blobs").mkdir(parents=True)
+    (data_dir / "blobs" / "reports").write_text("in the way")
     env = {"QUORUM_DATA_DIR": str(data_dir), "QUORUM_JOB_MAX_ATTEMPTS": "2",
            "QUORUM_JOB_RESEND_SECONDS": "0.5", "QUORUM_JOB_SWEEP_SECONDS": "0.2"}  # fmt: skip
     server = start_server(backend, tmp_path, **env)
@@ -174,7 +190,7 @@ async def test_a_job_that_keeps_failing_stops_after_its_attempts_with_the_reason
             job = await request_report(client, d.owner, d.event)
             failed = await wait_job(client, d.owner, job["id"])
             assert (failed["state"], failed["attempts"]) == ("failed", 2)
-            assert "reports" in failed["reason"]
+            assert "file store" in failed["reason"]
             problem(await client.get(f"/api/v1/jobs/{job['id']}/result", headers=d.owner.auth),
                     409, "job_not_done")  # fmt: skip
             entries = [e for e in await api.log(d.owner, d.event) if e["type"] == "job.failed"]

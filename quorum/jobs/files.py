@@ -1,36 +1,52 @@
-"""Where a job's result lives: one file per job under ``<data dir>/reports``.
+"""Where a job's result lives: one object per job, ``reports/{job_id}.{ext}``, in the
+blob store (quorum/storage), so that every server can serve what any worker wrote.
 
-Small on purpose (open a writer, find the file): when the blob store (quorum/storage)
-arrives, a ``ResultFiles`` on top of it replaces this one and nothing else changes. A
-result is written aside and renamed into place, so a reader never sees half a file,
-and two attempts of one job that both finish leave one whole file.
+A result is written to a temporary file first (the renderers write text, a page at a
+time) and then put into the store, which is all or nothing: a reader never sees half a
+result, and two attempts of one job that both finish leave one whole object. The put
+happens before the job is recorded as done, so ``job.completed`` means the file is there.
 """
 
-import os
+import asyncio
+import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TextIO
 
+from quorum.storage.store import BlobStore
+
+PREFIX = "reports/"  # the attachments' orphan sweeper lists only ``attachments/``
+READ_BYTES = 1024 * 1024
+
 
 class ResultFiles:
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
 
-    def path(self, job_id: uuid.UUID, extension: str) -> Path:
-        return self.root / f"{job_id}.{extension}"
+    def key(self, job_id: uuid.UUID, extension: str) -> str:
+        return f"{PREFIX}{job_id}.{extension}"
 
-    @contextmanager
-    def writer(self, job_id: uuid.UUID, extension: str) -> Iterator[TextIO]:
-        """A text file to write the result into; it takes its place only if the block
-        ends without an exception."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        final = self.path(job_id, extension)
-        aside = final.with_name(f".{final.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
-        try:
-            with aside.open("w", encoding="utf-8", newline="") as file:
+    @asynccontextmanager
+    async def writer(self, job_id: uuid.UUID, extension: str) -> AsyncIterator[TextIO]:
+        """A text file to write the result into; it is stored only if the block ends
+        without an exception."""
+        with tempfile.TemporaryDirectory(prefix="quorum-report-") as scratch:
+            path = Path(scratch) / f"{job_id}.{extension}"
+            with path.open("w", encoding="utf-8", newline="") as file:
                 yield file
-            aside.replace(final)
-        finally:
-            aside.unlink(missing_ok=True)
+            await self.store.put(self.key(job_id, extension), _read(path))
+
+    async def size(self, job_id: uuid.UUID, extension: str) -> int | None:
+        return await self.store.size(self.key(job_id, extension))
+
+    async def read(self, job_id: uuid.UUID, extension: str) -> AsyncIterator[bytes]:
+        """The result's bytes; ``FileNotFoundError`` if it is not stored."""
+        return await self.store.get(self.key(job_id, extension))
+
+
+async def _read(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as file:
+        while chunk := await asyncio.to_thread(file.read, READ_BYTES):
+            yield chunk

@@ -59,7 +59,7 @@ async def make_report(
     )
     total = await source.proposal_count()
     accepted: list[tuple[uuid.UUID, str]] = []
-    with files.writer(job_id, extension(fmt)) as out:
+    async with files.writer(job_id, extension(fmt)) as out:
         report: Renderer = RENDERERS[fmt](out, show)
         report.start(event)
         done = 0

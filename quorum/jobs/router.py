@@ -5,12 +5,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
-from starlette.responses import FileResponse
+from starlette.responses import StreamingResponse
 
 from quorum.api.deps import CurrentUserId, SessionDep
 from quorum.api.idempotency import IdempotencyDep
 from quorum.api.problems import AUTH, DATABASE, IDEMPOTENT, JSON_BODY, VALIDATION_ERROR, problems
 from quorum.api.routing import TransactionalRoute
+from quorum.attachments.problems import STORAGE_UNAVAILABLE
 from quorum.decisions import rules
 from quorum.decisions.access import EventMember
 from quorum.decisions.problems import MEMBER
@@ -76,16 +77,25 @@ async def get_job(job: MyJob) -> JobOut:
 
 @router.get(
     "/jobs/{job_id}/result",
-    response_class=FileResponse,
-    responses=problems(JOB, JOB_NOT_DONE, RESULT_NOT_FOUND),
+    response_class=StreamingResponse,
+    responses=problems(JOB, JOB_NOT_DONE, RESULT_NOT_FOUND, STORAGE_UNAVAILABLE),
 )
-async def get_result(job: MyJob, jobs: JobsDep) -> FileResponse:
-    """The job's file, streamed (a report: Markdown, CSV or a self-contained HTML page)."""
+async def get_result(job: MyJob, jobs: JobsDep) -> StreamingResponse:
+    """The job's file, streamed from the blob store (a report: Markdown, CSV or a
+    self-contained HTML page)."""
     if job.state != JobState.DONE:
         raise Conflict("job_not_done", f"The job is {job.state}: its result is not ready.")
     fmt = str(job.params["format"])
-    path = jobs.files.path(job.id, report.extension(fmt))
-    if not path.is_file():
-        raise NotFound("result_not_found", "The job's result is no longer stored.")
-    filename = f"report-{job.event_id}.{report.extension(fmt)}"
-    return FileResponse(path, media_type=report.media_type(fmt), filename=filename)
+    ext = report.extension(fmt)
+    size = await jobs.files.size(job.id, ext)
+    try:
+        if size is None:
+            raise FileNotFoundError
+        chunks = await jobs.files.read(job.id, ext)
+    except FileNotFoundError:
+        raise NotFound("result_not_found", "The job's result is no longer stored.") from None
+    headers = {
+        "Content-Length": str(size),
+        "Content-Disposition": f'attachment; filename="report-{job.event_id}.{ext}"',
+    }
+    return StreamingResponse(chunks, headers=headers, media_type=report.media_type(fmt))

@@ -24,6 +24,7 @@ from quorum.jobs.files import ResultFiles
 from quorum.jobs.models import JobState
 from quorum.jobs.runner import PublishTransient, Runner
 from quorum.settings import Settings
+from quorum.storage.store import BlobStore
 
 log = structlog.get_logger(__name__)
 SWEEP_BATCH = 100
@@ -74,6 +75,9 @@ class Jobs:
             await self.send(job_id)
 
 
-def create_jobs(settings: Settings, uow: UnitOfWork, publish_transient: PublishTransient) -> Jobs:
-    runner = Runner(settings, uow, publish_transient, ResultFiles(settings.data_dir / "reports"))
+def create_jobs(
+    settings: Settings, uow: UnitOfWork, publish_transient: PublishTransient, blobs: BlobStore
+) -> Jobs:
+    """``blobs``: where results go (the server's ``app.state.blobs``, a worker's own)."""
+    runner = Runner(settings, uow, publish_transient, ResultFiles(blobs))
     return Jobs(settings, uow, brokers.create_broker(settings, runner.run), runner)

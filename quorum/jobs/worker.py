@@ -21,6 +21,7 @@ from quorum.decisions.snapshot import snapshot_reader
 from quorum.jobs.setup import create_jobs
 from quorum.realtime.setup import create_realtime
 from quorum.settings import Settings
+from quorum.storage.store import create_store
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +39,7 @@ async def run_worker(settings: Settings, concurrency: int) -> None:
         evicts=eviction.evicts,
     )
     jobs = create_jobs(settings, UnitOfWork(sessionmaker, publisher=realtime.publish),
-                       realtime.publish_transient)  # fmt: skip
+                       realtime.publish_transient, create_store(settings))  # fmt: skip
     jobs.broker.is_worker_process = True
     await jobs.broker.startup()
     log.info("worker_started", concurrency=concurrency)
