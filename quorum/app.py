@@ -24,10 +24,10 @@ from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.metrics import observe_pool
 from quorum.db.retry import wait_for_database
 from quorum.db.uow import UnitOfWork
-from quorum.decisions import deadlines, events, eviction, projection
+from quorum.decisions import deadlines
 from quorum.decisions.accounts import forget_member
+from quorum.decisions.live import create_decisions_realtime
 from quorum.decisions.router import router as decisions_router
-from quorum.decisions.snapshot import snapshot_reader
 from quorum.decisions.streams import contract_router
 from quorum.decisions.streams import router as streams_router
 from quorum.gctuning import tune_for_server
@@ -35,7 +35,6 @@ from quorum.invitations.router import router as invitations_router
 from quorum.jobs.router import router as jobs_router
 from quorum.jobs.setup import create_jobs
 from quorum.realtime.abort import ConnectionAbort
-from quorum.realtime.setup import create_realtime
 from quorum.settings import Settings, get_settings
 from quorum.shutdown import end_streams_on_signal
 from quorum.storage.store import create_store
@@ -61,15 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         observe_pool(engine)
         sessionmaker = create_sessionmaker(engine)
-        realtime = create_realtime(
-            settings,
-            sessionmaker,
-            snapshot_reader(sessionmaker),
-            projection.project,
-            is_final=events.is_final,
-            evicts=eviction.evicts,
-            admit=eviction.admission(sessionmaker),
-        )
+        realtime = create_decisions_realtime(settings, sessionmaker)
         uow = UnitOfWork(sessionmaker, publisher=realtime.publish)
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker

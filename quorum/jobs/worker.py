@@ -16,10 +16,8 @@ from taskiq.api import run_receiver_task
 from quorum import logs
 from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.uow import UnitOfWork
-from quorum.decisions import events, eviction, projection
-from quorum.decisions.snapshot import snapshot_reader
+from quorum.decisions.live import create_decisions_realtime
 from quorum.jobs.setup import create_jobs
-from quorum.realtime.setup import create_realtime
 from quorum.settings import Settings
 from quorum.storage.store import create_store
 
@@ -30,16 +28,9 @@ async def run_worker(settings: Settings, concurrency: int) -> None:
     logs.configure(settings.log_format, settings.log_level)
     engine = create_engine(settings)
     sessionmaker = create_sessionmaker(engine)
-    realtime = create_realtime(
-        settings,
-        sessionmaker,
-        snapshot_reader(sessionmaker),
-        projection.project,
-        is_final=events.is_final,
-        evicts=eviction.evicts,
-    )
-    jobs = create_jobs(settings, UnitOfWork(sessionmaker, publisher=realtime.publish),
-                       realtime.publish_transient, create_store(settings))  # fmt: skip
+    realtime = create_decisions_realtime(settings, sessionmaker)
+    uow = UnitOfWork(sessionmaker, publisher=realtime.publish)
+    jobs = create_jobs(settings, uow, realtime.publish_transient, create_store(settings))
     jobs.broker.is_worker_process = True
     await jobs.broker.startup()
     log.info("worker_started", concurrency=concurrency)
