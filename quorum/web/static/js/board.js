@@ -27,9 +27,10 @@ export function BoardPage({ eventId, me }) {
 
   if (!board.event) {
     return html`<section>
-      <h1 tabindex="-1">${t("loading")}</h1>
+      <h1 tabindex="-1">${board.ended ? t("board.unavailable") : t("loading")}</h1>
       <${Connection} board=${board} />
       <${Ended} board=${board} />
+      ${board.ended && html`<p><a href="#/">${t("board.back")}</a></p>`}
     </section>`;
   }
   const role = board.myRole();
@@ -66,6 +67,8 @@ function announceMessage(board, { type, data }) {
   if (type === "proposal.created") announce(t("announce.proposal", { title: data.title }));
   else if (type === "proposal.updated" && data.status === "ACCEPTED") announce(t("announce.accepted", { title: data.title }));
   else if (type === "proposal.updated" && data.status === "REJECTED") announce(t("announce.rejected", { title: data.title }));
+  else if (type === "proposal.updated" && data.status === "WITHDRAWN") announce(t("announce.withdrawn", { title: data.title }));
+  else if (type === "proposal.updated" && data.status === "PENDING") announce(t("announce.edited", { title: data.title }));
   else if (type === "membership.requested") announce(t("announce.request", { name: data.user.display_name }));
   else if (type === "comment.created") {
     announce(t("announce.comment", { title: board.proposals.get(data.proposal_id)?.title ?? "" }));
@@ -113,6 +116,13 @@ function Header({ board, admin, role }) {
       go("#/");
     });
   };
+  const remove = () => {
+    if (!confirm(t("board.delete.confirm", { title: event.title }))) return;
+    action.run(async () => {
+      await del(`/events/${event.id}`);
+      board.end("deleted"); // the stream says so too, unless it is between connections
+    });
+  };
   return html`<header class="board-header">
     <p><a href="#/">${t("board.back")}</a></p>
     <h1 tabindex="-1">${event.title}</h1>
@@ -137,6 +147,8 @@ function Header({ board, admin, role }) {
       </form>`}
     ${role && role !== "ORGANIZER" && !board.ended &&
     html`<button type="button" class="danger" onClick=${leave}>${t("board.leave")}</button>`}
+    ${role === "ORGANIZER" && !board.ended &&
+    html`<button type="button" class="danger" onClick=${remove}>${t("board.delete")}</button>`}
   </header>`;
 }
 
@@ -231,13 +243,24 @@ function Card({ proposal, board, admin }) {
   const open = event.status === "OPEN";
   const url = `/events/${board.eventId}/proposals/${proposal.id}`;
 
+  const mine = proposal.author.id === board.me.id;
+  const [editing, setEditing] = useState(false);
+  // Votes freeze the words unless the event allows edits with votes (the API says 409 too).
+  const editable = mine && pending && open && !board.ended && (event.allow_edits_with_votes || !proposal.vote_count);
+
   const vote = () => action.run(() => board.toggleVote(proposal.id));
   const decide = (status) => action.run(() => patch(url, { status }));
+  const withdraw = () => {
+    if (confirm(t("proposal.withdraw_own.confirm", { title: proposal.title }))) decide("WITHDRAWN");
+  };
 
   return html`<li class=${`card ${proposal.status.toLowerCase()}`} data-proposal=${proposal.id}>
-    <h3>${proposal.title}</h3>
-    ${proposal.body && html`<p>${proposal.body}</p>`}
+    ${editing
+      ? html`<${EditProposal} proposal=${proposal} url=${url} done=${() => setEditing(false)} />`
+      : html`<h3>${proposal.title}</h3>
+          ${proposal.body && html`<p>${proposal.body}</p>`}`}
     <p class="muted">${t("proposal.by", { name: proposal.author.display_name })}</p>
+    <${Edited} at=${proposal.edited_at} />
     <p class="status" data-status=${proposal.status}>
       <span class="badge">${t(`proposal.status.${proposal.status}`)}</span>
       ${" "}${decidedText(proposal)}
@@ -253,11 +276,50 @@ function Card({ proposal, board, admin }) {
       ${admin && pending &&
       html`<button type="button" onClick=${() => decide("ACCEPTED")}>${t("proposal.accept")}</button>
         <button type="button" onClick=${() => decide("REJECTED")}>${t("proposal.reject")}</button>`}
-      ${(admin || proposal.author.id === board.me.id) && proposal.status !== "DELETED" &&
+      ${editable && !editing &&
+      html`<button type="button" class="secondary" onClick=${() => setEditing(true)}>${t("proposal.edit")}</button>`}
+      ${mine && pending && open && !board.ended &&
+      html`<button type="button" class="secondary" onClick=${withdraw}>${t("proposal.withdraw_own")}</button>`}
+      ${(admin || mine) && proposal.status !== "DELETED" &&
       html`<button type="button" class="danger" onClick=${() => decide("DELETED")}>${t("proposal.delete")}</button>`}
     </div>
-    <${Comments} proposal=${proposal} board=${board} />
+    <${Comments} proposal=${proposal} board=${board} admin=${admin} />
   </li>`;
+}
+
+/** Its author changes a pending proposal's words: refused (409 ``proposal_has_votes``)
+ * once someone voted, unless the event allows edits with votes. */
+function EditProposal({ proposal, url, done }) {
+  const [title, setTitle] = useState(proposal.title);
+  const [body, setBody] = useState(proposal.body);
+  const action = useAction();
+  const ids = { title: `edit-title-${proposal.id}`, body: `edit-body-${proposal.id}` };
+  const save = (e) => {
+    e.preventDefault();
+    action.run(async () => {
+      await patch(url, { title, body }); // the stream's proposal.updated shows and announces it
+      done();
+    });
+  };
+  return html`<form class="edit" onSubmit=${save}>
+    <div class="field">
+      <label for=${ids.title}>${t("proposal.edit.title")}</label>
+      <input id=${ids.title} value=${title} onInput=${(e) => setTitle(e.target.value)} required maxlength="200" />
+    </div>
+    <div class="field">
+      <label for=${ids.body}>${t("proposal.edit.body")}</label>
+      <textarea id=${ids.body} value=${body} onInput=${(e) => setBody(e.target.value)}></textarea>
+    </div>
+    <${ErrorBox} error=${action.error} />
+    <button type="submit" disabled=${action.busy}>${t("proposal.edit.save")}</button>
+    <button type="button" class="secondary" onClick=${done}>${t("cancel")}</button>
+  </form>`;
+}
+
+/** "edited" and when, on a proposal or comment its author changed. */
+function Edited({ at }) {
+  if (!at) return null;
+  return html`<span class="edited muted"> ${t("edited")} <time datetime=${at}>${new Date(at).toLocaleString()}</time></span>`;
 }
 
 function decidedText(proposal) {
@@ -278,7 +340,7 @@ function Tally({ proposal, count, threshold }) {
   </div>`;
 }
 
-function Comments({ proposal, board }) {
+function Comments({ proposal, board, admin }) {
   const [open, setOpen] = useState(false);
   const [text, setText] = useState("");
   const action = useAction();
@@ -304,15 +366,17 @@ function Comments({ proposal, board }) {
   };
   const comments = thread ? [...thread.values()].sort((a, b) => (a.created_at < b.created_at ? -1 : 1)) : [];
   const id = `comment-${proposal.id}`;
+  const writable = board.event.status === "OPEN" && proposal.status !== "DELETED" && !board.ended;
   return html`<details onToggle=${toggle}>
     <summary>${thread ? t("comments.title", { count: comments.length }) : t("comments.label")}</summary>
     ${open &&
     html`<ul class="comments">
         ${comments.map(
-          (c) => html`<li key=${c.id}><strong>${c.author.display_name}</strong>: ${c.deleted ? t("comments.deleted") : c.body}</li>`,
+          (c) => html`<${Comment} key=${c.id} comment=${c} url=${`${base}/${c.id}`} board=${board} admin=${admin}
+            writable=${writable} />`,
         )}
       </ul>
-      ${board.event.status === "OPEN" && proposal.status !== "DELETED" &&
+      ${writable &&
       html`<form class="inline" onSubmit=${submit}>
         <label for=${id}>${t("comments.add")}</label>
         <input id=${id} value=${text} onInput=${(e) => setText(e.target.value)} required maxlength="2000" />
@@ -320,4 +384,44 @@ function Comments({ proposal, board }) {
         <${ErrorBox} error=${action.error} />
       </form>`}`}
   </details>`;
+}
+
+/** One comment: its author edits or deletes it, an organizer or admin deletes it; a
+ * deleted one stays as a tombstone so the thread keeps its shape. */
+function Comment({ comment: c, url, board, admin, writable }) {
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState(c.body);
+  const action = useAction();
+  const mine = c.author.id === board.me.id;
+  if (c.deleted) {
+    return html`<li class="tombstone" data-comment=${c.id}><strong>${c.author.display_name}</strong>: ${t("comments.deleted")}</li>`;
+  }
+  const remove = () => {
+    if (confirm(t("comments.delete.confirm"))) action.run(() => del(url));
+  };
+  const save = (e) => {
+    e.preventDefault();
+    action.run(async () => {
+      await patch(url, { body: text });
+      setEditing(false);
+    });
+  };
+  const id = `comment-edit-${c.id}`;
+  return html`<li data-comment=${c.id}>
+    <strong>${c.author.display_name}</strong>:
+    ${editing
+      ? html`<form class="inline" onSubmit=${save}>
+          <label for=${id}>${t("comments.edit.label")}</label>
+          <input id=${id} value=${text} onInput=${(e) => setText(e.target.value)} required maxlength="2000" />
+          <button type="submit" disabled=${action.busy}>${t("comments.edit.save")}</button>
+          <button type="button" class="secondary" onClick=${() => setEditing(false)}>${t("cancel")}</button>
+        </form>`
+      : html` <span class="body">${c.body}</span><${Edited} at=${c.edited_at} />`}
+    ${writable && !editing &&
+    html`<span class="actions">
+      ${mine && html`<button type="button" class="link" onClick=${() => { setText(c.body); setEditing(true); }}>${t("comments.edit")}</button>`}
+      ${(mine || admin) && html`<button type="button" class="link danger" onClick=${remove}>${t("comments.delete")}</button>`}
+    </span>`}
+    <${ErrorBox} error=${action.error} />
+  </li>`;
 }

@@ -27,7 +27,7 @@ export class Board {
     this.pending = new Map(); // proposal id -> +1 | -1, my vote not yet seen on the stream
     this.seq = null;
     this.connection = "connecting";
-    this.ended = null; // why the stream ended for good: removed, left, deleted, forbidden
+    this.ended = null; // why the stream ended for good: removed, left, deleted, forbidden, pending
     this.source = null;
     this.retryTimer = null;
     this.catchUpTo = null;
@@ -93,7 +93,8 @@ export class Board {
   async reopen() {
     try {
       const mine = await get(`/events/${this.eventId}/memberships/me`);
-      if (mine.status !== "APPROVED") return this.end("forbidden"); // a request, not a member
+      if (mine.status === "PENDING") return this.end("pending"); // a request, not yet a member
+      if (mine.status !== "APPROVED") return this.end("forbidden");
     } catch (error) {
       if (error instanceof ApiError && [403, 404].includes(error.status)) {
         this.end(error.status === 404 && error.code === "event_not_found" ? "deleted" : "forbidden");

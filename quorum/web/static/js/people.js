@@ -1,7 +1,7 @@
 // For organizers and admins: join requests (live, from the board's state), members with
-// their roles, removal, and invitation links.
-import { html, useState } from "../vendor/htm-preact-standalone.js";
-import { del, patch, post } from "./api.js";
+// their roles, removal, and invitation links (made, listed, revoked).
+import { html, useEffect, useState } from "../vendor/htm-preact-standalone.js";
+import { del, get, patch, post } from "./api.js";
 import { t } from "./i18n.js";
 import { ErrorBox, announce, useAction } from "./ui.js";
 
@@ -57,17 +57,33 @@ function Member({ membership: m, me, setRole, remove }) {
 function Invite({ eventId }) {
   const [auto, setAuto] = useState(false);
   const [link, setLink] = useState("");
+  const [links, setLinks] = useState(null); // the event's invitations, newest first
   const action = useAction();
+  const base = `/events/${eventId}/invitations`;
+  const reload = async () => setLinks((await get(`${base}?limit=100`)).items);
+  useEffect(() => {
+    action.run(reload);
+  }, [eventId]);
   const create = () =>
     action.run(async () => {
-      const invitation = await post(`/events/${eventId}/invitations`, { auto_approve: auto });
+      const invitation = await post(base, { auto_approve: auto });
       setLink(`${location.origin}/#/join/${invitation.token}`);
+      await reload();
     });
+  const revoke = (invitation) => {
+    if (!confirm(t("invite.revoke.confirm"))) return;
+    action.run(async () => {
+      await del(`${base}/${invitation.id}`);
+      announce(t("invite.revoked.done"));
+      await reload();
+    });
+  };
   const copy = async () => {
     await navigator.clipboard?.writeText(link).catch(() => {});
     announce(t("invite.copied"));
   };
   return html`<div class="invite">
+    <h3>${t("invite.title")}</h3>
     <div class="check">
       <input id="invite-auto" type="checkbox" checked=${auto} onChange=${(e) => setAuto(e.target.checked)} />
       <label for="invite-auto">${t("invite.auto")}</label>
@@ -80,5 +96,26 @@ function Invite({ eventId }) {
       <input id="invite-link" readonly value=${link} onFocus=${(e) => e.target.select()} />
       <button type="button" onClick=${copy}>${t("invite.copy")}</button>
     </div>`}
+    ${links && links.length === 0 && html`<p class="muted">${t("invite.none")}</p>`}
+    <ul class="invitations">
+      ${(links ?? []).map((invitation, i) => html`<${Invitation} key=${invitation.id} invitation=${invitation}
+        number=${links.length - i} revoke=${revoke} busy=${action.busy} />`)}
+    </ul>
   </div>`;
+}
+
+function Invitation({ invitation: inv, number, revoke, busy }) {
+  const expired = new Date(inv.expires_at).getTime() <= Date.now();
+  const state = inv.revoked_at ? "revoked" : expired ? "expired" : "active";
+  const uses = inv.max_uses === null ? t("invite.uses", { n: inv.uses }) : t("invite.uses_of", { n: inv.uses, max: inv.max_uses });
+  const name = t("invite.name", { n: number });
+  return html`<li data-invitation=${inv.id} data-state=${state}>
+    <strong>${name}</strong>
+    <span class="badge">${t(`invite.state.${state}`)}</span>
+    <span class="muted"> ${t(inv.auto_approve ? "invite.kind.auto" : "invite.kind.ask")} · ${uses} ·
+      ${t("invite.expires")} <time datetime=${inv.expires_at}>${new Date(inv.expires_at).toLocaleString()}</time></span>
+    ${state === "active" &&
+    html` <button type="button" class="danger" onClick=${() => revoke(inv)} disabled=${busy}
+        aria-label=${t("invite.revoke.label", { name })}>${t("invite.revoke")}</button>`}
+  </li>`;
 }

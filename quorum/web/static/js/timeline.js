@@ -58,6 +58,7 @@ function describe(board, { type, data }) {
     case "proposal.created":
       return t(key, { name: name(data.author), title: data.title });
     case "proposal.updated":
+      if (data.status === "PENDING") return t("log.proposal.edited", { name: name(data.author), title: data.title });
       return t(key, { title: data.title, status: t(`proposal.status.${data.status}`) });
     case "vote.cast":
     case "vote.withdrawn":
