@@ -53,7 +53,9 @@ async def test_an_author_edits_and_withdraws_a_proposal(server: Server, browser:
         # Only the author is offered the edit.
         edit = {"name": "Edit proposal"}
         await expect(ada_at.card("Lunch at noon").get_by_role("button", **edit)).to_have_count(0)
-        await bob_at.card("Lunch at noon").get_by_role("button", **edit).click()
+        await bob_at.card("Lunch at noon").get_by_role("button", **edit).focus()
+        await bob_at.page.keyboard.press("Enter")  # by keyboard: focus lands in the form
+        await expect(bob_at.page.get_by_label("New title")).to_be_focused()
         await bob_at.page.get_by_label("New title").fill("Lunch at one")
         await bob_at.page.get_by_label("New details").fill("Closer to the station")
         await bob_at.page.get_by_role("button", name="Save changes").click()
@@ -116,6 +118,7 @@ async def test_comments_are_edited_and_deleted_live(server: Server, browser: Bro
         adas = bob_thread.locator("li", has_text="Bring blankets")
         await expect(adas.get_by_role("button")).to_have_count(0)
         await mine.get_by_role("button", name="Edit comment").click()
+        await expect(bob_at.page.get_by_label("Your comment")).to_be_focused()
         await bob_at.page.get_by_label("Your comment").fill("If it rains, the hall")
         await bob_at.page.get_by_role("button", name="Save comment").click()
         theirs = ada_thread.locator("li", has_text="If it rains, the hall")

@@ -294,6 +294,8 @@ function EditProposal({ proposal, url, done }) {
   const [body, setBody] = useState(proposal.body);
   const action = useAction();
   const ids = { title: `edit-title-${proposal.id}`, body: `edit-body-${proposal.id}` };
+  const first = useRef(null);
+  useEffect(() => first.current?.focus(), []); // it replaced the button a keyboard user pressed
   const save = (e) => {
     e.preventDefault();
     action.run(async () => {
@@ -304,7 +306,7 @@ function EditProposal({ proposal, url, done }) {
   return html`<form class="edit" onSubmit=${save}>
     <div class="field">
       <label for=${ids.title}>${t("proposal.edit.title")}</label>
-      <input id=${ids.title} value=${title} onInput=${(e) => setTitle(e.target.value)} required maxlength="200" />
+      <input id=${ids.title} ref=${first} value=${title} onInput=${(e) => setTitle(e.target.value)} required maxlength="200" />
     </div>
     <div class="field">
       <label for=${ids.body}>${t("proposal.edit.body")}</label>
@@ -393,6 +395,8 @@ function Comment({ comment: c, url, board, admin, writable }) {
   const [text, setText] = useState(c.body);
   const action = useAction();
   const mine = c.author.id === board.me.id;
+  const input = useRef(null);
+  useEffect(() => editing && input.current?.focus(), [editing]);
   if (c.deleted) {
     return html`<li class="tombstone" data-comment=${c.id}><strong>${c.author.display_name}</strong>: ${t("comments.deleted")}</li>`;
   }
@@ -412,7 +416,7 @@ function Comment({ comment: c, url, board, admin, writable }) {
     ${editing
       ? html`<form class="inline" onSubmit=${save}>
           <label for=${id}>${t("comments.edit.label")}</label>
-          <input id=${id} value=${text} onInput=${(e) => setText(e.target.value)} required maxlength="2000" />
+          <input id=${id} ref=${input} value=${text} onInput=${(e) => setText(e.target.value)} required maxlength="2000" />
           <button type="submit" disabled=${action.busy}>${t("comments.edit.save")}</button>
           <button type="button" class="secondary" onClick=${() => setEditing(false)}>${t("cancel")}</button>
         </form>`
