@@ -13,6 +13,7 @@ from playwright.async_api import Browser, expect
 from tests.api import Api, User, problem
 from tests.browser import PHONE, Person, launch, person
 from tests.services import Server
+from tests.test_board_page import serious_violations
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -62,6 +63,7 @@ async def test_an_author_edits_and_withdraws_a_proposal(server: Server, browser:
         edited = bob_at.card("Lunch at one")
         await expect(edited.locator(".edited time")).to_have_attribute("datetime", re.compile("T"))
         await expect(edited).to_contain_text("Closer to the station")
+        assert await serious_violations(bob_at.page) == []
 
         # Ada's board shows the edit live, marked as edited.
         seen = ada_at.card("Lunch at one")
@@ -86,6 +88,18 @@ async def test_an_author_edits_and_withdraws_a_proposal(server: Server, browser:
         await expect(frozen.get_by_role("heading")).to_have_text("Lunch at one")
         await expect(frozen.get_by_role("button", name="Edit proposal")).to_have_count(0)
         assert (await api.get_proposal(ada, event_id, lunch))["title"] == "Lunch at one"
+
+        # Once the organizer allows edits with votes, Bob's board offers the edit again.
+        r = await client.patch(
+            f"/api/v1/events/{event_id}", json={"allow_edits_with_votes": True}, headers=ada.auth
+        )
+        assert r.status_code == 200, r.text
+        await frozen.get_by_role("button", name="Edit proposal").click()
+        await bob_at.page.get_by_label("New title").fill("Lunch at two")
+        await bob_at.page.get_by_role("button", name="Save changes").click()
+        await expect(ada_at.card("Lunch at two").locator(".count")).to_have_attribute(
+            "data-count", "1"
+        )
 
         # Bob withdraws his other proposal; Ada sees it withdrawn, with nothing left to do.
         withdraw = bob_at.card("Dinner").get_by_role("button", name="Withdraw proposal")
@@ -119,6 +133,7 @@ async def test_comments_are_edited_and_deleted_live(server: Server, browser: Bro
         await expect(adas.get_by_role("button")).to_have_count(0)
         await mine.get_by_role("button", name="Edit comment").click()
         await expect(bob_at.page.get_by_label("Your comment")).to_be_focused()
+        assert await serious_violations(bob_at.page) == []
         await bob_at.page.get_by_label("Your comment").fill("If it rains, the hall")
         await bob_at.page.get_by_role("button", name="Save comment").click()
         theirs = ada_thread.locator("li", has_text="If it rains, the hall")
@@ -163,6 +178,7 @@ async def test_the_organizer_lists_and_revokes_invitation_links(
         await expect(links).to_have_count(2)
         await expect(links.first).to_contain_text("joins at once")  # newest first
         await expect(links.last).to_contain_text("asks to join")
+        assert await serious_violations(page) == []
 
         await page.get_by_role("button", name="Revoke Link 1").click()
         await expect(links.last).to_have_attribute("data-state", "revoked")
