@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.api import PASSWORD
@@ -91,3 +92,22 @@ async def person(browser: Browser, name: str, viewport: dict[str, int] = WIDE) -
     someone = Person(name, email, context, page)
     page.on("console", lambda message: someone.console.append(message.text))
     return someone
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """One Chromium for the test (skipped with the reason, or failed under CI, when it
+    is missing)."""
+    async for launched in launch():
+        yield launched
+
+
+async def serious_violations(page: Page) -> list[str]:
+    """axe-core's (bundled by axe-playwright-python, no network) serious and critical
+    findings on the page as it is now."""
+    results = await Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in results.response["violations"]
+        if v["impact"] in {"serious", "critical"}
+    ]

@@ -7,6 +7,7 @@ import httpx
 import pytest
 
 from tests.api import Api
+from tests.browser import browser as browser  # the fixture, for the board's tests
 from tests.services import (
     Backend,
     Server,

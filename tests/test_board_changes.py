@@ -4,24 +4,16 @@ invitation links and deletes the event; each seen live on another person's board
 pending requester who opens a board is told their request is waiting."""
 
 import re
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
 from tests.api import Api, User, problem
-from tests.browser import PHONE, Person, launch, person
+from tests.browser import PHONE, Person, person, serious_violations
 from tests.services import Server
-from tests.test_board_page import serious_violations
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async for launched in launch():
-        yield launched
 
 
 async def at_board(browser: Browser, url: str, user: User, event_id: str) -> Person:

@@ -4,7 +4,7 @@ removed member's board says why its stream ended."""
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,7 +12,7 @@ import pytest
 from playwright.async_api import Browser, expect
 
 from tests.api import PASSWORD, Api, User
-from tests.browser import Person, launch, person
+from tests.browser import Person, person
 from tests.services import Backend, Server, start_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -49,12 +49,6 @@ def forgetful(backend: Backend, tmp_path: Path) -> Iterator[Restartable]:
     started = Restartable(backend, tmp_path, **env)
     yield started
     started.server.stop()
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async for launched in launch():
-        yield launched
 
 
 async def bob_on_board(

@@ -3,36 +3,17 @@ together, each in a browser context of their own, on a real server."""
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Browser, Route, expect
 
 from tests.api import PASSWORD, Api
-from tests.browser import ARTIFACTS, PHONE, WIDE, Person, launch, person
+from tests.browser import ARTIFACTS, PHONE, WIDE, Person, person, serious_violations
 from tests.services import Server
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async for launched in launch():
-        yield launched
-
-
-async def serious_violations(page: Page) -> list[str]:
-    """axe-core's (bundled by axe-playwright-python, no network) serious and critical
-    findings on the page as it is now."""
-    results = await Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in results.response["violations"]
-        if v["impact"] in {"serious", "critical"}
-    ]
 
 
 async def create_event(ada: Person, title: str, threshold: str = "2") -> str:
