@@ -166,7 +166,9 @@ def test_installed_wheel_migrates_and_serves_from_an_empty_directory(
         assert '<script type="module" src="/static/js/main.js">' in client.get("/").text
         r = client.get("/static/vendor/htm-preact-standalone.js")
         assert r.status_code == 200 and "export{" in r.text, r.status_code
+    # The data directory holds the database, the generated key and the blob store's root.
     assert sorted(p.name for p in empty_dir.iterdir() if not p.name.startswith("quorum.db")) == [
-        "secret_key"
+        "blobs",
+        "secret_key",
     ]
     assert "unhandled_error" not in log_path.read_text(errors="replace")
