@@ -166,3 +166,29 @@ async def test_a_second_vote_is_refused_by_the_one_statement(engine: AsyncEngine
     assert refused.value.code == "already_voted"
     assert len(recorder.statements) == 1
     assert [e.seq for e in await _logged(engine, event_id)] == [1]
+
+
+async def test_a_withdrawal_is_one_statement_and_publishes_what_it_logged(
+    engine: AsyncEngine,
+) -> None:
+    recorder = Recorder(engine)
+    event_id, proposal_id, users = await _seed(engine, threshold=5)
+    access = _access(event_id, users[1], 5)
+    await _vote(engine, recorder, access, proposal_id)
+    recorder.published.clear()
+
+    uow = UnitOfWork(async_sessionmaker(engine, expire_on_commit=False), recorder.publish)
+    async with uow.transaction() as session:
+        await session.connection()
+        recorder.statements.clear()
+        await service.withdraw_vote(session, access, proposal_id)
+        sent = list(recorder.statements)
+
+    assert len(sent) == 1, sent
+    logged = await _logged(engine, event_id)
+    assert [(e.seq, e.type, e.data["vote_count"]) for e in logged] == [
+        (1, "vote.cast", 1),
+        (2, "vote.withdrawn", 0),
+    ]
+    assert logged[1].data["user"] == {"id": str(users[1].id), "display_name": "Voter 1"}
+    assert recorder.published == logged[1:]

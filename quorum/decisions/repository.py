@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
+    CTE,
+    ColumnElement,
     Float,
     Integer,
     Table,
@@ -45,7 +47,7 @@ from quorum.db.repository import (
 )
 from quorum.db.uow import stage
 from quorum.decisions import rules, search
-from quorum.decisions.events import VoteCast
+from quorum.decisions.events import VoteCast, VoteWithdrawn
 from quorum.decisions.models import (
     Comment,
     Event,
@@ -641,7 +643,8 @@ async def add_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uuid.
 #   counter  the event log's counter (``_COUNTER_IF_OPEN``: ``rules.accepts_changes_sql``),
 #            only if counted: one number, or two when the vote accepted the proposal (the
 #            second is the acceptance entry's, written by the next statement);
-#   logged   the ``vote.cast`` entry, its payload given with the count filled in here.
+#   logged   the ``vote.cast`` entry, its payload given with the count filled in here
+#            (``_count_and_log`` builds these two, for a withdrawal as well).
 # The outer SELECT reports what each step did, from which ``cast_vote_at_once`` tells
 # the outcome; any refusal raises, and the unit of work rolls the rest back.
 
@@ -700,48 +703,59 @@ _counted = (
     .returning(*_proposals.c, _AUTHOR_NAME)
     .cte("counted")
 )
+
+
+def _count_and_log(counted: CTE, extra: ColumnElement[int], entry_type: str) -> tuple[CTE, CTE]:
+    """The ``counter`` and ``logged`` steps after ``counted`` (a proposal row a vote
+    changed, with its ``vote_count``): the event log's counter (``_COUNTER_IF_OPEN``,
+    so ``rules.accepts_changes_sql``) takes 1 + ``extra`` numbers, only if ``counted``
+    has a row; the first is the ``entry_type`` entry's, written here with the payload
+    given as ``entry_data`` and the new ``vote_count`` filled in."""
+    counter_step = _COUNTER_IF_OPEN
+    guard = [] if counter_step.guard is None else [counter_step.guard]
+    counter = (
+        update(counter_step.table)
+        .where(counter_step.key == _P_EVENT, *guard, exists(select(counted.c.id)))
+        .values({counter_step.seq: counter_step.seq + 1 + select(extra).scalar_subquery()})
+        .returning(counter_step.seq, *counter_step.returning)
+        .cte("counter")
+    )
+    log_table = counter_step.log
+    logged = (
+        insert(log_table)
+        .from_select(
+            ["topic_id", "seq", "type", "data", "created_at"],
+            select(
+                bindparam("p_event", type_=log_table.c.topic_id.type),
+                counter.c[counter_step.seq.name] - extra,
+                literal(entry_type, log_table.c.type.type),
+                func.jsonb_set(
+                    bindparam("entry_data", type_=postgresql.JSONB),
+                    literal_column("'{vote_count}'::text[]"),
+                    func.to_jsonb(counted.c.vote_count),
+                ),
+                bindparam("now", type_=log_table.c.created_at.type),
+            ).select_from(counter.join(counted, true())),
+        )
+        .cte("logged")
+    )
+    return counter, logged
+
+
 # The numbers the vote takes beyond its ``vote.cast``: one more if it accepted the proposal.
 _accepted = case((_counted.c.status == ProposalStatus.ACCEPTED.value, 1), else_=0)
-_counter_step = _COUNTER_IF_OPEN
-_counter = (
-    update(_counter_step.table)
-    .where(
-        _counter_step.key == _P_EVENT,
-        *([] if _counter_step.guard is None else [_counter_step.guard]),
-        exists(select(_counted.c.id)),
-    )
-    .values({_counter_step.seq: _counter_step.seq + 1 + select(_accepted).scalar_subquery()})
-    .returning(_counter_step.seq, *_counter_step.returning)
-    .cte("counter")
-)
-_LAST_SEQ = _counter.c[_counter_step.seq.name]
-_log = _counter_step.log
-_logged = (
-    insert(_log)
-    .from_select(
-        ["topic_id", "seq", "type", "data", "created_at"],
-        select(
-            bindparam("p_event", type_=_log.c.topic_id.type),
-            _LAST_SEQ - _accepted,
-            literal(VoteCast.TYPE, _log.c.type.type),
-            func.jsonb_set(
-                bindparam("cast_data", type_=postgresql.JSONB),
-                literal_column("'{vote_count}'::text[]"),
-                func.to_jsonb(_counted.c.vote_count),
-            ),
-            bindparam("now", type_=_log.c.created_at.type),
-        ).select_from(_counter.join(_counted, true())),
-    )
-    .cte("logged")
+_counter, _logged = _count_and_log(_counted, _accepted, VoteCast.TYPE)
+_snapshot_status = (
+    select(_proposals.c.status)
+    .where(_proposals.c.id == _P_PROPOSAL, _proposals.c.event_id == _P_EVENT)
+    .scalar_subquery()
+    .label("snapshot_status")
 )
 _step = select(literal(1).label("one")).subquery("step")
 _VOTE_AT_ONCE = (
     select(
         select(func.count()).select_from(_member).scalar_subquery().label("is_member"),
-        select(_proposals.c.status)
-        .where(_proposals.c.id == _P_PROPOSAL, _proposals.c.event_id == _P_EVENT)
-        .scalar_subquery()
-        .label("snapshot_status"),
+        _snapshot_status,
         select(func.count()).select_from(_voted).scalar_subquery().label("inserted"),
         *_counted.c,
         *_counter.c,
@@ -772,7 +786,7 @@ async def cast_vote_at_once(
         "p_user": user_id,
         "now": utcnow(),
         "threshold": threshold,
-        "cast_data": cast_data,
+        "entry_data": cast_data,
     }
     connection = await session.connection()
     row = (await connection.execute(_VOTE_AT_ONCE, params)).one()
@@ -807,6 +821,84 @@ async def log_numbered(session: AsyncSession, entries: Sequence[Entry]) -> None:
     connection = await session.connection()
     await connection.execute(insert(_COUNTER.log), rows)
     stage(session, entries)
+
+
+# A withdrawal in one statement, in the same order: the membership (FOR SHARE, as a
+# vote holds it, so that a removal, which locks it first, never waits on a withdrawal
+# that holds the vote row), the vote's DELETE (while the proposal is votable in the
+# snapshot), the count's conditional UPDATE, the counter and the ``vote.withdrawn`` entry.
+_withdrawn = (
+    delete(_votes)
+    .where(
+        _votes.c.proposal_id == _P_PROPOSAL,
+        _votes.c.user_id == _P_USER,
+        exists(select(_member.c.id)),
+        _votable_now,
+    )
+    .returning(_votes.c.proposal_id)
+    .cte("withdrawn")
+)
+_uncounted = (
+    update(_proposals)
+    .where(
+        _proposals.c.id == select(_withdrawn.c.proposal_id).scalar_subquery(),
+        _proposals.c.event_id == _P_EVENT,
+        rules.votable_sql(_proposals.c.status),
+    )
+    .values(vote_count=_proposals.c.vote_count - 1)
+    .returning(_proposals.c.id, _proposals.c.vote_count)
+    .cte("counted")
+)
+_w_counter, _w_logged = _count_and_log(_uncounted, literal(0), VoteWithdrawn.TYPE)
+_WITHDRAW_AT_ONCE = (
+    select(
+        select(func.count()).select_from(_member).scalar_subquery().label("is_member"),
+        _snapshot_status,
+        select(func.count()).select_from(_withdrawn).scalar_subquery().label("deleted"),
+        *_uncounted.c,
+        *_w_counter.c,
+    )
+    .select_from(_step.outerjoin(_uncounted, true()).outerjoin(_w_counter, true()))
+    .add_cte(_w_logged)
+)
+
+
+async def withdraw_vote_at_once(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    user_id: uuid.UUID,
+    withdrawn_data: dict[str, Any],
+) -> None:
+    """Withdraw the vote in one statement (PostgreSQL; ``_WITHDRAW_AT_ONCE``) and log (and
+    stage) its ``vote.withdrawn`` entry, ``withdrawn_data`` with the new ``vote_count``.
+    Refusals, in the order of the serialised path: 403 ``not_a_member``, 404
+    ``proposal_not_found``, 409 ``proposal_not_pending``, 404 ``vote_not_found``, 409
+    ``event_closed``."""
+    params = {
+        "p_event": event_id,
+        "p_proposal": proposal_id,
+        "p_user": user_id,
+        "now": utcnow(),
+        "entry_data": withdrawn_data,
+    }
+    connection = await session.connection()
+    row = (await connection.execute(_WITHDRAW_AT_ONCE, params)).one()
+    if not row.is_member:
+        raise rules.not_a_member()
+    if row.snapshot_status is None:
+        raise NotFound("proposal_not_found", "No such proposal in this event.")
+    if row.snapshot_status != rules.VOTABLE:
+        raise rules.not_votable(row.snapshot_status, withdrawal=True)
+    if not row.deleted:
+        raise NotFound("vote_not_found", "You have no vote on this proposal.")
+    if row.id is None:  # decided after the statement's snapshot, before its UPDATE
+        proposal = await get_proposal(session, event_id, proposal_id)
+        raise rules.not_votable(proposal.status, withdrawal=True)
+    if row.last_seq is None:
+        raise rules.event_closed()
+    withdrawn = withdrawn_data | {"vote_count": row.vote_count}
+    stage(session, [Entry(event_id, row.last_seq, VoteWithdrawn.TYPE, withdrawn)])
 
 
 async def delete_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uuid.UUID) -> bool:

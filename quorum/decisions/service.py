@@ -545,6 +545,20 @@ async def _cast_vote_at_once(
 
 
 async def withdraw_vote(session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID) -> None:
+    """On PostgreSQL in one statement (``withdraw_vote_at_once``), as a vote is cast."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        withdrawn = VoteWithdrawn(
+            proposal_id=proposal_id,
+            user=voter(access),
+            vote_count=0,
+            tally_hidden=access.tally_hidden,
+        )
+        data = withdrawn.model_dump(mode="json")
+        await repo.withdraw_vote_at_once(
+            session, access.event_id, proposal_id, access.user_id, data
+        )
+        return
     # Lock the proposal before the vote row, in the same order as cast_vote, so that a
     # cast and a withdrawal racing on one proposal cannot deadlock.
     proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_update=True)
