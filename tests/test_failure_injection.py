@@ -21,6 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from quorum.app import create_app
 from quorum.db.models import Event, Vote
+from quorum.decisions import repository as repo
 from quorum.idempotency.models import IdempotencyRecord
 from quorum.realtime import log
 from quorum.settings import Settings
@@ -111,19 +112,29 @@ async def test_failure_after_vote_insert_leaves_no_trace(
     url, headers = api.vote_url(event, proposal), {**voter.auth, "Idempotency-Key": "vote-1"}
     votes_seen: list[int] = []
     failure = injected(what, app)
-    real_append = log.append
+    real_append, real_vote = log.append, repo.cast_vote_at_once
 
     async def append(session: AsyncSession, *args: Any) -> int | None:
-        """Runs right after the vote insert, in the same transaction."""
+        """Runs right after the vote insert, in the same transaction (SQLite)."""
         votes_seen.append(await _votes_in(session, voter))
         if where == "append":
             raise failure
         return await real_append(session, *args)
 
+    async def vote_at_once(session: AsyncSession, *args: Any) -> Any:
+        """PostgreSQL: the vote, its count and its log entry are one statement; the
+        failure comes right after it, in the same transaction."""
+        row = await real_vote(session, *args)
+        votes_seen.append(await _votes_in(session, voter))
+        if where == "append":
+            raise failure
+        return row
+
     def do_commit(dbapi_connection: Any) -> None:  # the driver's COMMIT fails
         raise failure
 
     monkeypatch.setattr(log, "append", append)
+    monkeypatch.setattr(repo, "cast_vote_at_once", vote_at_once)
     if where == "commit":
         monkeypatch.setattr(app.state.engine.sync_engine.dialect, "do_commit", do_commit)
     r = await api.client.post(url, headers=headers)

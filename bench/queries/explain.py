@@ -124,10 +124,11 @@ SCENARIOS = [
     ),
     Scenario(
         "vote",
-        "Casting a vote: access check, conditional UPDATE of the proposal, INSERT of the "
-        "vote ON CONFLICT DO NOTHING, UPDATE of events.last_seq, INSERT into event_log",
+        "Casting a vote: access check, then one statement (PostgreSQL): the membership FOR "
+        "SHARE, INSERT of the vote ON CONFLICT DO NOTHING, conditional UPDATE of the "
+        "proposal, UPDATE of events.last_seq, INSERT into event_log",
         _vote,
-        {1: "pk_proposals|ix_proposals_event_id_status_id", 3: "pk_events"},
+        {1: "pk_proposals|ix_proposals_event_id_status_id"},
     ),
     Scenario(
         "comment",

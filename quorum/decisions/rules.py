@@ -213,6 +213,11 @@ def not_votable(status: str, *, withdrawal: bool = False) -> Conflict:
     return Conflict("proposal_not_pending", f"The proposal is {status}: {why}.")
 
 
+def already_voted() -> Conflict:
+    """A second vote of the same member for the same proposal (the vote's key refused it)."""
+    return Conflict("already_voted", "You have already voted for this proposal.")
+
+
 def reaches_threshold(vote_count: int, threshold: int | None) -> bool:
     """A proposal whose votes reach the event's threshold is accepted (``decided_by:
     "auto"``); an event without a threshold decides by hand only."""

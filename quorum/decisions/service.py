@@ -62,6 +62,7 @@ from quorum.decisions.schemas import (
     VoteOut,
 )
 from quorum.errors import Conflict, InvalidInput, NotFound
+from quorum.realtime.message import Entry
 
 LATEST_COMMENTS = 10
 
@@ -475,13 +476,18 @@ def _updated(access: EventAccess, row: Any) -> ProposalUpdated:
 
 async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID) -> VoteOut:
     """The membership is held (FOR SHARE) first, then the proposal (the counter's UPDATE),
-    then the event row (the log's counter): the order of every change."""
+    then the event row (the log's counter): the order of every change. On PostgreSQL in
+    one statement (``cast_vote_at_once``), so no client round trip of this request comes
+    between its locks and its COMMIT; SQLite, one writer at a time, runs the steps."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        return await _cast_vote_at_once(session, access, proposal_id)
     await repo.hold_membership(session, access.event_id, access.user_id)
     proposal = await repo.count_vote(
         session, access.event_id, proposal_id, +1, access.vote_threshold
     )
     if not await repo.add_vote(session, proposal_id, access.user_id):
-        raise Conflict("already_voted", "You have already voted for this proposal.")
+        raise rules.already_voted()
     out = _updated(access, proposal)
     cast = VoteCast(
         proposal_id=proposal_id,
@@ -506,7 +512,53 @@ async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uui
     return VoteOut(proposal=projection.proposal_for(out, access.role))
 
 
+async def _cast_vote_at_once(
+    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID
+) -> VoteOut:
+    """``cast_vote`` on PostgreSQL: the statement writes the ``vote.cast`` entry (this
+    payload, its count filled in) and, when the vote reaches the threshold, accepts the
+    proposal and keeps the next number for the acceptance entry, written here: the same
+    entries, in the same order, as the serialised path."""
+    cast = VoteCast(
+        proposal_id=proposal_id, user=voter(access), vote_count=0, tally_hidden=access.tally_hidden
+    )
+    row = await repo.cast_vote_at_once(
+        session,
+        access.event_id,
+        proposal_id,
+        access.user_id,
+        access.vote_threshold,
+        cast.model_dump(mode="json"),
+    )
+    out = _updated(access, row)
+    accepted = out.status == ProposalStatus.ACCEPTED
+    if accepted:
+        await repo.log_numbered(session, [Entry(access.event_id, row.last_seq, *out.entry())])
+    elif rules.reaches_threshold(row.vote_count, row.vote_threshold):
+        # The threshold was lowered while this vote was on its way: as in ``cast_vote``.
+        accepted_rows = await repo.accept_reaching(
+            session, access.event_id, row.vote_count, proposal_id
+        )
+        out = _updated(access, accepted_rows[0])
+        await repo.append_log(session, access.event_id, [out.entry()])
+    return VoteOut(proposal=projection.proposal_for(out, access.role))
+
+
 async def withdraw_vote(session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID) -> None:
+    """On PostgreSQL in one statement (``withdraw_vote_at_once``), as a vote is cast."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        withdrawn = VoteWithdrawn(
+            proposal_id=proposal_id,
+            user=voter(access),
+            vote_count=0,
+            tally_hidden=access.tally_hidden,
+        )
+        data = withdrawn.model_dump(mode="json")
+        await repo.withdraw_vote_at_once(
+            session, access.event_id, proposal_id, access.user_id, data
+        )
+        return
     # Lock the proposal before the vote row, in the same order as cast_vote, so that a
     # cast and a withdrawal racing on one proposal cannot deadlock.
     proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_update=True)
