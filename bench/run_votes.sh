@@ -25,6 +25,10 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
+if ! command -v wrk >/dev/null; then  # Debian's package; the machines here start without it
+  echo "wrk is missing: installing it (apt-get install wrk)" >&2
+  apt-get install -y -qq wrk >/dev/null
+fi
 DURATION=${DURATION:-30s}
 WARMUP=${WARMUP:-5s}
 CONNECTIONS=${CONNECTIONS:-100}
