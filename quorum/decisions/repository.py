@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     Float,
     Integer,
+    Select,
     Table,
     and_,
     bindparam,
@@ -752,17 +753,27 @@ _snapshot_status = (
     .label("snapshot_status")
 )
 _step = select(literal(1).label("one")).subquery("step")
-_VOTE_AT_ONCE = (
-    select(
-        select(func.count()).select_from(_member).scalar_subquery().label("is_member"),
-        _snapshot_status,
-        select(func.count()).select_from(_voted).scalar_subquery().label("inserted"),
-        *_counted.c,
-        *_counter.c,
+
+
+def _at_once(changed: CTE, label: str, counted: CTE, counter: CTE, logged: CTE) -> Select[Any]:
+    """The one row a one-statement vote change returns: whether the caller is a member,
+    the proposal's status in the statement's snapshot, how many vote rows ``changed``
+    touched (as ``label``), the proposal's new count and the log position taken; the log
+    INSERT ``logged`` runs as a CTE of its own."""
+    return (
+        select(
+            select(func.count()).select_from(_member).scalar_subquery().label("is_member"),
+            _snapshot_status,
+            select(func.count()).select_from(changed).scalar_subquery().label(label),
+            *counted.c,
+            *counter.c,
+        )
+        .select_from(_step.outerjoin(counted, true()).outerjoin(counter, true()))
+        .add_cte(logged)
     )
-    .select_from(_step.outerjoin(_counted, true()).outerjoin(_counter, true()))
-    .add_cte(_logged)
-)
+
+
+_VOTE_AT_ONCE = _at_once(_voted, "inserted", _counted, _counter, _logged)
 
 
 async def cast_vote_at_once(
@@ -850,17 +861,7 @@ _uncounted = (
     .cte("counted")
 )
 _w_counter, _w_logged = _count_and_log(_uncounted, literal(0), VoteWithdrawn.TYPE)
-_WITHDRAW_AT_ONCE = (
-    select(
-        select(func.count()).select_from(_member).scalar_subquery().label("is_member"),
-        _snapshot_status,
-        select(func.count()).select_from(_withdrawn).scalar_subquery().label("deleted"),
-        *_uncounted.c,
-        *_w_counter.c,
-    )
-    .select_from(_step.outerjoin(_uncounted, true()).outerjoin(_w_counter, true()))
-    .add_cte(_w_logged)
-)
+_WITHDRAW_AT_ONCE = _at_once(_withdrawn, "deleted", _uncounted, _w_counter, _w_logged)
 
 
 async def withdraw_vote_at_once(
