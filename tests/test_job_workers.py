@@ -105,20 +105,32 @@ async def report_mid_run(client: httpx.AsyncClient) -> tuple[Decided, dict[str, 
     return d, state
 
 
-async def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes_once(
-    pg_with_redis: Backend, tmp_path: Path
+@pytest.mark.parametrize(
+    ("stop", "drain_seconds", "exit_code"),
+    [(signal.SIGKILL, "30", -signal.SIGKILL), (signal.SIGTERM, "0.2", 0)],
+    ids=["killed", "drain-ran-out"],
+)
+async def test_a_job_its_worker_abandoned_is_run_again_elsewhere_once(
+    pg_with_redis: Backend, tmp_path: Path, stop: signal.Signals, drain_seconds: str, exit_code: int
 ) -> None:
+    """A worker killed mid-job, or terminated with a job that outlasts
+    QUORUM_JOB_DRAIN_SECONDS, leaves it unacknowledged: another worker runs it again,
+    and it finishes once."""
     env = job_env(**SLOW_REPORT)
     with (
         server(pg_with_redis, tmp_path, env) as srv,
-        worker(pg_with_redis, tmp_path, env) as doomed,
+        worker(
+            pg_with_redis, tmp_path, {**env, "QUORUM_JOB_DRAIN_SECONDS": drain_seconds}
+        ) as leaving,
     ):
         async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
             api = Api(client)
             d, job = await report_mid_run(client)
             assert job["state"] == "running" and job["attempts"] == 1
-            doomed.send_signal(signal.SIGKILL)
-            doomed.wait()
+            leaving.send_signal(stop)
+            assert await asyncio.to_thread(leaving.wait, 10) == exit_code
+            url = f"/api/v1/jobs/{job['id']}"
+            assert (await client.get(url, headers=d.owner.auth)).json()["state"] == "running"
             with worker(pg_with_redis, tmp_path, env):
                 done = await wait_job(client, d.owner, job["id"])
             assert (done["state"], done["attempts"]) == ("done", 2)
@@ -143,29 +155,6 @@ async def test_a_terminated_worker_finishes_its_job_before_it_exits(
             assert await asyncio.to_thread(leaving.wait, 30) == 0
             state = (await client.get(url, headers=d.owner.auth)).json()
             assert (state["state"], state["attempts"]) == ("done", 1)
-            assert await completions(api, d.owner, d.event) == [job["id"]]
-
-
-async def test_a_job_outlasting_the_drain_is_run_again_elsewhere(
-    pg_with_redis: Backend, tmp_path: Path
-) -> None:
-    """Past QUORUM_JOB_DRAIN_SECONDS the worker leaves without acknowledging: the job is
-    redelivered to another worker and finishes there, once."""
-    env = job_env(**SLOW_REPORT)
-    with (
-        server(pg_with_redis, tmp_path, env) as srv,
-        worker(pg_with_redis, tmp_path, {**env, "QUORUM_JOB_DRAIN_SECONDS": "0.2"}) as leaving,
-    ):
-        async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
-            api = Api(client)
-            d, job = await report_mid_run(client)
-            url = f"/api/v1/jobs/{job['id']}"
-            leaving.send_signal(signal.SIGTERM)
-            assert await asyncio.to_thread(leaving.wait, 10) == 0
-            assert (await client.get(url, headers=d.owner.auth)).json()["state"] == "running"
-            with worker(pg_with_redis, tmp_path, env):
-                done = await wait_job(client, d.owner, job["id"])
-            assert (done["state"], done["attempts"]) == ("done", 2)
             assert await completions(api, d.owner, d.event) == [job["id"]]
 
 
