@@ -48,6 +48,7 @@ import random
 import re
 import resource
 import subprocess
+import sys
 import time
 import urllib.parse
 from collections import Counter
@@ -396,6 +397,8 @@ def report(
         lost += len(expected - set(got))
     marks = {"p50": pct(caught, 0.5), "p99": pct(caught, 0.99), "max": max(caught, default=None)}
     ms = {k: None if v is None else round(v * 1000) for k, v in marks.items()}
+    ready = [c.ready_t - t0 for c in clients if c.ready_t is not None]
+    opened = {"p50": pct(ready, 0.5), "p99": pct(ready, 0.99), "max": max(ready, default=None)}
     return {
         "label": args.label or args.kind,
         "kind": args.kind,
@@ -411,6 +414,7 @@ def report(
         "snapshots": sum(c.snapshots for c in clients),
         "caught_up": len(caught),
         "caught_up_ms": ms,
+        "connected_ms": {k: None if v is None else round(v * 1000) for k, v in opened.items()},
         "lost": lost,
         "doubled": doubled,
         "out_of_order": disordered,
@@ -432,6 +436,38 @@ def probe_report(samples: list[tuple[float, float, int]], t0: float, end: float)
         "before": stats([x for x in samples if x[0] < t0]),
         "during": stats([x for x in samples if t0 <= x[0] <= end]),
     }
+
+
+def storm(
+    args: argparse.Namespace,
+    head: int,
+    t0: float,
+    tokens: list[str],
+    proposals: list[str],
+    progress: list[Any],
+) -> tuple[int, float, float, Counter[int], dict[int, float]]:
+    """Cast the live entries, then wait until every client is caught up (or given up)
+    and the last entry has had time to arrive, or the deadline."""
+    statuses: Counter[int] = Counter()
+    # When each live entry's request started: a peer's client connected before that
+    # must receive the entry (one that connected while it was in flight may or may not).
+    published: dict[int, float] = {}
+    for k in range(args.votes):  # live entries, spread over the storm
+        time.sleep(max(0.0, t0 + 0.2 + k * args.vote_gap - time.time()))
+        published[k] = time.time()
+        try:
+            statuses[live_entry(args, k, tokens, proposals)] += 1
+        except OSError as exc:
+            statuses[0] += 1
+            print(f"live entry {k}: {exc}", file=sys.stderr)
+    last_entry = time.time()
+    while time.time() < t0 + args.deadline:
+        if sum(v.value for v in progress) >= args.total and time.time() > last_entry + args.drain:
+            break
+        time.sleep(0.1)
+    all_caught = time.time()
+    final = last_seq(args.pg_db, args.event) if args.kind == "quorum" else 0
+    return final, last_entry, all_caught, statuses, published
 
 
 def main() -> None:
@@ -479,7 +515,11 @@ def main() -> None:
     gos = [mp.Queue() for _ in range(args.procs)]
     progress = [mp.Value("i", 0) for _ in range(args.procs)]
     procs = [
-        mp.Process(target=worker, args=(args, jobs[k :: args.procs], q, gos[k], stop, progress[k]))
+        mp.Process(
+            target=worker,
+            args=(args, jobs[k :: args.procs], q, gos[k], stop, progress[k]),
+            daemon=True,  # ends with this process, whatever happens to it
+        )
         for k in range(args.procs)
     ]
     for p in procs:
@@ -494,6 +534,7 @@ def main() -> None:
             target=probe,
             args=(args.base + args.probe, tokens[0] if tokens else None, args.probe_rate,
                   probe_q, probe_stop),
+            daemon=True,
         )  # fmt: skip
         prober.start()
         time.sleep(args.probe_before)
@@ -501,23 +542,13 @@ def main() -> None:
     for g in gos:
         g.put((head, t0))
 
-    statuses: Counter[int] = Counter()
-    # When each live entry's request started: a peer's client connected before that
-    # must receive the entry (one that connected while it was in flight may or may not).
-    published: dict[int, float] = {}
-    for k in range(args.votes):  # live entries, spread over the storm
-        time.sleep(max(0.0, t0 + 0.2 + k * args.vote_gap - time.time()))
-        published[k] = time.time()
-        statuses[live_entry(args, k, tokens, proposals)] += 1
-    last_entry = time.time()
-    while time.time() < t0 + args.deadline:
-        if sum(v.value for v in progress) >= args.total and time.time() > last_entry + args.drain:
-            break
-        time.sleep(0.1)
-    all_caught = time.time()
-    final = last_seq(args.pg_db, args.event) if quorum else 0
-    stop.set()
-    probe_stop.set()
+    try:
+        final, last_entry, all_caught, statuses, published = storm(
+            args, head, t0, tokens, proposals, progress
+        )
+    finally:  # whatever happened, the workers and the probe end and report
+        stop.set()
+        probe_stop.set()
     clients: list[Client] = []
     for _ in procs:
         clients += q.get()[1]
