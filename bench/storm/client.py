@@ -387,13 +387,13 @@ def report(
     for c in clients:
         got = Counter(c.seqs)
         doubled += sum(n - 1 for n in got.values() if n > 1)
-        if c.position is not None:
+        if c.ready_t is None:  # never connected: counted as such, not as losses
+            expected = set()
+        elif c.position is not None:
             expected = set(range(c.position + 1, final + 1))
             disordered += sum(1 for a, b in zip(c.seqs, c.seqs[1:], strict=False) if b <= a)
-        elif c.ready_t is not None:
-            expected = {n for n, t in published.items() if t > c.ready_t}  # sent after
         else:
-            expected = set()
+            expected = {n for n, t in published.items() if t > c.ready_t}  # sent after
         lost += len(expected - set(got))
     marks = {"p50": pct(caught, 0.5), "p99": pct(caught, 0.99), "max": max(caught, default=None)}
     ms = {k: None if v is None else round(v * 1000) for k, v in marks.items()}

@@ -59,7 +59,7 @@ def table(out: Path) -> str:
         "Caught up: the client received the log's "
         "head entry at T0 (every missed entry), or, for a peer without resume, it is "
         "connected. Lost / doubled: entries after the client's position (peers: published "
-        "after it connected) missing / received twice.",
+        "after it connected) missing / received twice, over the clients that connected.",
         "",
         "| server | transport | resume | clients | connected | open at end | refused "
         "(clients) | errors | connected p50 / p99 ms | caught up | p50 ms | p99 ms | max ms "
