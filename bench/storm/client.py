@@ -110,13 +110,13 @@ class Runner:
         self.args = args
         self.head = head
         self.stop = stop
-        self.tokens = lines(args.tokens) if args.tokens else []
+        self.tokens: list[str] = lines(args.tokens) if args.tokens else []
         u = urllib.parse.urlsplit(args.base)
         self.host, self.port = u.hostname or "127.0.0.1", u.port or 80
         self.ws_base = "ws" + args.base[4:]
 
     def token(self, i: int) -> str:
-        return self.tokens[i % min(len(self.tokens), self.args.members)]
+        return self.tokens[i % min(len(self.tokens), int(self.args.members))]
 
     def on_message(self, c: Client, seq: int | None, type_: str) -> None:
         if type_ == "snapshot":
@@ -512,7 +512,7 @@ def main() -> None:
     ]
     q: Any = mp.Queue()
     stop = mp.Event()
-    gos = [mp.Queue() for _ in range(args.procs)]
+    gos: list[Any] = [mp.Queue() for _ in range(args.procs)]
     progress = [mp.Value("i", 0) for _ in range(args.procs)]
     procs = [
         mp.Process(
