@@ -33,7 +33,8 @@
 # PROPOSALS (10), LOG (50 votes in the log before the storm), BACK (5), SPREAD (1 s),
 # PROCS (4 client processes), VOTES (5 live entries), VOTE_GAP (0.5 s), PROBE_RATE (10/s),
 # PROBE_BEFORE (5 s), DEADLINE (120 s after the storm's start at most), RETRIES (10),
-# BACKLOG (4096), SHARED_BENCH (../shared/bench), OUT. Any QUORUM_* variable reaches the
+# BACKLOG (4096), PGWAIT (PROBE_BEFORE + 20 s of pg_stat_activity samples from the probe's
+# start, bench/votes/pgwait.py), SHARED_BENCH (../shared/bench), OUT. Any QUORUM_* variable reaches the
 # Quorum server (e.g. QUORUM_MAX_STREAMS=3000 to see refusals).
 # Needs: PostgreSQL at 127.0.0.1:5432 (user postgres, trust), uv; creates and drops the
 # database quorum_storm; a hard open-files limit of at least 2 x N + a few hundred.
@@ -56,6 +57,7 @@ PROBE_RATE=${PROBE_RATE:-10}
 PROBE_BEFORE=${PROBE_BEFORE:-5}
 DEADLINE=${DEADLINE:-120}
 RETRIES=${RETRIES:-10}
+PGWAIT=${PGWAIT:-$((PROBE_BEFORE + 20))}
 BACKLOG=${BACKLOG:-4096}
 SHARED_BENCH=$(cd "${SHARED_BENCH:-$ROOT/../shared/bench}" && pwd)
 OUT=${OUT:-bench/out/storm-$(date -u +%Y%m%dT%H%M%SZ)}
@@ -166,9 +168,14 @@ for what in $ONLY; do
 			--proposals "$PROPOSALS" --votes "$LOG" | tee "$OUT/seed.json" >&2
 		EVENT=$(cat "$OUT/data/event.txt")
 		start_server quorum "$QUORUM_PORT" quorum serve --port "$QUORUM_PORT"
+		# What PostgreSQL's backends do over the storm's first PGWAIT seconds: whether the
+		# stream handshakes' reads queue in the database or in the pool.
+		"${UV[@]}" python bench/votes/pgwait.py "$DB" "$PGWAIT" >"$OUT/quorum.pgwait.json" &
+		sampler=$!
 		storm quorum --kind quorum --base "http://127.0.0.1:$QUORUM_PORT" --sse "$N" --ws "$N" \
 			--event "$EVENT" --tokens "$OUT/data/tokens.txt" --members "$MEMBERS" \
 			--proposals "$OUT/data/proposals.txt" --pg-db "$DB" --probe "/api/v1/events/$EVENT"
+		wait "$sampler" || true
 		stop_servers
 		;;
 	seeds)

@@ -92,6 +92,14 @@ def table(out: Path) -> str:
             f"{r['out_of_order']} out of order"
             + (f", log head {r['head']} → {r['final_seq']}." if r["resume"] else ".")
         )
+    waits = out / "quorum.pgwait.json"
+    if waits.exists() and waits.read_text().strip():
+        w = json.loads(waits.read_text())
+        states = ", ".join(f"{k} {v} %" for k, v in list(w["states"].items())[:5])
+        lines.append(
+            f"- PostgreSQL during Quorum's storm (pg_stat_activity every 100 ms, from the "
+            f"probe's start): {w['backends_mean']} backends on average; {states}."
+        )
     return "\n".join(lines) + "\n"
 
 
