@@ -19,8 +19,9 @@
 #             no probe.
 # Client: bench/storm/client.py in $PROCS processes on this machine: on a 2-core machine the
 # clients compete with the server for the cores, which the figures include.
-# Refused clients (503 streams_full / 429 with Retry-After, close 1013) retry after
-# Retry-After x [1, 2) (jitter), as the documented clients do; every refusal is counted.
+# Refused clients (503 streams_full / 429 with Retry-After, close 1013) retry after the
+# Retry-After (drawn at random by the server), as docs/realtime.md tells clients to; every
+# refusal is counted.
 # The servers get the same listen backlog ($BACKLOG, Quorum's default). Raw outputs go to
 # $OUT (default bench/out/storm-<time>/): results.jsonl, summary.md (the table), logs.
 #

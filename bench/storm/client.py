@@ -11,10 +11,11 @@ token i mod ``--members``). It must then receive exactly the entries after its p
 the missed ones, then the ``--votes`` live votes cast during the storm.
 
 A refused client (HTTP 503 ``streams_full`` or 429 with Retry-After; WebSocket close 1013
-whose reason says ``retry after N s``) waits Retry-After times a random factor in [1, 2)
-(the jitter the documented clients use) and tries again from the last entry it received,
-up to ``--retries`` times; every refusal is counted by its status. A stream the server
-ends is reopened the same way (counted as ``dropped``).
+whose reason says ``retry after N s``) waits the Retry-After (which the server draws at
+random: the jitter) and tries again from the last entry it received, up to ``--retries``
+times, as docs/realtime.md tells clients to; every refusal is counted by its status. A
+connection error, or a stream the server ends (counted as ``dropped``), is retried after
+a random 1-3 s, doubling on each failure.
 
 Per transport it reports: clients, connected, refusals by status, connection errors,
 time from T0 until each client is caught up (has received the storm's head entry; for a
@@ -134,25 +135,30 @@ class Runner:
         return max(c.seqs) if c.seqs else c.position
 
     async def run(self, c: Client, i: int, start: float) -> None:
+        """Open, and reopen as docs/realtime.md tells clients to: after a refusal, exactly
+        the Retry-After (the server draws it at random); after an error or a stream the
+        server ended, a random 1-3 s, doubling on each failure up to a minute."""
         await asyncio.sleep(max(0.0, start - time.time()))
-        attempts = 0
+        attempts = failures = 0
         while not self.stop.is_set():
+            delay: float | None = None
             try:
                 await self.open_once(c, i)
                 if self.stop.is_set():
                     return
                 c.dropped += 1  # the server ended the stream: reopen, like EventSource
-                delay = 1.0
             except Refused as exc:
                 c.refusals.append(exc.status)
-                delay = exc.retry_after if exc.retry_after is not None else 1.0
+                delay = exc.retry_after
             except (OSError, TimeoutError, ConnectionClosed, asyncio.IncompleteReadError) as exc:
                 c.errors.append(type(exc).__name__)
-                delay = 1.0
             attempts += 1
             if attempts > self.args.retries:
                 return
-            await asyncio.sleep(delay * (1 + random.random()))
+            if delay is None:
+                delay = min(60.0, random.uniform(1, 3) * 2**failures)
+                failures += 1
+            await asyncio.sleep(delay)
 
     async def open_once(self, c: Client, i: int) -> None:
         if c.transport == "sse":
