@@ -13,6 +13,7 @@ over many iterations, so each would still cost a query of its own.
 """
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -42,7 +43,8 @@ class Batcher(Generic[K, V]):
         answer: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._waiting.append((key, answer))
         if self._runner is None:
-            self._runner = asyncio.create_task(self._run())
+            # A context of its own: not the first caller's (its request id, in the logs).
+            self._runner = asyncio.create_task(self._run(), context=contextvars.Context())
         return await answer
 
     async def _run(self) -> None:
