@@ -81,11 +81,12 @@ async def test_every_refusal_keeps_its_status_and_code_on_both_routes(
         assert (sse, ws) == (expected, expected), (event_id, query)
 
 
-async def test_a_refused_handshake_leaves_no_stream_behind(api: Api, server: Server) -> None:
-    """The refused stream had subscribed before its check: it is gone once refused."""
+async def test_a_refused_handshake_gives_back_its_slot(api: Api, server: Server) -> None:
+    """The stream's slot (the per-user cap, 10 here) is taken before the check: each
+    refusal gives it back, and it is no open stream."""
     owner, stranger = await api.user("owner"), await api.user("stranger")
     event = await api.event(owner)
-    for _ in range(3):
+    for _ in range(6):  # 12 refusals: past the cap of 10, were a slot kept
         assert await sse_refusal(api, f"/api/v1/events/{event}/stream", stranger.auth) == (
             403,
             "not_a_member",
@@ -95,6 +96,10 @@ async def test_a_refused_handshake_leaves_no_stream_behind(api: Api, server: Ser
     metrics = (await api.client.get("/metrics")).text
     assert sample(metrics, "quorum_stream_connections", transport="sse") == 0
     assert sample(metrics, "quorum_stream_connections", transport="ws") == 0
+    await api.join(owner, event, stranger)
+    url = f"/api/v1/events/{event}/stream"
+    async with api.client.stream("GET", url, headers=stranger.auth) as r:
+        assert r.status_code == 200
 
 
 async def test_an_admins_stream_sees_hidden_tallies_and_a_members_does_not(api: Api) -> None:
