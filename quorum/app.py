@@ -28,7 +28,7 @@ from quorum.decisions import deadlines
 from quorum.decisions.accounts import forget_member
 from quorum.decisions.live import create_decisions_realtime
 from quorum.decisions.router import router as decisions_router
-from quorum.decisions.streams import contract_router
+from quorum.decisions.streams import contract_router, stream_router
 from quorum.decisions.streams import router as streams_router
 from quorum.gctuning import tune_for_server
 from quorum.invitations.router import router as invitations_router
@@ -125,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(attachments_upload_router, prefix=API_PREFIX)
     app.include_router(attachments_router, prefix=API_PREFIX)
     app.include_router(streams_router, prefix=API_PREFIX)
+    app.include_router(stream_router, prefix=API_PREFIX)
     app.include_router(contract_router)
     app.include_router(metrics_router)
     docs.install(app)

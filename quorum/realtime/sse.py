@@ -93,6 +93,7 @@ class EventStreamResponse(Response):
                 principal=self.principal,
                 session=self.session,
             ) as session:
+                await session.admit()  # a refusal raises before the response starts
                 async with asyncio.TaskGroup() as tasks:
                     watcher = tasks.create_task(_watch_disconnect(receive, session.subscriber))
                     # The writer is a task of its own, while this request's task only waits

@@ -94,21 +94,23 @@ async def serve(
 ) -> None:
     """Stream to ``websocket`` while a second task reads what the client sends;
     ``principal``: whom the hub's ``evicts`` may name; ``session``: what its
-    ``end_sessions`` may."""
-    await websocket.accept()
-    gauge = metrics.CONNECTIONS.labels("ws")
-    gauge.inc()
-    try:
-        abort = abort_of(websocket.scope)
-        with StreamSession(
-            streams, topic_id, abort, audience, principal=principal, session=session
-        ) as stream:
+    ``end_sessions`` may. ``Streams.admit``'s refusal is raised before the handshake is
+    answered (the caller's to send as a denial response)."""
+    abort = abort_of(websocket.scope)
+    with StreamSession(
+        streams, topic_id, abort, audience, principal=principal, session=session
+    ) as stream:
+        await stream.admit()
+        await websocket.accept()
+        gauge = metrics.CONNECTIONS.labels("ws")
+        gauge.inc()
+        try:
             async with asyncio.TaskGroup() as tasks:
                 reader = tasks.create_task(_read_client(websocket, stream.subscriber))
                 await _stream(websocket, stream, resume_from)
                 reader.cancel()  # the stream is over: nothing more to read
-    finally:
-        gauge.dec()
+        finally:
+            gauge.dec()
 
 
 async def _stream(websocket: WebSocket, session: StreamSession, resume_from: int | None) -> None:
