@@ -19,7 +19,8 @@
 # Settings (environment): DURATION (30s), WARMUP (5s), CONNECTIONS (100), TIMEOUT (10s: wrk's
 # default of 2 s would drop the slowest responses from the latency figures), USERS (10000),
 # PROPOSALS (1000), COMMENT_EVERY (5), SHARED_BENCH (../shared/bench), OUT, ONLY
-# (space-separated subset of "quorum seeds asyncpg"), PROFILE=1 or py-spy (adds a phase with
+# (space-separated subset of "quorum seeds asyncpg"), BENCH_QUORUM_DB (quorum_bench) and
+# BENCH_QUORUM_PORT (18020) for runs side by side, PROFILE=1 or py-spy (adds a phase with
 # Quorum sampled by py-spy, summarised by bench/votes/profile_summary.py; not counted in the
 # table), PROFILE=pyinstrument (the same under pyinstrument, far more intrusive), SCALE (1:
 # the scale-out phase; 0: none), WORKERS (2: its worker processes).
@@ -46,9 +47,9 @@ PROFILE=${PROFILE:-0}
 SCALE=${SCALE:-1}
 WORKERS=${WORKERS:-2}
 PG=(-h 127.0.0.1 -p 5432 -U postgres)
-QUORUM_DB=quorum_bench
+QUORUM_DB=${BENCH_QUORUM_DB:-quorum_bench}
 REFERENCE_DB=bench # fixed by the reference servers
-QUORUM_PORT=18020
+QUORUM_PORT=${BENCH_QUORUM_PORT:-18020}
 SEEDS_PORT=18010
 ASYNCPG_PORT=18011
 UVICORN_FLAGS=(--host 127.0.0.1 --loop uvloop --http httptools --no-access-log)

@@ -17,7 +17,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.accounts.service import require_session, session_revoked
 from quorum.api.deps import SessionDep, TokenCaller
@@ -82,7 +83,16 @@ def event_access(found: repo.Access | None, event_id: uuid.UUID, user_id: uuid.U
     )
 
 
-EventMember = Annotated[EventAccess, Depends(load_access)]
+async def event_member(
+    event_id: Annotated[uuid.UUID, Path()], caller: TokenCaller, request: Request
+) -> EventAccess:
+    """``load_access`` as a dependency, with the request's session read off the request:
+    one dependency fewer for FastAPI to solve on every event-scoped request."""
+    session: AsyncSession = request.state.session  # TransactionalRoute's
+    return await load_access(event_id, caller, session)
+
+
+EventMember = Annotated[EventAccess, Depends(event_member)]
 
 
 async def event_admin(access: EventMember) -> EventAccess:
