@@ -246,6 +246,13 @@ def tally_hidden(hidden_tallies: bool, event_status: str) -> bool:
     return hidden_tallies and event_status == EventStatus.OPEN
 
 
+def tally_hidden_sql(
+    hidden_tallies: SQLColumnExpression[bool], event_status: SQLColumnExpression[str]
+) -> ColumnElement[bool]:
+    """``tally_hidden`` as SQL, for the payloads a one-statement write builds."""
+    return and_(hidden_tallies, event_status == EventStatus.OPEN.value)
+
+
 def sees_tallies(role: Role) -> bool:
     """Organizers and admins see the counts even while they are hidden from members."""
     return role in ADMIN_ROLES

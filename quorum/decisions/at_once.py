@@ -1,0 +1,260 @@
+"""A member's vote (and its withdrawal) on PostgreSQL as ONE autocommitted statement.
+
+The statement is its own transaction: no BEGIN before it, no COMMIT after it, so the
+rows it locks (the membership FOR SHARE, the proposal, the event row that numbers the
+log) are released when it ends, and no client round trip ever falls inside that window.
+It also reads what the route's access check read (quorum/decisions/access.py: the
+event, the caller's membership and name, whether their login session is live), so a
+member's vote costs one round trip in all.
+
+It refuses as a whole. Every write is gated on every check the statement can make
+from its snapshot (a live session, an approved membership, held FOR SHARE, an OPEN
+event, a votable proposal). What only the later steps can see (READ COMMITTED: a
+decision or a close that committed after the snapshot, which the proposal's and the
+event row's UPDATEs find when they get the row) makes the outer SELECT call
+``quorum_refuse`` (installed by migration 3f7b1c9d2e64): the statement raises and
+nothing it wrote survives. The CTE chain and its lock order are those of the
+transactional one-statement vote (quorum/decisions/repository.py, ``_VOTE_AT_ONCE``).
+
+The vote that reaches the threshold also raises (``reaches_threshold``): accepting
+writes a second log entry, ``proposal.updated``, whose payload is the whole proposal;
+that vote, once per proposal, runs on the transactional path instead, which writes both
+entries in one transaction. So does a vote with an Idempotency-Key, whose record holds
+the rendered response and is stored in the vote's transaction.
+
+The statements are built once, at import, from quorum/decisions/rules.py; SQLAlchemy's
+compiled cache and asyncpg's per-connection statement cache prepare each once per
+pooled connection. No ORM session runs them.
+"""
+
+import uuid
+from typing import Any, NamedTuple, cast
+
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Select,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    true,
+    update,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from quorum.db.base import utcnow
+from quorum.decisions import repository as repo
+from quorum.decisions import rules
+from quorum.decisions.events import VoteCast, VoteWithdrawn
+
+REFUSED_SQLSTATE = "QR001"  # quorum_refuse's
+
+_access = repo._ACCESS.cte("access")
+_member = repo._member
+_P_EVENT, _P_PROPOSAL, _P_USER, _P_NOW = repo._P_EVENT, repo._P_PROPOSAL, repo._P_USER, repo._P_NOW
+_proposals, _votes = repo._proposals, repo._votes
+
+# Every check the snapshot can make, before anything is written.
+_may_write = and_(
+    exists(
+        select(_access.c.event_status).where(
+            _access.c.live_session.is_not(None),
+            rules.accepts_changes_sql(_access.c.event_status),
+        )
+    ),
+    exists(select(_member.c.id)),
+    repo._votable_now,
+)
+_had_vote = exists().where(_votes.c.proposal_id == _P_PROPOSAL, _votes.c.user_id == _P_USER)
+
+
+def _payload(counted: CTE) -> ColumnElement[Any]:
+    """A ``vote.cast`` or ``vote.withdrawn`` payload, as ``service.voter`` and
+    ``rules.tally_hidden`` make it in Python: no voter on an anonymous event."""
+    voter = case(
+        (_access.c.anonymous_votes, null()),
+        else_=func.jsonb_build_object(
+            literal_column("'id'"),
+            _P_USER,
+            literal_column("'display_name'"),
+            _access.c.display_name,
+        ),
+    )
+    return func.jsonb_build_object(
+        literal_column("'proposal_id'"),
+        _P_PROPOSAL,
+        literal_column("'user'"),
+        voter,
+        literal_column("'vote_count'"),
+        counted.c.vote_count,
+        literal_column("'tally_hidden'"),
+        rules.tally_hidden_sql(_access.c.hidden_tallies, _access.c.event_status),
+        type_=JSONB,
+    )
+
+
+def _refuse(code: str) -> ColumnElement[Any]:
+    return func.quorum_refuse(literal_column(f"'{code}'"))
+
+
+def _statement(
+    changed: CTE, label: str, counted: CTE, counter: CTE, logged: CTE, *refusals: Any
+) -> Select[Any]:
+    """The one row the statement returns: the access check's columns, what each step
+    did, and the refusals that must undo what was written (``quorum_refuse``)."""
+    changed_rows = select(func.count()).select_from(changed).scalar_subquery()
+    wrote = changed_rows > 0
+    refused = case(
+        (and_(wrote, counted.c.id.is_(None)), _refuse("proposal_not_pending")),
+        (and_(wrote, counter.c.last_seq.is_(None)), _refuse("event_closed")),
+        *refusals,
+        else_=literal(0),
+    )
+    snapshot_status = (
+        select(_proposals.c.status)
+        .where(_proposals.c.id == _P_PROPOSAL, _proposals.c.event_id == _P_EVENT)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            _access.c.event_status.is_not(None).label("found"),
+            *_access.c,
+            select(func.count()).select_from(_member).scalar_subquery().label("is_member"),
+            snapshot_status.label("snapshot_status"),
+            _had_vote.label("had_vote"),
+            changed_rows.label(label),
+            *counted.c,
+            *counter.c,
+            refused.label("refused"),
+        )
+        .select_from(
+            repo._step.outerjoin(_access, true())
+            .outerjoin(counted, true())
+            .outerjoin(counter, true())
+        )
+        .add_cte(logged)
+    )
+
+
+# -- the vote ----------------------------------------------------------------------------
+_voted = (
+    postgresql.insert(_votes)
+    .from_select(
+        ["proposal_id", "user_id", "created_at"],
+        select(_P_PROPOSAL, _P_USER, _P_NOW).where(_may_write),
+    )
+    .on_conflict_do_nothing()
+    .returning(_votes.c.proposal_id)
+    .cte("voted")
+)
+_counted = (
+    update(_proposals)
+    .where(
+        _proposals.c.id == select(_voted.c.proposal_id).scalar_subquery(),
+        _proposals.c.event_id == _P_EVENT,
+        rules.votable_sql(_proposals.c.status),
+    )
+    .values(vote_count=_proposals.c.vote_count + 1)
+    .returning(*_proposals.c, repo._AUTHOR_NAME)
+    .cte("counted")
+)
+_counter, _logged = repo.count_and_log(
+    _counted, literal(0), VoteCast.TYPE, _payload(_counted), _access
+)
+VOTE = _statement(
+    _voted,
+    "inserted",
+    _counted,
+    _counter,
+    _logged,
+    # The threshold the counter read under the event row's lock: the latest committed.
+    (
+        rules.reaches_threshold_sql(_counted.c.vote_count, _counter.c.vote_threshold),
+        _refuse("reaches_threshold"),
+    ),
+)
+
+# -- the withdrawal ----------------------------------------------------------------------
+_withdrawn = (
+    delete(_votes)
+    .where(_votes.c.proposal_id == _P_PROPOSAL, _votes.c.user_id == _P_USER, _may_write)
+    .returning(_votes.c.proposal_id)
+    .cte("withdrawn")
+)
+_uncounted = (
+    update(_proposals)
+    .where(
+        _proposals.c.id == select(_withdrawn.c.proposal_id).scalar_subquery(),
+        _proposals.c.event_id == _P_EVENT,
+        rules.votable_sql(_proposals.c.status),
+    )
+    .values(vote_count=_proposals.c.vote_count - 1)
+    .returning(_proposals.c.id, _proposals.c.vote_count)
+    .cte("counted")
+)
+_w_counter, _w_logged = repo.count_and_log(
+    _uncounted, literal(0), VoteWithdrawn.TYPE, _payload(_uncounted), _access
+)
+WITHDRAW = _statement(_withdrawn, "deleted", _uncounted, _w_counter, _w_logged)
+
+
+def parameters(
+    event_id: uuid.UUID, proposal_id: uuid.UUID, user_id: uuid.UUID, session_id: uuid.UUID
+) -> dict[str, Any]:
+    """The parameters of ``VOTE`` and ``WITHDRAW``."""
+    return {
+        "p_sid": session_id,
+        "p_event": event_id,
+        "p_proposal": proposal_id,
+        "p_user": user_id,
+        "now": utcnow(),
+    }
+
+
+class Refused(NamedTuple):
+    """The statement raised ``quorum_refuse(code)``: it wrote nothing."""
+
+    code: str
+
+
+async def run(
+    session: AsyncSession,
+    statement: Select[Any],
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+) -> Row[Any] | Refused:
+    """Run ``statement`` (``VOTE`` or ``WITHDRAW``) alone, autocommitted, on a pooled
+    connection of ``session``'s engine (the session itself stays unused: it has no
+    transaction to commit). The row, or the code the statement refused with."""
+    params = parameters(event_id, proposal_id, user_id, session_id)
+    engine = cast(AsyncEngine, session.bind)
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            row: Row[Any] = (await connection.execute(statement, params)).one()
+            return row
+        except sa_exc.DBAPIError as exc:
+            code = _refusal(exc)
+            if code is None:
+                raise
+            return Refused(code)
+
+
+def _refusal(exc: sa_exc.DBAPIError) -> str | None:
+    """The code of a ``quorum_refuse``, or None for any other failure."""
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    if getattr(cause, "sqlstate", None) != REFUSED_SQLSTATE:
+        return None
+    return str(getattr(cause, "message", ""))
