@@ -480,7 +480,10 @@ async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uui
     """The membership is held (FOR SHARE) first, then the proposal (the counter's UPDATE),
     then the event row (the log's counter): the order of every change. On PostgreSQL in
     one statement (``cast_vote_at_once``), so no client round trip of this request comes
-    between its locks and its COMMIT; SQLite, one writer at a time, runs the steps."""
+    between its locks and its COMMIT; SQLite, one writer at a time, runs the steps. The
+    route runs ``cast_vote_as``, which on PostgreSQL needs no transaction at all and
+    comes here only for the vote that accepts the proposal, or one with an
+    Idempotency-Key."""
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
         return await _cast_vote_at_once(session, access, proposal_id)
