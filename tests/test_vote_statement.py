@@ -333,3 +333,66 @@ async def test_votes_racing_a_close_count_exactly_the_votes_logged_before_it(
     assert [e.seq for e in logged] == list(range(1, len(logged) + 1))
     assert await _count(engine, proposal_id) == (len(cast), len(cast))
     assert len(cast) == 40 - len(refused)
+
+
+async def test_a_comment_is_one_autocommitted_statement(engine: AsyncEngine) -> None:
+    recorder = Recorder(engine)
+    event_id, proposal_id, callers = await _seed(engine, threshold=None)
+    recorder.statements.clear()
+
+    async with _uow(engine, recorder).transaction() as session:
+        out = await service.add_comment_as(session, callers[2], event_id, proposal_id, "Yes.")
+
+    assert len(recorder.statements) == 1, recorder.statements
+    assert out.author.display_name == "Voter 2"
+    logged = await _logged(engine, event_id)
+    assert [(e.seq, e.type) for e in logged] == [(1, "comment.created")]
+    assert logged[0].data["author"] == {"id": str(callers[2].user_id), "display_name": "Voter 2"}
+    assert logged[0].data["id"] == str(out.id)
+    assert recorder.published == logged
+
+
+async def test_a_comment_on_a_deleted_proposal_or_closed_event_writes_nothing(
+    engine: AsyncEngine,
+) -> None:
+    recorder = Recorder(engine)
+    event_id, proposal_id, callers = await _seed(engine, threshold=None)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE proposals SET status = 'DELETED' WHERE id = :id"), {"id": proposal_id}
+        )
+
+    with pytest.raises(Conflict) as deleted:
+        async with _uow(engine, recorder).transaction() as session:
+            await service.add_comment_as(session, callers[1], event_id, proposal_id, "No.")
+
+    assert deleted.value.code == "proposal_deleted"
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE proposals SET status = 'PENDING' WHERE id = :id"), {"id": proposal_id}
+        )
+    async with engine.connect() as holder:
+        await holder.execute(
+            text("SELECT 1 FROM events WHERE id = :id FOR UPDATE"), {"id": event_id}
+        )
+
+        async def comment() -> None:
+            async with _uow(engine, recorder).transaction() as session:
+                await service.add_comment_as(session, callers[1], event_id, proposal_id, "Late.")
+
+        late = asyncio.create_task(comment())
+        await _blocked_on_lock(engine)
+        await holder.execute(
+            text("UPDATE events SET status = 'CLOSED' WHERE id = :id"), {"id": event_id}
+        )
+        await holder.commit()
+    with pytest.raises(Conflict) as closed:
+        await late
+    assert closed.value.code == "event_closed"
+    async with engine.connect() as connection:
+        comments = await connection.scalar(
+            text("SELECT count(*) FROM comments WHERE proposal_id = :id"), {"id": proposal_id}
+        )
+    assert comments == 0
+    assert await _logged(engine, event_id) == []
+    assert recorder.published == []

@@ -34,11 +34,14 @@ from sqlalchemy import (
     CTE,
     ColumnElement,
     Select,
+    Table,
     and_,
+    bindparam,
     case,
     delete,
     exists,
     func,
+    insert,
     literal,
     literal_column,
     null,
@@ -55,7 +58,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from quorum.db.base import utcnow
 from quorum.decisions import repository as repo
 from quorum.decisions import rules
-from quorum.decisions.events import VoteCast, VoteWithdrawn
+from quorum.decisions.events import CommentCreated, VoteCast, VoteWithdrawn
+from quorum.decisions.models import Comment
 
 REFUSED_SQLSTATE = "QR001"  # quorum_refuse's
 
@@ -65,16 +69,13 @@ _P_EVENT, _P_PROPOSAL, _P_USER, _P_NOW = repo._P_EVENT, repo._P_PROPOSAL, repo._
 _proposals, _votes = repo._proposals, repo._votes
 
 # Every check the snapshot can make, before anything is written.
-_may_write = and_(
-    exists(
-        select(_access.c.event_status).where(
-            _access.c.live_session.is_not(None),
-            rules.accepts_changes_sql(_access.c.event_status),
-        )
-    ),
-    exists(select(_member.c.id)),
-    repo._votable_now,
+_may_write_snapshot = exists(
+    select(_access.c.event_status).where(
+        _access.c.live_session.is_not(None),
+        rules.accepts_changes_sql(_access.c.event_status),
+    )
 )
+_may_write = and_(_may_write_snapshot, exists(select(_member.c.id)), repo._votable_now)
 _had_vote = exists().where(_votes.c.proposal_id == _P_PROPOSAL, _votes.c.user_id == _P_USER)
 
 
@@ -221,6 +222,64 @@ def parameters(
     }
 
 
+# -- a comment ----------------------------------------------------------------------------
+# The same shape: the proposal is held FOR SHARE after the membership (its status stays
+# still until the comment is in: a deletion waits), the comment is INSERTed only if
+# every check holds, the counter numbers its ``comment.created`` entry, whose payload
+# (built by the service, with the comment's id and time) gets the author's name here.
+_comments = cast(Table, Comment.__table__)
+_target = (
+    select(_proposals.c.status)
+    .where(_proposals.c.id == _P_PROPOSAL, _proposals.c.event_id == _P_EVENT)
+    .with_for_update(read=True)
+    .cte("target")
+)
+_commented = (
+    insert(_comments)
+    .from_select(
+        ["id", "proposal_id", "author_id", "body", "created_at"],
+        select(
+            bindparam("p_comment", type_=_comments.c.id.type),
+            _P_PROPOSAL,
+            _P_USER,
+            bindparam("p_body", type_=_comments.c.body.type),
+            bindparam("now", type_=_comments.c.created_at.type),
+        ).where(
+            _may_write_snapshot,
+            exists(select(_member.c.id)),
+            exists(select(_target.c.status).where(rules.takes_comments_sql(_target.c.status))),
+        ),
+    )
+    .returning(_comments.c.id)
+    .cte("commented")
+)
+_comment_data = func.jsonb_set(
+    bindparam("entry_data", type_=JSONB),
+    literal_column("'{author,display_name}'::text[]"),
+    func.to_jsonb(_access.c.display_name),
+)
+_c_counter, _c_logged = repo.count_and_log(
+    _commented, literal(0), CommentCreated.TYPE, _comment_data, _access
+)
+_c_inserted = select(func.count()).select_from(_commented).scalar_subquery()
+COMMENT = (
+    select(
+        _access.c.event_status.is_not(None).label("found"),
+        *_access.c,
+        select(func.count()).select_from(_member).scalar_subquery().label("is_member"),
+        select(_target.c.status).scalar_subquery().label("snapshot_status"),
+        _c_inserted.label("inserted"),
+        _c_counter.c.last_seq,
+        case(
+            (and_(_c_inserted > 0, _c_counter.c.last_seq.is_(None)), _refuse("event_closed")),
+            else_=literal(0),
+        ).label("refused"),
+    )
+    .select_from(repo._step.outerjoin(_access, true()).outerjoin(_c_counter, true()))
+    .add_cte(_c_logged)
+)
+
+
 class Refused(NamedTuple):
     """The statement raised ``quorum_refuse(code)``: it wrote nothing."""
 
@@ -234,11 +293,13 @@ async def run(
     proposal_id: uuid.UUID,
     user_id: uuid.UUID,
     session_id: uuid.UUID,
+    **more: Any,
 ) -> Row[Any] | Refused:
-    """Run ``statement`` (``VOTE`` or ``WITHDRAW``) alone, autocommitted, on a pooled
-    connection of ``session``'s engine (the session itself stays unused: it has no
-    transaction to commit). The row, or the code the statement refused with."""
-    params = parameters(event_id, proposal_id, user_id, session_id)
+    """Run ``statement`` (``VOTE``, ``WITHDRAW``, or ``COMMENT`` with ``more``) alone,
+    autocommitted, on a pooled connection of ``session``'s engine (the session itself
+    stays unused: it has no transaction to commit). The row, or the code the statement
+    refused with."""
+    params = parameters(event_id, proposal_id, user_id, session_id) | more
     engine = cast(AsyncEngine, session.bind)
     async with engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -434,10 +434,18 @@ async def withdraw_vote(
     responses=problems(MEMBER, JSON_BODY, CHANGE, PROPOSAL_NOT_FOUND, PROPOSAL_DELETED),
 )
 async def add_comment(
-    proposal_id: uuid.UUID, body: CommentCreate, access: EventMember, session: SessionDep
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    body: CommentCreate,
+    caller: TokenCaller,
+    session: SessionDep,
+    request: Request,
 ) -> CommentOut:
     """Comment on a proposal that has not been deleted."""
-    return await service.add_comment(session, access, proposal_id, body.body)
+    keyed = getattr(request.state, "idempotency", None) is not None
+    return await service.add_comment_as(
+        session, caller, event_id, proposal_id, body.body, keyed=keyed
+    )
 
 
 @router.get(

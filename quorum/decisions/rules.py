@@ -237,6 +237,15 @@ def threshold_change_accepts(new_threshold: int | None, new_status: str | None) 
     return new_threshold is not None and new_status != EventStatus.CLOSED
 
 
+def takes_comments_sql(status: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """A proposal takes comments unless it was deleted (``proposal_deleted``)."""
+    return status != ProposalStatus.DELETED.value
+
+
+def proposal_deleted() -> Conflict:
+    return Conflict("proposal_deleted", "The proposal was deleted: it takes no comments.")
+
+
 # -- voting options ---------------------------------------------------------------------
 
 

@@ -769,7 +769,7 @@ async def add_comment(
     await repo.hold_membership(session, access.event_id, access.user_id)
     proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_share=True)
     if proposal.status == ProposalStatus.DELETED:
-        raise Conflict("proposal_deleted", "The proposal was deleted: it takes no comments.")
+        raise rules.proposal_deleted()
     comment = Comment(
         id=uuid7(),
         proposal_id=proposal_id,
@@ -781,6 +781,60 @@ async def add_comment(
     await session.flush()
     out = views.comment_of(CommentCreated, comment, access.display_name)
     await repo.append_log(session, access.event_id, [out.entry()])
+    return out
+
+
+async def add_comment_as(
+    session: AsyncSession,
+    caller: Caller,
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    body: str,
+    *,
+    keyed: bool = False,
+) -> CommentOut:
+    """The comment route, as ``cast_vote_as``: on PostgreSQL one autocommitted statement
+    (``at_once.COMMENT``) with the access check folded in, else ``add_comment``."""
+    if not _autocommits(session, keyed):
+        access = await load_access(event_id, caller, session)
+        return await add_comment(session, access, proposal_id, body)
+    now = utcnow()
+    out = CommentCreated(
+        id=uuid7(),
+        proposal_id=proposal_id,
+        author=views.person(caller.user_id, ""),
+        body=body,
+        created_at=now,
+    )
+    row = await at_once.run(
+        session,
+        at_once.COMMENT,
+        event_id,
+        proposal_id,
+        caller.user_id,
+        caller.session_id,
+        p_comment=out.id,
+        p_body=body,
+        now=now,
+        entry_data=out.model_dump(mode="json"),
+    )
+    if isinstance(row, at_once.Refused):
+        raise rules.event_closed()  # its only refusal: closed after the snapshot
+    checked = _access_of(caller, event_id, row)
+    if checked is None:
+        return await add_comment(
+            session, await load_access(event_id, caller, session), proposal_id, body
+        )
+    if not row.inserted:
+        if not row.is_member:
+            raise rules.not_a_member()
+        if row.snapshot_status is None:
+            raise NotFound("proposal_not_found", "No such proposal in this event.")
+        if row.snapshot_status == ProposalStatus.DELETED:
+            raise rules.proposal_deleted()
+        raise rules.event_closed()
+    out.author = views.person(caller.user_id, checked.display_name)
+    stage(session, [Entry(event_id, row.last_seq, *out.entry())])
     return out
 
 
