@@ -22,14 +22,17 @@ that vote, once per proposal, runs on the transactional path instead, which writ
 entries in one transaction. So does a vote with an Idempotency-Key, whose record holds
 the rendered response and is stored in the vote's transaction.
 
-The statements are built once, at import, from quorum/decisions/rules.py; SQLAlchemy's
-compiled cache and asyncpg's per-connection statement cache prepare each once per
-pooled connection. No ORM session runs them.
+The statements are built and compiled once, at import, from quorum/decisions/rules.py,
+and run on asyncpg's own connection (``run``), which prepares each once per pooled
+connection. No ORM session, no SQLAlchemy execution runs them.
 """
 
+import json
 import uuid
+from types import SimpleNamespace
 from typing import Any, NamedTuple, cast
 
+import asyncpg
 from sqlalchemy import (
     CTE,
     ColumnElement,
@@ -52,7 +55,7 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Row
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from quorum.db.base import utcnow
@@ -286,6 +289,25 @@ class Refused(NamedTuple):
     code: str
 
 
+class _Prepared(NamedTuple):
+    """A statement compiled once, for asyncpg: its SQL, the order of its parameters, and
+    the values of those the statement fixes (its literals)."""
+
+    sql: str
+    order: tuple[str, ...]
+    fixed: dict[str, Any]
+
+
+# The parameters a caller gives (``parameters``, and the comment's).
+_GIVEN = ("p_sid", "p_event", "p_proposal", "p_user", "now", "p_comment", "p_body", "entry_data")
+
+
+def _prepare(statement: Select[Any]) -> _Prepared:
+    compiled = statement.compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
+    fixed = compiled.construct_params(dict.fromkeys(_GIVEN))
+    return _Prepared(str(compiled), tuple(compiled.positiontup or ()), dict(fixed))
+
+
 async def run(
     session: AsyncSession,
     statement: Select[Any],
@@ -294,28 +316,43 @@ async def run(
     user_id: uuid.UUID,
     session_id: uuid.UUID,
     **more: Any,
-) -> Row[Any] | Refused:
-    """Run ``statement`` (``VOTE``, ``WITHDRAW``, or ``COMMENT`` with ``more``) alone,
-    autocommitted, on a pooled connection of ``session``'s engine (the session itself
-    stays unused: it has no transaction to commit). The row, or the code the statement
-    refused with."""
+) -> Any:
+    """Run ``statement`` (``VOTE``, ``WITHDRAW``, or ``COMMENT`` with ``more``) alone on
+    a pooled connection of ``session``'s engine, through asyncpg itself: asyncpg runs a
+    statement outside any transaction as its own (autocommit), and prepares it once per
+    connection (its statement cache: the SQL text is constant). SQLAlchemy's execution
+    layer, about 0.5 ms of CPU per call on this statement, is skipped; its pool is kept.
+    The session itself stays unused: it has no transaction to commit. The row (its
+    columns as attributes), or the ``Refused`` code."""
+    prepared = _PREPARED[statement]
     params = parameters(event_id, proposal_id, user_id, session_id) | more
+    if "entry_data" in params:
+        params["entry_data"] = json.dumps(params["entry_data"])  # the pool's jsonb codec
+    args = [params[name] if name in params else prepared.fixed[name] for name in prepared.order]
     engine = cast(AsyncEngine, session.bind)
     async with engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        raw = await connection.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection
         try:
-            row: Row[Any] = (await connection.execute(statement, params)).one()
-            return row
-        except sa_exc.DBAPIError as exc:
-            code = _refusal(exc)
-            if code is None:
-                raise
-            return Refused(code)
+            record = await driver.fetchrow(prepared.sql, *args)
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == REFUSED_SQLSTATE:
+                return Refused(str(getattr(exc, "message", "")))
+            raise _translated(raw.dbapi_connection, engine, prepared.sql, args, exc) from exc
+    return SimpleNamespace(**dict(record))
 
 
-def _refusal(exc: sa_exc.DBAPIError) -> str | None:
-    """The code of a ``quorum_refuse``, or None for any other failure."""
-    cause = exc.orig.__cause__ if exc.orig is not None else None
-    if getattr(cause, "sqlstate", None) != REFUSED_SQLSTATE:
-        return None
-    return str(getattr(cause, "message", ""))
+def _translated(
+    adapted: Any, engine: AsyncEngine, sql: str, args: list[Any], exc: Exception
+) -> Exception:
+    """The SQLAlchemy exception that ``exc`` would have been through SQLAlchemy's execute
+    (an ``IntegrityError`` for a foreign key violation, which the route inspects)."""
+    try:
+        adapted._handle_exception(exc)
+    except Exception as dbapi_error:
+        dbapi_base = engine.dialect.loaded_dbapi.Error
+        return sa_exc.DBAPIError.instance(sql, args, dbapi_error, dbapi_base)
+    return exc
+
+
+_PREPARED = {statement: _prepare(statement) for statement in (VOTE, WITHDRAW, COMMENT)}
