@@ -251,7 +251,10 @@ async def _blocked_on_lock(engine: AsyncEngine) -> None:
     for _ in range(500):
         async with engine.connect() as connection:
             waiting = await connection.scalar(
-                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
             )
         if waiting:
             return
