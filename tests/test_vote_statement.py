@@ -1,19 +1,25 @@
-"""On PostgreSQL a vote is one statement in its transaction (issue 11): nothing it locks
-waits on a client round trip of its own but the COMMIT. Run against a real migrated
-PostgreSQL database, calling the use case directly so that every statement it sends can
-be counted with SQLAlchemy's ``before_cursor_execute`` (BEGIN and COMMIT are not
-statements the driver is given: asyncpg sends them itself). The published entries are
-compared with the log rows the statement wrote."""
+"""On PostgreSQL a member's vote is one statement and no transaction around it (issue
+11): the statement autocommits, so nothing it locks waits on a client round trip, and
+it reads the access check's rows too, so a member's vote is one round trip in all. Run
+against a real migrated PostgreSQL database, calling the use case directly: every SQL
+statement SQLAlchemy gives the driver is counted with ``before_cursor_execute``, and
+every BEGIN and COMMIT (which asyncpg sends itself) with asyncpg's query logger. The
+published entries are compared with the log rows the statement wrote. The statement
+refuses as a whole: what it wrote before a later step found the event closed, or the
+proposal decided, does not survive."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from quorum.accounts.models import User
+from quorum.accounts.models import LoginSession, User
+from quorum.accounts.tokens import Caller
 from quorum.db.base import utcnow
 from quorum.db.uow import UnitOfWork
 from quorum.decisions import service
@@ -27,8 +33,10 @@ from quorum.decisions.models import (
     ProposalKind,
     ProposalStatus,
     Role,
+    Vote,
 )
-from quorum.errors import Conflict
+from quorum.decisions.schemas import EventUpdate
+from quorum.errors import Conflict, NotFound
 from quorum.realtime.log import LogEntry
 from quorum.realtime.message import Entry
 from tests.services import Backend, create_backend, drop_backend
@@ -43,33 +51,58 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 
 @pytest.fixture
 async def engine(pg: Backend) -> AsyncIterator[AsyncEngine]:
-    created = create_async_engine(pg.url)
+    created = create_async_engine(pg.url, pool_size=20)
     yield created
     await created.dispose()
 
 
 class Recorder:
+    """The statements sent (SQL, and asyncpg's own BEGIN and COMMIT), and what was
+    published after commit."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.statements: list[str] = []
         self.published: list[Entry] = []
         event.listen(engine.sync_engine, "before_cursor_execute", self._executed)
+        event.listen(engine.sync_engine, "connect", self._connected)
 
     def _executed(self, *args: Any) -> None:
         self.statements.append(args[2])
 
+    def _connected(self, dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(self._logged)
+
+    def _logged(self, record: Any) -> None:
+        self.statements.append(record.query)
+
     async def publish(self, entries: Sequence[Entry]) -> None:
         self.published.extend(entries)
 
+    def transactions(self) -> list[str]:
+        return [
+            s.split()[0].rstrip(";")
+            for s in self.statements
+            if s.split()[0].rstrip(";") in ("BEGIN", "COMMIT")
+        ]
 
-async def _seed(engine: AsyncEngine, threshold: int) -> tuple[uuid.UUID, uuid.UUID, list[User]]:
+
+async def _seed(
+    engine: AsyncEngine, threshold: int | None, members: int = 3
+) -> tuple[uuid.UUID, uuid.UUID, list[Caller]]:
+    """An event with ``members`` approved members (the first its organizer), each with a
+    live login session, and one PENDING proposal."""
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     users = [
         User(email=f"{uuid.uuid4().hex}@example.com", display_name=f"Voter {i}", password_hash="x")
-        for i in range(3)
+        for i in range(members)
     ]
     async with sessionmaker() as session:
         session.add_all(users)
         await session.flush()
+        logins = [
+            LoginSession(user_id=u.id, expires_at=utcnow() + timedelta(hours=1)) for u in users
+        ]
+        session.add_all(logins)
         meeting = Event(title="Budget", organizer_id=users[0].id, vote_threshold=threshold)
         session.add(meeting)
         await session.flush()
@@ -93,24 +126,30 @@ async def _seed(engine: AsyncEngine, threshold: int) -> tuple[uuid.UUID, uuid.UU
         )
         session.add(proposal)
         await session.commit()
-    return meeting.id, proposal.id, users
+    return meeting.id, proposal.id, [Caller(u.id, s.id) for u, s in zip(users, logins, strict=True)]
 
 
-def _access(event_id: uuid.UUID, user: User, threshold: int) -> EventAccess:
-    return EventAccess(
-        event_id, user.id, Role.MEMBER, EventStatus.OPEN, threshold, user.display_name, False, False
-    )
+def _uow(engine: AsyncEngine, recorder: Recorder) -> UnitOfWork:
+    return UnitOfWork(async_sessionmaker(engine, expire_on_commit=False), recorder.publish)
 
 
 async def _vote(
-    engine: AsyncEngine, recorder: Recorder, access: EventAccess, proposal_id: uuid.UUID
+    engine: AsyncEngine,
+    recorder: Recorder,
+    caller: Caller,
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    *,
+    withdraw: bool = False,
 ) -> list[str]:
-    uow = UnitOfWork(async_sessionmaker(engine, expire_on_commit=False), recorder.publish)
-    async with uow.transaction() as session:
-        await session.connection()
-        recorder.statements.clear()
-        await service.cast_vote(session, access, proposal_id)
-        return list(recorder.statements)
+    """The route's work: its unit of work around the use case; the statements sent."""
+    recorder.statements.clear()
+    async with _uow(engine, recorder).transaction() as session:
+        if withdraw:
+            await service.withdraw_vote_as(session, caller, event_id, proposal_id)
+        else:
+            await service.cast_vote_as(session, caller, event_id, proposal_id)
+    return list(recorder.statements)
 
 
 async def _logged(engine: AsyncEngine, event_id: uuid.UUID) -> list[Entry]:
@@ -121,27 +160,45 @@ async def _logged(engine: AsyncEngine, event_id: uuid.UUID) -> list[Entry]:
         return [Entry(r.topic_id, r.seq, r.type, r.data) for r in rows]
 
 
-async def test_a_vote_is_one_statement_and_publishes_what_it_logged(engine: AsyncEngine) -> None:
+async def _count(engine: AsyncEngine, proposal_id: uuid.UUID) -> tuple[int, int]:
+    """The proposal's ``vote_count`` and its vote rows."""
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            select(Proposal.vote_count).where(Proposal.id == proposal_id)
+        )
+        rows = await connection.scalar(
+            select(func.count()).select_from(Vote).where(Vote.proposal_id == proposal_id)
+        )
+        return int(count or 0), int(rows or 0)
+
+
+async def test_a_vote_is_one_autocommitted_statement(engine: AsyncEngine) -> None:
     recorder = Recorder(engine)
-    event_id, proposal_id, users = await _seed(engine, threshold=2)
+    event_id, proposal_id, callers = await _seed(engine, threshold=5)
 
-    sent = await _vote(engine, recorder, _access(event_id, users[1], 2), proposal_id)
+    sent = await _vote(engine, recorder, callers[1], event_id, proposal_id)
 
-    assert len(sent) == 1, sent
+    assert len(sent) == 1, sent  # the access check, the vote and its entry: no BEGIN, no COMMIT
     assert sent[0].lstrip().startswith("WITH")
     logged = await _logged(engine, event_id)
     assert [(e.seq, e.type, e.data["vote_count"]) for e in logged] == [(1, "vote.cast", 1)]
+    assert logged[0].data["user"] == {"id": str(callers[1].user_id), "display_name": "Voter 1"}
     assert recorder.published == logged
+    assert await _count(engine, proposal_id) == (1, 1)
 
 
-async def test_the_accepting_vote_adds_only_the_acceptance_entry(engine: AsyncEngine) -> None:
+async def test_the_accepting_vote_writes_both_entries_in_one_transaction(
+    engine: AsyncEngine,
+) -> None:
     recorder = Recorder(engine)
-    event_id, proposal_id, users = await _seed(engine, threshold=2)
-    await _vote(engine, recorder, _access(event_id, users[1], 2), proposal_id)
+    event_id, proposal_id, callers = await _seed(engine, threshold=2)
+    await _vote(engine, recorder, callers[1], event_id, proposal_id)
 
-    sent = await _vote(engine, recorder, _access(event_id, users[2], 2), proposal_id)
+    sent = await _vote(engine, recorder, callers[2], event_id, proposal_id)
 
-    assert len(sent) == 2, sent  # the vote, then the acceptance entry under the kept number
+    # The one statement refuses (it would accept), then the transactional path runs.
+    assert sent[0].lstrip().startswith("WITH")
+    assert recorder.transactions() == ["BEGIN", "COMMIT"], sent
     logged = await _logged(engine, event_id)
     assert [(e.seq, e.type) for e in logged] == [
         (1, "vote.cast"),
@@ -152,37 +209,29 @@ async def test_the_accepting_vote_adds_only_the_acceptance_entry(engine: AsyncEn
     assert logged[2].data["status"] == ProposalStatus.ACCEPTED
     assert logged[2].data["decided_by"] == {"kind": "auto"}
     assert recorder.published == logged
+    assert await _count(engine, proposal_id) == (2, 2)
 
 
 async def test_a_second_vote_is_refused_by_the_one_statement(engine: AsyncEngine) -> None:
     recorder = Recorder(engine)
-    event_id, proposal_id, users = await _seed(engine, threshold=5)
-    access = _access(event_id, users[1], 5)
-    await _vote(engine, recorder, access, proposal_id)
+    event_id, proposal_id, callers = await _seed(engine, threshold=5)
+    await _vote(engine, recorder, callers[1], event_id, proposal_id)
 
     with pytest.raises(Conflict) as refused:
-        await _vote(engine, recorder, access, proposal_id)
+        await _vote(engine, recorder, callers[1], event_id, proposal_id)
 
     assert refused.value.code == "already_voted"
-    assert len(recorder.statements) == 1
+    assert len(recorder.statements) == 1, recorder.statements
     assert [e.seq for e in await _logged(engine, event_id)] == [1]
 
 
-async def test_a_withdrawal_is_one_statement_and_publishes_what_it_logged(
-    engine: AsyncEngine,
-) -> None:
+async def test_a_withdrawal_is_one_autocommitted_statement(engine: AsyncEngine) -> None:
     recorder = Recorder(engine)
-    event_id, proposal_id, users = await _seed(engine, threshold=5)
-    access = _access(event_id, users[1], 5)
-    await _vote(engine, recorder, access, proposal_id)
+    event_id, proposal_id, callers = await _seed(engine, threshold=5)
+    await _vote(engine, recorder, callers[1], event_id, proposal_id)
     recorder.published.clear()
 
-    uow = UnitOfWork(async_sessionmaker(engine, expire_on_commit=False), recorder.publish)
-    async with uow.transaction() as session:
-        await session.connection()
-        recorder.statements.clear()
-        await service.withdraw_vote(session, access, proposal_id)
-        sent = list(recorder.statements)
+    sent = await _vote(engine, recorder, callers[1], event_id, proposal_id, withdraw=True)
 
     assert len(sent) == 1, sent
     logged = await _logged(engine, event_id)
@@ -190,5 +239,163 @@ async def test_a_withdrawal_is_one_statement_and_publishes_what_it_logged(
         (1, "vote.cast", 1),
         (2, "vote.withdrawn", 0),
     ]
-    assert logged[1].data["user"] == {"id": str(users[1].id), "display_name": "Voter 1"}
+    assert logged[1].data["user"] == {"id": str(callers[1].user_id), "display_name": "Voter 1"}
     assert recorder.published == logged[1:]
+    with pytest.raises(NotFound) as missing:
+        await _vote(engine, recorder, callers[1], event_id, proposal_id, withdraw=True)
+    assert missing.value.code == "vote_not_found"
+
+
+async def _blocked_on_lock(engine: AsyncEngine) -> None:
+    """Until some backend waits for a row lock (the vote, behind the test's lock)."""
+    for _ in range(500):
+        async with engine.connect() as connection:
+            waiting = await connection.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the vote never waited for the lock")
+
+
+@pytest.mark.parametrize(
+    ("lock", "change", "code"),
+    [
+        (
+            "SELECT 1 FROM events WHERE id = :event FOR UPDATE",
+            "UPDATE events SET status = 'CLOSED' WHERE id = :event",
+            "event_closed",
+        ),
+        (
+            "SELECT 1 FROM proposals WHERE id = :proposal FOR UPDATE",
+            "UPDATE proposals SET status = 'ACCEPTED' WHERE id = :proposal",
+            "proposal_not_pending",
+        ),
+    ],
+)
+async def test_a_vote_refused_after_its_insert_leaves_nothing(
+    engine: AsyncEngine, lock: str, change: str, code: str
+) -> None:
+    """The vote row is inserted, then the proposal's (or the event row's) UPDATE waits
+    for a lock whose holder commits a decision (a close): READ COMMITTED lets the
+    UPDATE see it, and the statement raises, so its vote row goes too."""
+    recorder = Recorder(engine)
+    event_id, proposal_id, callers = await _seed(engine, threshold=None)
+    params = {"event": event_id, "proposal": proposal_id}
+    async with engine.connect() as holder:
+        await holder.execute(text(lock), params)
+        vote = asyncio.create_task(_vote(engine, recorder, callers[1], event_id, proposal_id))
+        await _blocked_on_lock(engine)
+        await holder.execute(text(change), params)
+        await holder.commit()
+
+    with pytest.raises(Conflict) as refused:
+        await vote
+    assert refused.value.code == code
+    assert await _count(engine, proposal_id) == (0, 0)
+    assert await _logged(engine, event_id) == []
+    assert recorder.published == []
+
+
+async def test_votes_racing_a_close_count_exactly_the_votes_logged_before_it(
+    engine: AsyncEngine,
+) -> None:
+    """Forty members vote while the organizer closes the event: every vote either
+    counted and was logged before the close, or left nothing (``event_closed``)."""
+    recorder = Recorder(engine)
+    event_id, proposal_id, callers = await _seed(engine, threshold=None, members=41)
+    organizer = EventAccess(
+        event_id,
+        callers[0].user_id,
+        Role.ORGANIZER,
+        EventStatus.OPEN,
+        None,
+        "Voter 0",
+        False,
+        False,
+    )
+
+    async def close() -> None:
+        await asyncio.sleep(0.02)
+        async with _uow(engine, recorder).transaction() as session:
+            await service.update_event(session, organizer, EventUpdate(status=EventStatus.CLOSED))
+
+    votes = [_vote(engine, recorder, c, event_id, proposal_id) for c in callers[1:]]
+    outcomes = await asyncio.gather(close(), *votes, return_exceptions=True)
+
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert all(isinstance(o, Conflict) and o.code == "event_closed" for o in refused), refused
+    logged = await _logged(engine, event_id)
+    closed_at = next(e.seq for e in logged if e.type == "event.updated")
+    cast = [e for e in logged if e.type == "vote.cast"]
+    assert all(e.seq < closed_at for e in cast)
+    assert [e.seq for e in logged] == list(range(1, len(logged) + 1))
+    assert await _count(engine, proposal_id) == (len(cast), len(cast))
+    assert len(cast) == 40 - len(refused)
+
+
+async def test_a_comment_is_one_autocommitted_statement(engine: AsyncEngine) -> None:
+    recorder = Recorder(engine)
+    event_id, proposal_id, callers = await _seed(engine, threshold=None)
+    recorder.statements.clear()
+
+    async with _uow(engine, recorder).transaction() as session:
+        out = await service.add_comment_as(session, callers[2], event_id, proposal_id, "Yes.")
+
+    assert len(recorder.statements) == 1, recorder.statements
+    assert out.author.display_name == "Voter 2"
+    logged = await _logged(engine, event_id)
+    assert [(e.seq, e.type) for e in logged] == [(1, "comment.created")]
+    assert logged[0].data["author"] == {"id": str(callers[2].user_id), "display_name": "Voter 2"}
+    assert logged[0].data["id"] == str(out.id)
+    assert recorder.published == logged
+
+
+async def test_a_comment_on_a_deleted_proposal_or_closed_event_writes_nothing(
+    engine: AsyncEngine,
+) -> None:
+    recorder = Recorder(engine)
+    event_id, proposal_id, callers = await _seed(engine, threshold=None)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE proposals SET status = 'DELETED' WHERE id = :id"), {"id": proposal_id}
+        )
+
+    with pytest.raises(Conflict) as deleted:
+        async with _uow(engine, recorder).transaction() as session:
+            await service.add_comment_as(session, callers[1], event_id, proposal_id, "No.")
+
+    assert deleted.value.code == "proposal_deleted"
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE proposals SET status = 'PENDING' WHERE id = :id"), {"id": proposal_id}
+        )
+    async with engine.connect() as holder:
+        await holder.execute(
+            text("SELECT 1 FROM events WHERE id = :id FOR UPDATE"), {"id": event_id}
+        )
+
+        async def comment() -> None:
+            async with _uow(engine, recorder).transaction() as session:
+                await service.add_comment_as(session, callers[1], event_id, proposal_id, "Late.")
+
+        late = asyncio.create_task(comment())
+        await _blocked_on_lock(engine)
+        await holder.execute(
+            text("UPDATE events SET status = 'CLOSED' WHERE id = :id"), {"id": event_id}
+        )
+        await holder.commit()
+    with pytest.raises(Conflict) as closed:
+        await late
+    assert closed.value.code == "event_closed"
+    async with engine.connect() as connection:
+        comments = await connection.scalar(
+            text("SELECT count(*) FROM comments WHERE proposal_id = :id"), {"id": proposal_id}
+        )
+    assert comments == 0
+    assert await _logged(engine, event_id) == []
+    assert recorder.published == []

@@ -43,8 +43,8 @@ from quorum.accounts.service import open_session
 from quorum.accounts.tokens import Caller
 from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.repository import PageParams, Position
+from quorum.decisions import at_once, service
 from quorum.decisions import repository as repo
-from quorum.decisions import service
 from quorum.decisions.access import EventAccess, load_access
 from quorum.decisions.models import Comment, EventStatus, Membership, Proposal, Role, Vote
 from quorum.decisions.schemas import MembershipFilter
@@ -84,6 +84,14 @@ class Scenario:
 async def _vote(session: AsyncSession, ids: Ids) -> None:
     access = await load_access(ids.event, ids.member, session)
     await service.cast_vote(session, access, ids.proposal)
+
+
+async def _vote_at_once(session: AsyncSession, ids: Ids) -> None:
+    """The route's autocommitted statement (quorum/decisions/at_once.py), run here in the
+    session's transaction so that it is rolled back like every other scenario."""
+    params = at_once.parameters(ids.event, ids.proposal, ids.member.user_id, ids.member.session_id)
+    connection = await session.connection()
+    await connection.execute(at_once.VOTE, params)
 
 
 async def _comment(session: AsyncSession, ids: Ids) -> None:
@@ -129,6 +137,15 @@ SCENARIOS = [
         "proposal, UPDATE of events.last_seq, INSERT into event_log",
         _vote,
         {1: "pk_proposals|ix_proposals_event_id_status_id"},
+    ),
+    Scenario(
+        "vote_at_once",
+        "Casting a vote (issue 11, the route on PostgreSQL): ONE autocommitted statement, "
+        "the access check folded in: the event, membership, name and login session, the "
+        "membership FOR SHARE, INSERT of the vote, UPDATE of the proposal, of "
+        "events.last_seq, INSERT into event_log, the refusal check",
+        _vote_at_once,
+        {0: "uq_memberships_event_id_user_id"},
     ),
     Scenario(
         "comment",

@@ -88,34 +88,34 @@ class Access(NamedTuple):
 
 _ACCESS = (
     select(
-        _events.c.status,
-        _events.c.vote_threshold,
+        _events.c.status.label("event_status"),
+        _events.c.vote_threshold.label("event_threshold"),
         _events.c.anonymous_votes,
         _events.c.hidden_tallies,
         _memberships.c.role,
-        _memberships.c.status,
+        _memberships.c.status.label("membership_status"),
         _users.c.display_name,
-        _sessions.c.id,
+        _sessions.c.id.label("live_session"),
     )
     .select_from(
         _events.outerjoin(
             _memberships,
             and_(
                 _memberships.c.event_id == _events.c.id,
-                _memberships.c.user_id == bindparam("user_id"),
+                _memberships.c.user_id == bindparam("p_user"),
             ),
         )
         .outerjoin(_users, _users.c.id == _memberships.c.user_id)
         .outerjoin(
             _sessions,
             and_(
-                _sessions.c.id == bindparam("sid"),
-                _sessions.c.user_id == bindparam("user_id"),
+                _sessions.c.id == bindparam("p_sid"),
+                _sessions.c.user_id == bindparam("p_user"),
                 _sessions.c.expires_at > bindparam("now", type_=_sessions.c.expires_at.type),
             ),
         )
     )
-    .where(_events.c.id == bindparam("event_id"), _events.c.deleted_at.is_(None))
+    .where(_events.c.id == bindparam("p_event"), _events.c.deleted_at.is_(None))
 )
 
 
@@ -127,7 +127,7 @@ async def access(
     in one round trip. Every event-scoped request runs this, so the statement is built
     once and run on the Core connection."""
     connection = await session.connection()
-    params = {"event_id": event_id, "user_id": user_id, "sid": session_id, "now": utcnow()}
+    params = {"p_event": event_id, "p_user": user_id, "p_sid": session_id, "now": utcnow()}
     row = (await connection.execute(_ACCESS, params)).one_or_none()
     if row is None:
         return None
@@ -709,7 +709,7 @@ async def add_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uuid.
 #            only if counted: one number, or two when the vote accepted the proposal (the
 #            second is the acceptance entry's, written by the next statement);
 #   logged   the ``vote.cast`` entry, its payload given with the count filled in here
-#            (``_count_and_log`` builds these two, for a withdrawal as well).
+#            (``count_and_log`` builds these two, for a withdrawal as well).
 # The outer SELECT reports what each step did, from which ``cast_vote_at_once`` tells
 # the outcome; any refusal raises, and the unit of work rolls the rest back.
 
@@ -770,12 +770,19 @@ _counted = (
 )
 
 
-def _count_and_log(counted: CTE, extra: ColumnElement[int], entry_type: str) -> tuple[CTE, CTE]:
+def count_and_log(
+    counted: CTE,
+    extra: ColumnElement[int],
+    entry_type: str,
+    data: ColumnElement[Any] | None = None,
+    joined: CTE | None = None,
+) -> tuple[CTE, CTE]:
     """The ``counter`` and ``logged`` steps after ``counted`` (a proposal row a vote
     changed, with its ``vote_count``): the event log's counter (``_COUNTER_IF_OPEN``,
     so ``rules.accepts_changes_sql``) takes 1 + ``extra`` numbers, only if ``counted``
-    has a row; the first is the ``entry_type`` entry's, written here with the payload
-    given as ``entry_data`` and the new ``vote_count`` filled in."""
+    has a row; the first is the ``entry_type`` entry's, written here with ``data`` as
+    its payload (by default the one given as ``entry_data``, with the new ``vote_count``
+    filled in), which may read the one row of ``joined`` as well."""
     counter_step = _COUNTER_IF_OPEN
     guard = [] if counter_step.guard is None else [counter_step.guard]
     counter = (
@@ -786,6 +793,9 @@ def _count_and_log(counted: CTE, extra: ColumnElement[int], entry_type: str) -> 
         .cte("counter")
     )
     log_table = counter_step.log
+    sources = counter.join(counted, true())
+    if joined is not None:
+        sources = sources.join(joined, true())
     logged = (
         insert(log_table)
         .from_select(
@@ -794,22 +804,27 @@ def _count_and_log(counted: CTE, extra: ColumnElement[int], entry_type: str) -> 
                 bindparam("p_event", type_=log_table.c.topic_id.type),
                 counter.c[counter_step.seq.name] - extra,
                 literal(entry_type, log_table.c.type.type),
-                func.jsonb_set(
-                    bindparam("entry_data", type_=postgresql.JSONB),
-                    literal_column("'{vote_count}'::text[]"),
-                    func.to_jsonb(counted.c.vote_count),
-                ),
+                data if data is not None else _entry_data(counted),
                 bindparam("now", type_=log_table.c.created_at.type),
-            ).select_from(counter.join(counted, true())),
+            ).select_from(sources),
         )
         .cte("logged")
     )
     return counter, logged
 
 
+def _entry_data(counted: CTE) -> ColumnElement[Any]:
+    """The payload given as ``entry_data``, with ``counted``'s new ``vote_count``."""
+    return func.jsonb_set(
+        bindparam("entry_data", type_=postgresql.JSONB),
+        literal_column("'{vote_count}'::text[]"),
+        func.to_jsonb(counted.c.vote_count),
+    )
+
+
 # The numbers the vote takes beyond its ``vote.cast``: one more if it accepted the proposal.
 _accepted = case((_counted.c.status == ProposalStatus.ACCEPTED.value, 1), else_=0)
-_counter, _logged = _count_and_log(_counted, _accepted, VoteCast.TYPE)
+_counter, _logged = count_and_log(_counted, _accepted, VoteCast.TYPE)
 _snapshot_status = (
     select(_proposals.c.status)
     .where(_proposals.c.id == _P_PROPOSAL, _proposals.c.event_id == _P_EVENT)
@@ -924,7 +939,7 @@ _uncounted = (
     .returning(_proposals.c.id, _proposals.c.vote_count)
     .cte("counted")
 )
-_w_counter, _w_logged = _count_and_log(_uncounted, literal(0), VoteWithdrawn.TYPE)
+_w_counter, _w_logged = count_and_log(_uncounted, literal(0), VoteWithdrawn.TYPE)
 _WITHDRAW_AT_ONCE = _at_once(_withdrawn, "deleted", _uncounted, _w_counter, _w_logged)
 
 

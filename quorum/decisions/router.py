@@ -3,9 +3,9 @@
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from quorum.api.deps import CurrentUserId, SessionDep
+from quorum.api.deps import CurrentUserId, SessionDep, TokenCaller
 from quorum.api.idempotency import IdempotencyDep
 from quorum.api.pagination import (
     MAX_LIMIT,
@@ -382,10 +382,17 @@ async def update_proposal(
         MEMBER, NO_BODY, CHANGE, PROPOSAL_NOT_FOUND, ALREADY_VOTED, PROPOSAL_NOT_PENDING
     ),
 )
-async def cast_vote(proposal_id: uuid.UUID, access: EventMember, session: SessionDep) -> VoteOut:
+async def cast_vote(
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    caller: TokenCaller,
+    session: SessionDep,
+    request: Request,
+) -> VoteOut:
     """Vote for a PENDING proposal, once; the vote that reaches the event's threshold
     accepts it. Takes no body (an empty one or ``{}`` is fine)."""
-    return await service.cast_vote(session, access, proposal_id)
+    keyed = getattr(request.state, "idempotency", None) is not None
+    return await service.cast_vote_as(session, caller, event_id, proposal_id, keyed=keyed)
 
 
 @router.get(
@@ -409,10 +416,15 @@ async def list_votes(
     ),
 )
 async def withdraw_vote(
-    proposal_id: uuid.UUID, access: EventMember, session: SessionDep
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    caller: TokenCaller,
+    session: SessionDep,
+    request: Request,
 ) -> Response:
     """Withdraw the caller's vote while the proposal is still PENDING."""
-    await service.withdraw_vote(session, access, proposal_id)
+    keyed = getattr(request.state, "idempotency", None) is not None
+    await service.withdraw_vote_as(session, caller, event_id, proposal_id, keyed=keyed)
     return Response(status_code=204)
 
 
@@ -422,10 +434,18 @@ async def withdraw_vote(
     responses=problems(MEMBER, JSON_BODY, CHANGE, PROPOSAL_NOT_FOUND, PROPOSAL_DELETED),
 )
 async def add_comment(
-    proposal_id: uuid.UUID, body: CommentCreate, access: EventMember, session: SessionDep
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    body: CommentCreate,
+    caller: TokenCaller,
+    session: SessionDep,
+    request: Request,
 ) -> CommentOut:
     """Comment on a proposal that has not been deleted."""
-    return await service.add_comment(session, access, proposal_id, body.body)
+    keyed = getattr(request.state, "idempotency", None) is not None
+    return await service.add_comment_as(
+        session, caller, event_id, proposal_id, body.body, keyed=keyed
+    )
 
 
 @router.get(

@@ -237,6 +237,15 @@ def threshold_change_accepts(new_threshold: int | None, new_status: str | None) 
     return new_threshold is not None and new_status != EventStatus.CLOSED
 
 
+def takes_comments_sql(status: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """A proposal takes comments unless it was deleted (``proposal_deleted``)."""
+    return status != ProposalStatus.DELETED.value
+
+
+def proposal_deleted() -> Conflict:
+    return Conflict("proposal_deleted", "The proposal was deleted: it takes no comments.")
+
+
 # -- voting options ---------------------------------------------------------------------
 
 
@@ -244,6 +253,13 @@ def tally_hidden(hidden_tallies: bool, event_status: str) -> bool:
     """An event that hides its tallies hides them from members while it is open; once
     closed, every count is for everyone."""
     return hidden_tallies and event_status == EventStatus.OPEN
+
+
+def tally_hidden_sql(
+    hidden_tallies: SQLColumnExpression[bool], event_status: SQLColumnExpression[str]
+) -> ColumnElement[bool]:
+    """``tally_hidden`` as SQL, for the payloads a one-statement write builds."""
+    return and_(hidden_tallies, event_status == EventStatus.OPEN.value)
 
 
 def sees_tallies(role: Role) -> bool:

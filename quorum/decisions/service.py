@@ -8,11 +8,13 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.accounts import repository as accounts
+from quorum.accounts.tokens import Caller
 from quorum.db.base import utcnow, uuid7
 from quorum.db.repository import PageParams, Rows
-from quorum.decisions import projection, rules, views
+from quorum.db.uow import stage
+from quorum.decisions import at_once, projection, rules, views
 from quorum.decisions import repository as repo
-from quorum.decisions.access import EventAccess
+from quorum.decisions.access import EventAccess, load_access
 from quorum.decisions.events import (
     ClosedBy,
     ClosedByDeadline,
@@ -478,7 +480,10 @@ async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uui
     """The membership is held (FOR SHARE) first, then the proposal (the counter's UPDATE),
     then the event row (the log's counter): the order of every change. On PostgreSQL in
     one statement (``cast_vote_at_once``), so no client round trip of this request comes
-    between its locks and its COMMIT; SQLite, one writer at a time, runs the steps."""
+    between its locks and its COMMIT; SQLite, one writer at a time, runs the steps. The
+    route runs ``cast_vote_as``, which on PostgreSQL needs no transaction at all and
+    comes here only for the vote that accepts the proposal, or one with an
+    Idempotency-Key."""
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
         return await _cast_vote_at_once(session, access, proposal_id)
@@ -576,6 +581,134 @@ async def withdraw_vote(session: AsyncSession, access: EventAccess, proposal_id:
     await repo.append_log(session, access.event_id, [withdrawn.entry()])
 
 
+def _autocommits(session: AsyncSession, keyed: bool) -> bool:
+    """Whether this vote runs as one autocommitted statement (quorum/decisions/at_once.py):
+    on PostgreSQL, unless an Idempotency-Key's record must commit with it."""
+    bind = session.bind
+    return not keyed and bind is not None and bind.dialect.name == "postgresql"
+
+
+async def cast_vote_as(
+    session: AsyncSession,
+    caller: Caller,
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    *,
+    keyed: bool = False,
+) -> VoteOut:
+    """The vote route: the access check and the vote in one autocommitted statement where
+    it can (``at_once.VOTE``), else the access check and ``cast_vote`` in the route's
+    transaction. The refusals are those of that path, in its order."""
+    if not _autocommits(session, keyed):
+        return await cast_vote(session, await load_access(event_id, caller, session), proposal_id)
+    row = await at_once.run(
+        session, at_once.VOTE, event_id, proposal_id, caller.user_id, caller.session_id
+    )
+    if isinstance(row, at_once.Refused):
+        if row.code == "reaches_threshold":  # this vote accepts: both entries, one transaction
+            return await cast_vote(
+                session, await load_access(event_id, caller, session), proposal_id
+            )
+        raise await _refusal(session, event_id, proposal_id, row.code, withdrawal=False)
+    checked = _access_of(caller, event_id, row)
+    if checked is None:  # refused by the access check: the precise error, or a race
+        return await cast_vote(session, await load_access(event_id, caller, session), proposal_id)
+    access = checked
+    if not row.inserted:
+        raise _not_written(row, already=rules.already_voted(), withdrawal=False)
+    out = _updated(access, row)
+    cast = VoteCast(
+        proposal_id=proposal_id,
+        user=voter(access),
+        vote_count=row.vote_count,
+        tally_hidden=access.tally_hidden,
+    )
+    stage(session, [Entry(event_id, row.last_seq, *cast.entry())])
+    return VoteOut(proposal=projection.proposal_for(out, access.role))
+
+
+async def withdraw_vote_as(
+    session: AsyncSession,
+    caller: Caller,
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    *,
+    keyed: bool = False,
+) -> None:
+    """The withdrawal route, as ``cast_vote_as`` (``at_once.WITHDRAW``)."""
+    if not _autocommits(session, keyed):
+        await withdraw_vote(session, await load_access(event_id, caller, session), proposal_id)
+        return
+    row = await at_once.run(
+        session, at_once.WITHDRAW, event_id, proposal_id, caller.user_id, caller.session_id
+    )
+    if isinstance(row, at_once.Refused):
+        raise await _refusal(session, event_id, proposal_id, row.code, withdrawal=True)
+    access = _access_of(caller, event_id, row)
+    if access is None:
+        await withdraw_vote(session, await load_access(event_id, caller, session), proposal_id)
+        return
+    if not row.deleted:
+        missing = NotFound("vote_not_found", "You have no vote on this proposal.")
+        raise _not_written(row, already=missing, withdrawal=True)
+    withdrawn = VoteWithdrawn(
+        proposal_id=proposal_id,
+        user=voter(access),
+        vote_count=row.vote_count,
+        tally_hidden=access.tally_hidden,
+    )
+    stage(session, [Entry(event_id, row.last_seq, *withdrawn.entry())])
+
+
+def _access_of(caller: Caller, event_id: uuid.UUID, row: Any) -> EventAccess | None:
+    """The access the statement read, if it lets the caller in (``load_access``'s
+    conditions); None sends the request to ``load_access`` for its precise refusal."""
+    if not row.found or row.live_session is None or not rules.is_member(row.membership_status):
+        return None
+    return EventAccess(
+        event_id,
+        caller.user_id,
+        rules.member_role(row.role, row.membership_status),
+        row.event_status,
+        row.event_threshold,
+        row.display_name or "",
+        row.anonymous_votes,
+        row.hidden_tallies,
+    )
+
+
+def _not_written(row: Any, *, already: Exception, withdrawal: bool) -> Exception:
+    """Why the statement wrote nothing, in the order of the transactional path:
+    not a member (a removal committed first), no such proposal, not votable, then
+    ``already`` (already voted; no vote to withdraw) or a closed event."""
+    if not row.is_member:
+        return rules.not_a_member()
+    if row.snapshot_status is None:
+        return NotFound("proposal_not_found", "No such proposal in this event.")
+    if row.snapshot_status != rules.VOTABLE:
+        return rules.not_votable(row.snapshot_status, withdrawal=withdrawal)
+    closed = row.event_status != EventStatus.OPEN
+    if closed and row.had_vote != withdrawal:  # the vote's own refusal comes first
+        return already
+    return rules.event_closed() if closed else already
+
+
+async def _refusal(
+    session: AsyncSession,
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    code: str,
+    *,
+    withdrawal: bool,
+) -> Exception:
+    """The error for a ``quorum_refuse`` that undid the statement: the event closed, or
+    the proposal was decided, after its snapshot (its status read now)."""
+    if code == "event_closed":
+        return rules.event_closed()
+    proposal = await repo.get_proposal(session, event_id, proposal_id)
+    return rules.not_votable(proposal.status, withdrawal=withdrawal)
+
+
 # -- comments ---------------------------------------------------------------------------
 
 
@@ -636,7 +769,7 @@ async def add_comment(
     await repo.hold_membership(session, access.event_id, access.user_id)
     proposal = await repo.get_proposal(session, access.event_id, proposal_id, for_share=True)
     if proposal.status == ProposalStatus.DELETED:
-        raise Conflict("proposal_deleted", "The proposal was deleted: it takes no comments.")
+        raise rules.proposal_deleted()
     comment = Comment(
         id=uuid7(),
         proposal_id=proposal_id,
@@ -648,6 +781,60 @@ async def add_comment(
     await session.flush()
     out = views.comment_of(CommentCreated, comment, access.display_name)
     await repo.append_log(session, access.event_id, [out.entry()])
+    return out
+
+
+async def add_comment_as(
+    session: AsyncSession,
+    caller: Caller,
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    body: str,
+    *,
+    keyed: bool = False,
+) -> CommentOut:
+    """The comment route, as ``cast_vote_as``: on PostgreSQL one autocommitted statement
+    (``at_once.COMMENT``) with the access check folded in, else ``add_comment``."""
+    if not _autocommits(session, keyed):
+        access = await load_access(event_id, caller, session)
+        return await add_comment(session, access, proposal_id, body)
+    now = utcnow()
+    out = CommentCreated(
+        id=uuid7(),
+        proposal_id=proposal_id,
+        author=views.person(caller.user_id, ""),
+        body=body,
+        created_at=now,
+    )
+    row = await at_once.run(
+        session,
+        at_once.COMMENT,
+        event_id,
+        proposal_id,
+        caller.user_id,
+        caller.session_id,
+        p_comment=out.id,
+        p_body=body,
+        now=now,
+        entry_data=out.model_dump(mode="json"),
+    )
+    if isinstance(row, at_once.Refused):
+        raise rules.event_closed()  # its only refusal: closed after the snapshot
+    checked = _access_of(caller, event_id, row)
+    if checked is None:
+        return await add_comment(
+            session, await load_access(event_id, caller, session), proposal_id, body
+        )
+    if not row.inserted:
+        if not row.is_member:
+            raise rules.not_a_member()
+        if row.snapshot_status is None:
+            raise NotFound("proposal_not_found", "No such proposal in this event.")
+        if row.snapshot_status == ProposalStatus.DELETED:
+            raise rules.proposal_deleted()
+        raise rules.event_closed()
+    out.author = views.person(caller.user_id, checked.display_name)
+    stage(session, [Entry(event_id, row.last_seq, *out.entry())])
     return out
 
 

@@ -1,0 +1,358 @@
+"""A member's vote (and its withdrawal) on PostgreSQL as ONE autocommitted statement.
+
+The statement is its own transaction: no BEGIN before it, no COMMIT after it, so the
+rows it locks (the membership FOR SHARE, the proposal, the event row that numbers the
+log) are released when it ends, and no client round trip ever falls inside that window.
+It also reads what the route's access check read (quorum/decisions/access.py: the
+event, the caller's membership and name, whether their login session is live), so a
+member's vote costs one round trip in all.
+
+It refuses as a whole. Every write is gated on every check the statement can make
+from its snapshot (a live session, an approved membership, held FOR SHARE, an OPEN
+event, a votable proposal). What only the later steps can see (READ COMMITTED: a
+decision or a close that committed after the snapshot, which the proposal's and the
+event row's UPDATEs find when they get the row) makes the outer SELECT call
+``quorum_refuse`` (installed by migration 3f7b1c9d2e64): the statement raises and
+nothing it wrote survives. The CTE chain and its lock order are those of the
+transactional one-statement vote (quorum/decisions/repository.py, ``_VOTE_AT_ONCE``).
+
+The vote that reaches the threshold also raises (``reaches_threshold``): accepting
+writes a second log entry, ``proposal.updated``, whose payload is the whole proposal;
+that vote, once per proposal, runs on the transactional path instead, which writes both
+entries in one transaction. So does a vote with an Idempotency-Key, whose record holds
+the rendered response and is stored in the vote's transaction.
+
+The statements are built and compiled once, at import, from quorum/decisions/rules.py,
+and run on asyncpg's own connection (``run``), which prepares each once per pooled
+connection. No ORM session, no SQLAlchemy execution runs them.
+"""
+
+import json
+import uuid
+from types import SimpleNamespace
+from typing import Any, NamedTuple, cast
+
+import asyncpg
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    literal_column,
+    null,
+    select,
+    true,
+    update,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from quorum.db.base import utcnow
+from quorum.decisions import repository as repo
+from quorum.decisions import rules
+from quorum.decisions.events import CommentCreated, VoteCast, VoteWithdrawn
+from quorum.decisions.models import Comment
+
+REFUSED_SQLSTATE = "QR001"  # quorum_refuse's
+
+_access = repo._ACCESS.cte("access")
+_member = repo._member
+_P_EVENT, _P_PROPOSAL, _P_USER, _P_NOW = repo._P_EVENT, repo._P_PROPOSAL, repo._P_USER, repo._P_NOW
+_proposals, _votes = repo._proposals, repo._votes
+
+# Every check the snapshot can make, before anything is written.
+_may_write_snapshot = exists(
+    select(_access.c.event_status).where(
+        _access.c.live_session.is_not(None),
+        rules.accepts_changes_sql(_access.c.event_status),
+    )
+)
+_may_write = and_(_may_write_snapshot, exists(select(_member.c.id)), repo._votable_now)
+_had_vote = exists().where(_votes.c.proposal_id == _P_PROPOSAL, _votes.c.user_id == _P_USER)
+
+
+def _payload(counted: CTE) -> ColumnElement[Any]:
+    """A ``vote.cast`` or ``vote.withdrawn`` payload, as ``service.voter`` and
+    ``rules.tally_hidden`` make it in Python: no voter on an anonymous event."""
+    voter = case(
+        (_access.c.anonymous_votes, null()),
+        else_=func.jsonb_build_object(
+            literal_column("'id'"),
+            _P_USER,
+            literal_column("'display_name'"),
+            _access.c.display_name,
+        ),
+    )
+    return func.jsonb_build_object(
+        literal_column("'proposal_id'"),
+        _P_PROPOSAL,
+        literal_column("'user'"),
+        voter,
+        literal_column("'vote_count'"),
+        counted.c.vote_count,
+        literal_column("'tally_hidden'"),
+        rules.tally_hidden_sql(_access.c.hidden_tallies, _access.c.event_status),
+        type_=JSONB,
+    )
+
+
+def _refuse(code: str) -> ColumnElement[Any]:
+    return func.quorum_refuse(literal_column(f"'{code}'"))
+
+
+def _statement(
+    changed: CTE, label: str, counted: CTE, counter: CTE, logged: CTE, *refusals: Any
+) -> Select[Any]:
+    """The one row the statement returns: the access check's columns, what each step
+    did, and the refusals that must undo what was written (``quorum_refuse``)."""
+    changed_rows = select(func.count()).select_from(changed).scalar_subquery()
+    wrote = changed_rows > 0
+    refused = case(
+        (and_(wrote, counted.c.id.is_(None)), _refuse("proposal_not_pending")),
+        (and_(wrote, counter.c.last_seq.is_(None)), _refuse("event_closed")),
+        *refusals,
+        else_=literal(0),
+    )
+    snapshot_status = (
+        select(_proposals.c.status)
+        .where(_proposals.c.id == _P_PROPOSAL, _proposals.c.event_id == _P_EVENT)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            _access.c.event_status.is_not(None).label("found"),
+            *_access.c,
+            select(func.count()).select_from(_member).scalar_subquery().label("is_member"),
+            snapshot_status.label("snapshot_status"),
+            _had_vote.label("had_vote"),
+            changed_rows.label(label),
+            *counted.c,
+            *counter.c,
+            refused.label("refused"),
+        )
+        .select_from(
+            repo._step.outerjoin(_access, true())
+            .outerjoin(counted, true())
+            .outerjoin(counter, true())
+        )
+        .add_cte(logged)
+    )
+
+
+# -- the vote ----------------------------------------------------------------------------
+_voted = (
+    postgresql.insert(_votes)
+    .from_select(
+        ["proposal_id", "user_id", "created_at"],
+        select(_P_PROPOSAL, _P_USER, _P_NOW).where(_may_write),
+    )
+    .on_conflict_do_nothing()
+    .returning(_votes.c.proposal_id)
+    .cte("voted")
+)
+_counted = (
+    update(_proposals)
+    .where(
+        _proposals.c.id == select(_voted.c.proposal_id).scalar_subquery(),
+        _proposals.c.event_id == _P_EVENT,
+        rules.votable_sql(_proposals.c.status),
+    )
+    .values(vote_count=_proposals.c.vote_count + 1)
+    .returning(*_proposals.c, repo._AUTHOR_NAME)
+    .cte("counted")
+)
+_counter, _logged = repo.count_and_log(
+    _counted, literal(0), VoteCast.TYPE, _payload(_counted), _access
+)
+VOTE = _statement(
+    _voted,
+    "inserted",
+    _counted,
+    _counter,
+    _logged,
+    # The threshold the counter read under the event row's lock: the latest committed.
+    (
+        rules.reaches_threshold_sql(_counted.c.vote_count, _counter.c.vote_threshold),
+        _refuse("reaches_threshold"),
+    ),
+)
+
+# -- the withdrawal ----------------------------------------------------------------------
+_withdrawn = (
+    delete(_votes)
+    .where(_votes.c.proposal_id == _P_PROPOSAL, _votes.c.user_id == _P_USER, _may_write)
+    .returning(_votes.c.proposal_id)
+    .cte("withdrawn")
+)
+_uncounted = (
+    update(_proposals)
+    .where(
+        _proposals.c.id == select(_withdrawn.c.proposal_id).scalar_subquery(),
+        _proposals.c.event_id == _P_EVENT,
+        rules.votable_sql(_proposals.c.status),
+    )
+    .values(vote_count=_proposals.c.vote_count - 1)
+    .returning(_proposals.c.id, _proposals.c.vote_count)
+    .cte("counted")
+)
+_w_counter, _w_logged = repo.count_and_log(
+    _uncounted, literal(0), VoteWithdrawn.TYPE, _payload(_uncounted), _access
+)
+WITHDRAW = _statement(_withdrawn, "deleted", _uncounted, _w_counter, _w_logged)
+
+
+def parameters(
+    event_id: uuid.UUID, proposal_id: uuid.UUID, user_id: uuid.UUID, session_id: uuid.UUID
+) -> dict[str, Any]:
+    """The parameters of ``VOTE`` and ``WITHDRAW``."""
+    return {
+        "p_sid": session_id,
+        "p_event": event_id,
+        "p_proposal": proposal_id,
+        "p_user": user_id,
+        "now": utcnow(),
+    }
+
+
+# -- a comment ----------------------------------------------------------------------------
+# The same shape: the proposal is held FOR SHARE after the membership (its status stays
+# still until the comment is in: a deletion waits), the comment is INSERTed only if
+# every check holds, the counter numbers its ``comment.created`` entry, whose payload
+# (built by the service, with the comment's id and time) gets the author's name here.
+_comments = cast(Table, Comment.__table__)
+_target = (
+    select(_proposals.c.status)
+    .where(_proposals.c.id == _P_PROPOSAL, _proposals.c.event_id == _P_EVENT)
+    .with_for_update(read=True)
+    .cte("target")
+)
+_commented = (
+    insert(_comments)
+    .from_select(
+        ["id", "proposal_id", "author_id", "body", "created_at"],
+        select(
+            bindparam("p_comment", type_=_comments.c.id.type),
+            _P_PROPOSAL,
+            _P_USER,
+            bindparam("p_body", type_=_comments.c.body.type),
+            bindparam("now", type_=_comments.c.created_at.type),
+        ).where(
+            _may_write_snapshot,
+            exists(select(_member.c.id)),
+            exists(select(_target.c.status).where(rules.takes_comments_sql(_target.c.status))),
+        ),
+    )
+    .returning(_comments.c.id)
+    .cte("commented")
+)
+_comment_data = func.jsonb_set(
+    bindparam("entry_data", type_=JSONB),
+    literal_column("'{author,display_name}'::text[]"),
+    func.to_jsonb(_access.c.display_name),
+)
+_c_counter, _c_logged = repo.count_and_log(
+    _commented, literal(0), CommentCreated.TYPE, _comment_data, _access
+)
+_c_inserted = select(func.count()).select_from(_commented).scalar_subquery()
+COMMENT = (
+    select(
+        _access.c.event_status.is_not(None).label("found"),
+        *_access.c,
+        select(func.count()).select_from(_member).scalar_subquery().label("is_member"),
+        select(_target.c.status).scalar_subquery().label("snapshot_status"),
+        _c_inserted.label("inserted"),
+        _c_counter.c.last_seq,
+        case(
+            (and_(_c_inserted > 0, _c_counter.c.last_seq.is_(None)), _refuse("event_closed")),
+            else_=literal(0),
+        ).label("refused"),
+    )
+    .select_from(repo._step.outerjoin(_access, true()).outerjoin(_c_counter, true()))
+    .add_cte(_c_logged)
+)
+
+
+class Refused(NamedTuple):
+    """The statement raised ``quorum_refuse(code)``: it wrote nothing."""
+
+    code: str
+
+
+class _Prepared(NamedTuple):
+    """A statement compiled once, for asyncpg: its SQL, the order of its parameters, and
+    the values of those the statement fixes (its literals)."""
+
+    sql: str
+    order: tuple[str, ...]
+    fixed: dict[str, Any]
+
+
+# The parameters a caller gives (``parameters``, and the comment's).
+_GIVEN = ("p_sid", "p_event", "p_proposal", "p_user", "now", "p_comment", "p_body", "entry_data")
+
+
+def _prepare(statement: Select[Any]) -> _Prepared:
+    compiled = statement.compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
+    fixed = compiled.construct_params(dict.fromkeys(_GIVEN))
+    return _Prepared(str(compiled), tuple(compiled.positiontup or ()), dict(fixed))
+
+
+async def run(
+    session: AsyncSession,
+    statement: Select[Any],
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID,
+    **more: Any,
+) -> Any:
+    """Run ``statement`` (``VOTE``, ``WITHDRAW``, or ``COMMENT`` with ``more``) alone on
+    a pooled connection of ``session``'s engine, through asyncpg itself: asyncpg runs a
+    statement outside any transaction as its own (autocommit), and prepares it once per
+    connection (its statement cache: the SQL text is constant). SQLAlchemy's execution
+    layer, about 0.5 ms of CPU per call on this statement, is skipped; its pool is kept.
+    The session itself stays unused: it has no transaction to commit. The row (its
+    columns as attributes), or the ``Refused`` code."""
+    prepared = _PREPARED[statement]
+    params = parameters(event_id, proposal_id, user_id, session_id) | more
+    if "entry_data" in params:
+        params["entry_data"] = json.dumps(params["entry_data"])  # the pool's jsonb codec
+    args = [params[name] if name in params else prepared.fixed[name] for name in prepared.order]
+    engine = cast(AsyncEngine, session.bind)
+    async with engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection
+        try:
+            record = await driver.fetchrow(prepared.sql, *args)
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate == REFUSED_SQLSTATE:
+                return Refused(str(getattr(exc, "message", "")))
+            raise _translated(raw.dbapi_connection, engine, prepared.sql, args, exc) from exc
+    return SimpleNamespace(**dict(record))
+
+
+def _translated(
+    adapted: Any, engine: AsyncEngine, sql: str, args: list[Any], exc: Exception
+) -> Exception:
+    """The SQLAlchemy exception that ``exc`` would have been through SQLAlchemy's execute
+    (an ``IntegrityError`` for a foreign key violation, which the route inspects)."""
+    try:
+        adapted._handle_exception(exc)
+    except Exception as dbapi_error:
+        dbapi_base = engine.dialect.loaded_dbapi.Error
+        return sa_exc.DBAPIError.instance(sql, args, dbapi_error, dbapi_base)
+    return exc
+
+
+_PREPARED = {statement: _prepare(statement) for statement in (VOTE, WITHDRAW, COMMENT)}
