@@ -92,9 +92,9 @@ async def serve(
     principal: str | None = None,
     session: str | None = None,
 ) -> None:
-    """Stream to ``websocket`` while a second task reads what the client sends;
-    ``principal``: whom the hub's ``evicts`` may name; ``session``: what its
-    ``end_sessions`` may."""
+    """Stream to ``websocket`` from a task of its own while this request's task reads
+    what the client sends; ``principal``: whom the hub's ``evicts`` may name;
+    ``session``: what its ``end_sessions`` may."""
     await websocket.accept()
     gauge = metrics.CONNECTIONS.labels("ws")
     gauge.inc()
@@ -103,10 +103,13 @@ async def serve(
         with StreamSession(
             streams, topic_id, abort, audience, principal=principal, session=session
         ) as stream:
+            # As in sse.py: every message wakes the writer, which is suspended under 3
+            # frames; this request's task, under the whole ASGI stack, wakes only for what
+            # the client sends. The reading ends with the socket, however the writer ends
+            # the stream (its close frame is answered, or the connection lost).
             async with asyncio.TaskGroup() as tasks:
-                reader = tasks.create_task(_read_client(websocket, stream.subscriber))
-                await _stream(websocket, stream, resume_from)
-                reader.cancel()  # the stream is over: nothing more to read
+                tasks.create_task(_stream(websocket, stream, resume_from))
+                await _read_client(websocket, stream.subscriber)
     finally:
         gauge.dec()
 
