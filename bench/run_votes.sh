@@ -4,7 +4,10 @@
 # In one run, with the same load tool and settings (wrk -t1 -c100 -d30s --latency):
 #   1. Quorum (one uvicorn process, uvloop + httptools) on a fresh PostgreSQL database
 #      seeded by bench/votes/seed.py: "mixed" = 4 votes to 1 comment, then "votes" =
-#      votes only (the references' workload), then the invariant check on its database;
+#      votes only (the references' workload); then, with SCALE=1 (the default), the
+#      scale-out phase "quorum-${WORKERS}workers": the same server with uvicorn --workers
+#      $WORKERS on the same database, votes only (its CPU summed over the supervisor and
+#      its workers); then the invariant check on its database;
 #   2. the seeds' sync design   (../shared/bench/peer_seed004_votes.py) on a fresh "bench" db;
 #   3. raw asyncpg, the floor   (../shared/bench/limit_votes_asyncpg.py) on a fresh "bench" db.
 # Each server gets a short warm-up first and a CHECKPOINT before it is measured.
@@ -16,9 +19,11 @@
 # Settings (environment): DURATION (30s), WARMUP (5s), CONNECTIONS (100), TIMEOUT (10s: wrk's
 # default of 2 s would drop the slowest responses from the latency figures), USERS (10000),
 # PROPOSALS (1000), COMMENT_EVERY (5), SHARED_BENCH (../shared/bench), OUT, ONLY
-# (space-separated subset of "quorum seeds asyncpg"), PROFILE=1 or py-spy (adds a phase with
+# (space-separated subset of "quorum seeds asyncpg"), BENCH_QUORUM_DB (quorum_bench) and
+# BENCH_QUORUM_PORT (18020) for runs side by side, PROFILE=1 or py-spy (adds a phase with
 # Quorum sampled by py-spy, summarised by bench/votes/profile_summary.py; not counted in the
-# table), PROFILE=pyinstrument (the same under pyinstrument, far more intrusive).
+# table), PROFILE=pyinstrument (the same under pyinstrument, far more intrusive), SCALE (1:
+# the scale-out phase; 0: none), WORKERS (2: its worker processes).
 # Needs: PostgreSQL at 127.0.0.1:5432 (user postgres, trust), wrk, uv; creates and drops
 # the databases quorum_bench and bench.
 set -euo pipefail
@@ -39,10 +44,12 @@ SHARED_BENCH=$(cd "${SHARED_BENCH:-$ROOT/../shared/bench}" && pwd)
 OUT=${OUT:-bench/out/votes-$(date -u +%Y%m%dT%H%M%SZ)}
 ONLY=${ONLY:-quorum seeds asyncpg}
 PROFILE=${PROFILE:-0}
+SCALE=${SCALE:-1}
+WORKERS=${WORKERS:-2}
 PG=(-h 127.0.0.1 -p 5432 -U postgres)
-QUORUM_DB=quorum_bench
+QUORUM_DB=${BENCH_QUORUM_DB:-quorum_bench}
 REFERENCE_DB=bench # fixed by the reference servers
-QUORUM_PORT=18020
+QUORUM_PORT=${BENCH_QUORUM_PORT:-18020}
 SEEDS_PORT=18010
 ASYNCPG_PORT=18011
 UVICORN_FLAGS=(--host 127.0.0.1 --loop uvloop --http httptools --no-access-log)
@@ -137,7 +144,7 @@ reference_db() {
 	echo "wrk=$(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)"
 	echo "python=$("${UV[@]}" python -c 'import platform; print(platform.python_version())')"
 	echo "git=$(git rev-parse --short HEAD)$(git diff --quiet -- quorum || echo '+changes')"
-	echo "command=bash bench/run_votes.sh  # each server: ${WRK[*]} -d$DURATION after a $WARMUP warm-up"
+	echo "command=SCALE=$SCALE WORKERS=$WORKERS bash bench/run_votes.sh  # each server: ${WRK[*]} -d$DURATION after a $WARMUP warm-up"
 } >"$OUT/meta.env"
 
 if [[ " $ONLY " == *" quorum "* ]]; then
@@ -151,6 +158,14 @@ if [[ " $ONLY " == *" quorum "* ]]; then
 		"$url" bench/votes/quorum.lua "$OUT/data" "$COMMENT_EVERY"
 	measure quorum-votes quorum votes-only quorum "$url" bench/votes/quorum.lua "$OUT/data" 0
 	stop_server
+	if [[ $SCALE == 1 ]]; then
+		# How throughput grows with processes on the same database, and where it stops.
+		start_server "quorum-${WORKERS}workers" "$QUORUM_PORT" uvicorn quorum.app:create_app \
+			--factory --workers "$WORKERS"
+		measure "quorum-${WORKERS}workers" "quorum-${WORKERS}-workers" votes-only quorum "$url" \
+			bench/votes/quorum.lua "$OUT/data" 0
+		stop_server
+	fi
 	if [[ $PROFILE == 1 || $PROFILE == py-spy ]]; then
 		# py-spy samples the server from outside: it costs a share of a core, not the
 		# server's own time. The profiled phase is not a result.

@@ -13,10 +13,9 @@ from quorum import logs, maintenance
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.router import router as accounts_router
 from quorum.api import docs, errors, guards
-from quorum.api.bodysize import BodySizeLimit
+from quorum.api.edge import Edge
 from quorum.api.health import router as health_router
 from quorum.api.metrics import router as metrics_router
-from quorum.api.request_context import RequestContext
 from quorum.attachments import sweeper
 from quorum.attachments.router import router as attachments_router
 from quorum.attachments.router import upload_router as attachments_upload_router
@@ -28,7 +27,7 @@ from quorum.decisions import deadlines
 from quorum.decisions.accounts import forget_member
 from quorum.decisions.live import create_decisions_realtime
 from quorum.decisions.router import router as decisions_router
-from quorum.decisions.streams import contract_router
+from quorum.decisions.streams import contract_router, stream_router
 from quorum.decisions.streams import router as streams_router
 from quorum.gctuning import tune_for_server
 from quorum.invitations.router import router as invitations_router
@@ -112,10 +111,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = _Quorum(title="Quorum", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     errors.install(app)
-    # Attachment uploads have their own, larger cap, counted as they stream.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, exempt=attachment_uploads)
     guards.install(app, settings)
-    app.add_middleware(RequestContext, access_log=settings.access_log)
+    # Outside CORS, so that its preflight answers carry the request id and headers too.
+    # Attachment uploads have their own, larger cap, counted as they stream.
+    app.add_middleware(
+        Edge,
+        max_body_bytes=settings.max_body_bytes,
+        body_cap_exempt=attachment_uploads,
+        access_log=settings.access_log,
+    )
     app.include_router(health_router)
     app.include_router(health_router, prefix=API_PREFIX, include_in_schema=False)
     app.include_router(accounts_router, prefix=API_PREFIX)
@@ -125,6 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(attachments_upload_router, prefix=API_PREFIX)
     app.include_router(attachments_router, prefix=API_PREFIX)
     app.include_router(streams_router, prefix=API_PREFIX)
+    app.include_router(stream_router, prefix=API_PREFIX)
     app.include_router(contract_router)
     app.include_router(metrics_router)
     docs.install(app)

@@ -1,7 +1,7 @@
 """Logging: structlog for our lines and the standard library's (uvicorn, SQLAlchemy) alike.
 
 JSON lines in production, readable lines on a terminal (``QUORUM_LOG_FORMAT``: auto, json,
-console). Every line carries the request id bound by ``quorum.api.request_context``.
+console). Every line carries the request id bound by ``quorum.api.edge``.
 
 Secrets stay out, in two layers. Values under secret-looking keys are replaced; and
 every string value of every line — our messages, the standard library's records

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
         default=10.0, gt=0, description="a queued job not taken this long is sent again"
     )
     job_sweep_seconds: float = Field(default=2.0, gt=0, description="how often jobs are swept")
+    job_drain_seconds: float = Field(
+        default=30.0, ge=0, description="on SIGTERM, how long a worker lets its jobs finish"
+    )
     job_stream: str = Field(
         default="quorum:jobs", description="the Redis stream of jobs (one per deployment)"
     )

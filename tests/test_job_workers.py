@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.api import Api
-from tests.jobs import decided_event, request_report, result, wait_job
+from tests.jobs import Decided, decided_event, request_report, result, wait_job
 from tests.proxy import TcpProxy
 from tests.services import (
     FAST_ARGON2,
@@ -78,6 +78,9 @@ def server(backend: Backend, log_dir: Path, env: dict[str, str]) -> Iterator[Ser
         started.stop()
 
 
+SLOW_REPORT = {"QUORUM_JOB_STEP_DELAY_SECONDS": "0.4", "QUORUM_REPORT_PAGE_SIZE": "1"}
+
+
 def job_env(redis_url: str = REDIS_URL, **extra: str) -> dict[str, str]:
     return {"QUORUM_REDIS_URL": redis_url, "QUORUM_JOB_STREAM": f"test:{uuid.uuid4().hex}",
             **FAST_JOBS, **extra}  # fmt: skip
@@ -87,33 +90,72 @@ async def completions(api: Api, user: Any, event: str) -> list[str]:
     return [e["data"]["id"] for e in await api.log(user, event) if e["type"] == "job.completed"]
 
 
-async def test_a_worker_killed_mid_job_is_replaced_and_the_job_finishes_once(
-    pg_with_redis: Backend, tmp_path: Path
+async def report_mid_run(client: httpx.AsyncClient) -> tuple[Decided, dict[str, Any]]:
+    """An event of eight proposals and a report of it, once the report has done a page of
+    its work (0.4 s a page with SLOW_REPORT: about three seconds in all): it is running."""
+    d = await decided_event(Api(client))
+    for i in range(5):
+        await Api(client).proposal(d.member, d.event, title=f"More {i}")
+    job = await request_report(client, d.owner, d.event)
+    url = f"/api/v1/jobs/{job['id']}"
+    state: dict[str, Any] = (await client.get(url, headers=d.owner.auth)).json()
+    while state["percent"] == 0:
+        await asyncio.sleep(0.05)
+        state = (await client.get(url, headers=d.owner.auth)).json()
+    return d, state
+
+
+@pytest.mark.parametrize(
+    ("stop", "drain_seconds", "exit_code"),
+    [(signal.SIGKILL, "30", -signal.SIGKILL), (signal.SIGTERM, "0.2", 0)],
+    ids=["killed", "drain-ran-out"],
+)
+async def test_a_job_its_worker_abandoned_is_run_again_elsewhere_once(
+    pg_with_redis: Backend, tmp_path: Path, stop: signal.Signals, drain_seconds: str, exit_code: int
 ) -> None:
-    env = job_env(QUORUM_JOB_STEP_DELAY_SECONDS="0.4", QUORUM_REPORT_PAGE_SIZE="1")
+    """A worker killed mid-job, or terminated with a job that outlasts
+    QUORUM_JOB_DRAIN_SECONDS, leaves it unacknowledged: another worker runs it again,
+    and it finishes once."""
+    env = job_env(**SLOW_REPORT)
     with (
         server(pg_with_redis, tmp_path, env) as srv,
-        worker(pg_with_redis, tmp_path, env) as doomed,
+        worker(
+            pg_with_redis, tmp_path, {**env, "QUORUM_JOB_DRAIN_SECONDS": drain_seconds}
+        ) as leaving,
     ):
         async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
             api = Api(client)
-            d = await decided_event(api)
-            for i in range(5):  # eight proposals at 0.4 s a page: about three seconds
-                await api.proposal(d.member, d.event, title=f"More {i}")
-            job = await request_report(client, d.owner, d.event)
+            d, job = await report_mid_run(client)
+            assert job["state"] == "running" and job["attempts"] == 1
+            leaving.send_signal(stop)
+            assert await asyncio.to_thread(leaving.wait, 10) == exit_code
             url = f"/api/v1/jobs/{job['id']}"
-            state = (await client.get(url, headers=d.owner.auth)).json()
-            while state["percent"] == 0:
-                await asyncio.sleep(0.05)
-                state = (await client.get(url, headers=d.owner.auth)).json()
-            assert state["state"] == "running" and state["attempts"] == 1
-            doomed.send_signal(signal.SIGKILL)
-            doomed.wait()
+            assert (await client.get(url, headers=d.owner.auth)).json()["state"] == "running"
             with worker(pg_with_redis, tmp_path, env):
                 done = await wait_job(client, d.owner, job["id"])
             assert (done["state"], done["attempts"]) == ("done", 2)
             assert await completions(api, d.owner, d.event) == [job["id"]]  # once
             assert "# An event" in (await result(client, d.owner, job["id"])).text
+
+
+async def test_a_terminated_worker_finishes_its_job_before_it_exits(
+    pg_with_redis: Backend, tmp_path: Path
+) -> None:
+    """SIGTERM drains: the running job ends in this worker (one attempt), then it exits 0."""
+    env = job_env(**SLOW_REPORT)
+    with (
+        server(pg_with_redis, tmp_path, env) as srv,
+        worker(pg_with_redis, tmp_path, env) as leaving,
+    ):
+        async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
+            api = Api(client)
+            d, job = await report_mid_run(client)
+            url = f"/api/v1/jobs/{job['id']}"
+            leaving.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(leaving.wait, 30) == 0
+            state = (await client.get(url, headers=d.owner.auth)).json()
+            assert (state["state"], state["attempts"]) == ("done", 1)
+            assert await completions(api, d.owner, d.event) == [job["id"]]
 
 
 async def test_a_report_asked_for_while_redis_is_away_runs_when_it_is_back(

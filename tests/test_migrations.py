@@ -298,3 +298,16 @@ async def test_the_search_index_takes_in_the_proposals_already_there(fresh: Back
     assert await inspect_db(fresh, found('" 예산"')) == {ids["예산 증액 요청"]}
     assert await inspect_db(fresh, found('"  m"')) == {ids["Move the meeting"]}
     alembic(fresh, "upgrade", "head")
+
+
+async def test_another_applications_tables_are_not_ours_to_drop(fresh: Backend) -> None:
+    """A database shared with another application (examples/store_orders keeps its tables
+    beside Quorum's): autogenerate must not propose dropping what Quorum does not own."""
+
+    def add_foreign_table(connection: Connection) -> None:
+        connection.exec_driver_sql("CREATE TABLE other_app_orders (id INTEGER PRIMARY KEY)")
+        connection.commit()
+
+    await inspect_db(fresh, add_foreign_table)
+    assert await inspect_db(fresh, schema_diff) == []
+    alembic(fresh, "check")

@@ -116,11 +116,11 @@ def markdown(meta: dict[str, str], results: list[dict]) -> str:
     if floor and floor["votes_per_s"]:
         lines.append("")
         for r in results:
-            if r["server"] == "quorum":
+            if r["server"].startswith("quorum"):
                 speed = r["votes_per_s"] / floor["votes_per_s"]
                 p99 = r["latency_ms"]["p99"] / floor["latency_ms"]["p99"]
                 lines.append(
-                    f"- quorum {r['scenario']}: {speed:.2f} × the floor's votes/s, "
+                    f"- {r['server']} {r['scenario']}: {speed:.2f} × the floor's votes/s, "
                     f"p99 {p99:.2f} × the floor's."
                 )
     for r in results:

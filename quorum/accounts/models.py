@@ -21,7 +21,10 @@ class User(Base):
     # Stored lower-cased, so the unique constraint is case-insensitive on every backend.
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
     display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_MAX))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    # Loaded only where a password is checked (quorum/accounts/repository.py): every other
+    # read of a user (the people named in responses) leaves the hash in the database, and
+    # an accidental lazy load raises instead of fetching it.
+    password_hash: Mapped[str] = mapped_column(String(255), deferred=True, deferred_raiseload=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # Set when the person deleted the account: the row stays (their proposals, votes and
     # comments name it) with the email, name and password replaced (quorum/accounts/service.py).

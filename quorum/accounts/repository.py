@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
 from quorum.accounts.models import DELETED_NAME, UNUSABLE_PASSWORD, LoginSession, User
 from quorum.db.base import utcnow, uuid7
@@ -21,8 +22,12 @@ async def get_user(
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
-    """``email`` as stored: lower-cased."""
-    return await get(session, User, User.email == email)
+    """``email`` as stored: lower-cased. With the password hash: this is the login's read."""
+    return await get(session, User, User.email == email, options=(undefer(User.password_hash),))
+
+
+async def password_hash(session: AsyncSession, user_id: uuid.UUID) -> str | None:
+    return await session.scalar(select(User.password_hash).where(User.id == user_id))
 
 
 async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:

@@ -139,9 +139,9 @@ async def _verified_hash(
     """The stored hash, once ``password`` matched it; read in a transaction of its own."""
     async with read_only(uow.sessionmaker) as session:
         await require_session(session, caller)
-        password_hash = (await get_user(session, caller.user_id)).password_hash
-    if not await passwords.verify(password_hash, password):
-        raise wrong_password()
+        password_hash = await repo.password_hash(session, caller.user_id)
+    if password_hash is None or not await passwords.verify(password_hash, password):
+        raise wrong_password()  # None: not after require_session, but the type says it may
     return password_hash
 
 

@@ -28,7 +28,7 @@ async def refuse_body(request: Request) -> None:
         return
     if length == "0":
         return
-    if length is not None and int(length) > EMPTY_OBJECT_MAX:  # BodySizeLimit: digits only
+    if length is not None and int(length) > EMPTY_OBJECT_MAX:  # quorum/api/edge.py: digits only
         _refuse(request)
     body = b""
     async for chunk in request.stream():

@@ -47,11 +47,14 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
-async def token_caller(
-    request: Request, settings: SettingsDep, token: Annotated[str | None, Depends(_bearer)]
-) -> Caller:
+async def token_caller(request: Request, token: Annotated[str | None, Depends(_bearer)]) -> Caller:
     """The caller's user and session from a valid access token or session cookie, without
-    a database round trip: whoever depends on this must check the session."""
+    a database round trip: whoever depends on this must check the session.
+
+    The settings are read from the app, not through ``SettingsDep``: FastAPI solves a
+    dependency's whole subtree every time it appears, cached or not, and this one appears
+    twice in most routes (the route's own and the Idempotency-Key claim's)."""
+    settings: Settings = request.app.state.settings
     key = settings.signing_key()
     if token:
         caller = tokens.caller(tokens.verify(key, token, tokens.ACCESS_AUDIENCE))

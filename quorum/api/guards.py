@@ -1,5 +1,6 @@
-"""What guards the API at its edge, installed in one call: the login and registration
-rate limit, the per-user stream cap, security headers, and CORS when configured.
+"""What guards the API, installed in one call: the login and registration rate limit,
+the per-user stream cap, and CORS when configured (the rest of the edge, security
+headers and body cap included, is quorum/api/edge.py).
 
 CORS is off unless ``QUORUM_CORS_ORIGINS`` lists origins: a page on another origin can
 only call the API if it is allowed explicitly, and only the listed origins are, with
@@ -10,7 +11,6 @@ serves Quorum's own page alone.
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
-from quorum.api.headers import SecurityHeaders
 from quorum.api.ratelimit import AuthLimiter
 from quorum.api.streamcap import StreamCap
 from quorum.settings import Settings
@@ -27,10 +27,9 @@ CORS_METHODS = ["GET", "POST", "PATCH", "DELETE"]
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Add the middleware (outermost last) and the limiters; close with ``close``."""
+    """Add the limiters and CORS's middleware; close with ``close``."""
     app.state.auth_limiter = AuthLimiter.from_settings(settings)
     app.state.stream_cap = StreamCap(settings.max_streams_per_user, settings.max_streams)
-    app.add_middleware(SecurityHeaders)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

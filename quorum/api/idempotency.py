@@ -28,10 +28,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from quorum.accounts.service import require_session
-from quorum.api.deps import SessionDep, SettingsDep, TokenCaller
+from quorum.api.deps import TokenCaller
 from quorum.errors import Conflict, InvalidInput
 from quorum.idempotency import repository
 from quorum.idempotency.models import KEY_MAX, IdempotencyRecord
+from quorum.settings import Settings
 
 HEADER = "Idempotency-Key"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -68,17 +69,21 @@ async def _fingerprint(request: Request) -> str:
 
 async def claim(
     request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
     caller: TokenCaller,
     key: Annotated[str | None, Header(alias=HEADER, include_in_schema=False)] = None,
 ) -> None:
     """Replay, refuse, or let the request run and remember that its response must be kept.
     The route checks the caller's session when it runs; a replay, which runs no route,
-    checks it here, so a revoked token replays nothing."""
+    checks it here, so a revoked token replays nothing.
+
+    The session and settings are read from the request rather than depended on: this
+    runs on every mutating request, most of which send no key, and each dependency costs
+    FastAPI a solving pass (quorum/api/deps.py)."""
     user_id = caller.user_id
     if key is None or request.method in _SAFE_METHODS:
         return
+    session: AsyncSession = request.state.session  # TransactionalRoute's
+    settings: Settings = request.app.state.settings
     if not 1 <= len(key) <= KEY_MAX or not key.isprintable():
         raise InvalidInput(
             "invalid_idempotency_key", f"{HEADER} must be 1-{KEY_MAX} printable characters."

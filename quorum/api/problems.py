@@ -169,6 +169,9 @@ STREAMS_FULL = Case(
 DATABASE_UNAVAILABLE = Case(
     503, "database_unavailable", "The database cannot be reached right now; retry shortly."
 )
+STORAGE_UNAVAILABLE = Case(  # the blob store's (quorum/storage), for attachments and reports
+    503, "storage_unavailable", "The file store cannot be reached right now; retry shortly."
+)
 DATABASE_TIMEOUT = Case(
     503,
     "database_timeout",

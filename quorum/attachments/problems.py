@@ -32,6 +32,3 @@ PROPOSAL_DELETED = Case(
     "The proposal was deleted: it takes no attachments.",
     name="proposal_deleted (attachment)",
 )
-STORAGE_UNAVAILABLE = Case(
-    503, "storage_unavailable", "The file store cannot be reached right now; retry shortly."
-)

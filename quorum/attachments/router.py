@@ -28,6 +28,7 @@ from quorum.api.problems import (
     DATABASE,
     NO_BODY,
     PAGE,
+    STORAGE_UNAVAILABLE,
     VALIDATION_ERROR,
     problems,
 )
@@ -44,7 +45,6 @@ from quorum.attachments.problems import (
     PROPOSAL_DELETED,
     QUOTA_EXCEEDED,
     RANGE_NOT_SATISFIABLE,
-    STORAGE_UNAVAILABLE,
     UNSUPPORTED_TYPE,
 )
 from quorum.attachments.ranges import RangeNotSatisfiable, byte_range

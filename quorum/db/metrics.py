@@ -16,3 +16,11 @@ def observe_pool(engine: AsyncEngine) -> None:
     if isinstance(pool, QueuePool):
         POOL_IN_USE.set_function(pool.checkedout)
         POOL_OVERFLOW.set_function(lambda: max(pool.overflow(), 0))
+
+
+BATCH_QUERIES = Counter(
+    "quorum_batch_queries_total", "Queries run by a batcher (quorum/db/batch.py).", ["name"]
+)
+BATCHED_LOOKUPS = Counter(
+    "quorum_batched_lookups_total", "Lookups those queries answered, all together.", ["name"]
+)

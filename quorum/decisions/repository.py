@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    column,
     delete,
     exists,
     func,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     select,
     true,
     update,
+    values,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,6 +142,68 @@ async def access(
         name,
         live_session is not None,
     )
+
+
+AccessKey = tuple[uuid.UUID, uuid.UUID, uuid.UUID]
+"""(event_id, user_id, session_id): whose access to which event ``access_many`` reads."""
+
+
+async def access_many(session: AsyncSession, asked: Sequence[AccessKey]) -> list[Access | None]:
+    """``access`` for many callers in one round trip: the asked triples as a VALUES list,
+    joined as ``access`` joins its parameters. A reconnect storm's stream handshakes are
+    answered this way (quorum/decisions/eviction.py)."""
+    keys = values(
+        column("i", Integer),
+        column("event_id", _events.c.id.type),
+        column("user_id", _users.c.id.type),
+        column("sid", _sessions.c.id.type),
+        name="asked",
+    ).data([(i, *key) for i, key in enumerate(asked)])
+    k = keys.cte("asked")
+    now = utcnow()
+    query = select(
+        k.c.i,
+        _events.c.status,
+        _events.c.vote_threshold,
+        _events.c.anonymous_votes,
+        _events.c.hidden_tallies,
+        _memberships.c.role,
+        _memberships.c.status,
+        _users.c.display_name,
+        _sessions.c.id,
+    ).select_from(
+        k.join(_events, and_(_events.c.id == k.c.event_id, _events.c.deleted_at.is_(None)))
+        .outerjoin(
+            _memberships,
+            and_(_memberships.c.event_id == _events.c.id, _memberships.c.user_id == k.c.user_id),
+        )
+        .outerjoin(_users, _users.c.id == _memberships.c.user_id)
+        .outerjoin(
+            _sessions,
+            and_(
+                _sessions.c.id == k.c.sid,
+                _sessions.c.user_id == k.c.user_id,
+                _sessions.c.expires_at > now,
+            ),
+        )
+    )
+    found: list[Access | None] = [None] * len(asked)
+    connection = await session.connection()
+    for (
+        i,
+        status,
+        threshold,
+        anonymous,
+        hidden,
+        role,
+        membership,
+        name,
+        live,
+    ) in await connection.execute(query):
+        found[i] = Access(
+            status, threshold, anonymous, hidden, role, membership, name, live is not None
+        )
+    return found
 
 
 # -- the event log ----------------------------------------------------------------------

@@ -44,8 +44,3 @@ def is_search_object(name: str | None) -> bool:
     if name is None:
         return False
     return name in (PG_TITLE_INDEX, SQLITE_KEYS) or name.startswith(SQLITE_FTS)
-
-
-def compared(name: str | None, _type: str, _parent_names: object) -> bool:
-    """Alembic's ``include_name`` hook: compare every object but the search index."""
-    return not is_search_object(name)

@@ -12,10 +12,14 @@ site's page may open one to us, and the browser attaches our cookie), so one ope
 with the cookie must come from our own origin: 403 ``csrf_failed`` otherwise. The SSE
 stream needs no such check: it only reads, and another site's page cannot read it.
 
-Membership is checked when a stream opens (the route, for a clear 401/403/404), and
-again by the stream once subscribed (``eviction.admission``), so a removal or logout
-committing in between is not missed; each stream's principal is its user, so a
-``membership.removed`` naming them ends it (quorum/decisions/eviction.py).
+Membership is checked once, when a stream opens, after it has subscribed and before
+its response starts (``eviction.admission``, asked by the real-time core): the answer is
+the route's (a clear 401/403/404) and the stream's admission, so a removal or logout
+committing after it reaches the stream as a message and ends it; each stream's principal
+is its user, so a ``membership.removed`` naming them ends it
+(quorum/decisions/eviction.py). Handshakes arriving together share that query: a
+reconnect storm costs a few round trips, not one per stream (docs/realtime.md). The SSE
+route is no ``TransactionalRoute`` for that reason: it holds no pooled connection.
 A ticket carries the login session it was minted in (``sid``), like the access token:
 a stream opens only while that session is live, and is the stream's session: when the
 session ends (log out, password change, sign out everywhere, account deletion) the
@@ -31,18 +35,17 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, WebSocket
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocketState
 
 from quorum.accounts import browser, tokens
 from quorum.accounts.tokens import Caller
-from quorum.api.deps import SessionDep, SettingsDep, TokenCaller
+from quorum.api.deps import SettingsDep, TokenCaller
 from quorum.api.problems import NO_BODY, STREAMS_FULL, TOO_MANY_STREAMS, problems
 from quorum.api.routing import TransactionalRoute
 from quorum.api.streamcap import CappedResponse, StreamCap, refusal
-from quorum.db.uow import read_only
 from quorum.decisions import events, eviction, projection
-from quorum.decisions.access import EventAccess, EventMember, load_access
+from quorum.decisions.access import EventMember
 from quorum.decisions.problems import INVALID_LAST_EVENT_ID, MEMBER, TICKET_WRONG_EVENT
 from quorum.errors import DomainError, InvalidInput, Overloaded, PermissionDenied, Unauthenticated
 from quorum.realtime import ws
@@ -55,6 +58,7 @@ TICKET_TTL = timedelta(minutes=5)
 TICKET_MAX = 2048
 
 router = APIRouter(route_class=TransactionalRoute, tags=["live"])
+stream_router = APIRouter(tags=["live"])  # no transaction: ``eviction.admission`` reads
 contract_router = APIRouter(tags=["live"])
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -92,7 +96,7 @@ def stream_caller(
 ) -> Caller:
     """The user (and session) behind a stream ticket for this event, a bearer access
     token or the page's session cookie, in this order; the session is checked by
-    ``load_access``."""
+    ``eviction.admission``."""
     key = settings.signing_key()
     if ticket:
         claims = tokens.verify(key, ticket, tokens.STREAM_AUDIENCE)
@@ -122,14 +126,6 @@ def parse_resume(header: str | None, query: str | None) -> int | None:
     return int(raw)
 
 
-async def _member(
-    sessionmaker: async_sessionmaker[AsyncSession], event_id: uuid.UUID, caller: Caller
-) -> EventAccess:
-    """Membership, checked in a transaction of its own that ends before streaming starts."""
-    async with read_only(sessionmaker) as session:
-        return await load_access(event_id, caller, session)
-
-
 @functools.cache
 def _contract() -> bytes:
     return orjson.dumps(events.contract_document())
@@ -145,7 +141,7 @@ async def asyncapi() -> Response:
     return Response(_contract(), media_type="application/json")
 
 
-@router.get(
+@stream_router.get(
     "/events/{event_id}/stream",
     response_class=EventStreamResponse,
     status_code=200,  # FastAPI cannot read it off the response class, and /openapi.json fails
@@ -160,7 +156,6 @@ async def stream(
     request: Request,
     event_id: uuid.UUID,
     settings: SettingsDep,
-    session: SessionDep,
     bearer: Annotated[str | None, Depends(_bearer)],
     ticket: Annotated[str | None, Query(max_length=TICKET_MAX)] = None,
     last_event_id: Annotated[str | None, Query(max_length=20)] = None,
@@ -177,14 +172,12 @@ async def stream(
     cap.check_room()  # before the database is asked: a storm's refusals cost nothing
     caller = stream_caller(settings, request, event_id, ticket, bearer)
     resume_from = parse_resume(last_event_id_header, last_event_id)
-    access = await load_access(event_id, caller, session)  # ends before streaming
     streams: Streams = request.app.state.streams
-    audience = projection.audience(access.role)
-    response = EventStreamResponse(
+    response = EventStreamResponse(  # asks ``eviction.admission``: it may be a 401/403/404
         streams,
         event_id,
         resume_from,
-        audience,
+        projection.MEMBER,  # until admitted: the audience that sees least
         principal=eviction.principal(caller.user_id),
         session=eviction.session_key(caller.session_id),
     )
@@ -211,7 +204,6 @@ async def websocket(
         cap.check_room()  # before the database is asked: a storm's refusals cost nothing
         caller = stream_caller(settings, websocket, event_id, ticket, bearer)
         resume_from = parse_resume(None, last_event_id)
-        access = await _member(websocket.app.state.sessionmaker, event_id, caller)
         slot = cap.acquire(caller.user_id)
     except Overloaded as exc:
         await websocket.accept()
@@ -226,9 +218,13 @@ async def websocket(
             websocket.app.state.streams,
             event_id,
             resume_from,
-            projection.audience(access.role),
+            projection.MEMBER,  # until admitted: the audience that sees least
             principal=eviction.principal(caller.user_id),
             session=eviction.session_key(caller.session_id),
         )
+    except DomainError as exc:
+        if websocket.application_state is not WebSocketState.CONNECTING:
+            raise  # not the admission's refusal: the handshake was answered
+        await websocket.send_denial_response(refusal(exc))  # ``eviction.admission``'s
     finally:
         slot.release()

@@ -9,9 +9,16 @@ from starlette.responses import StreamingResponse
 
 from quorum.api.deps import CurrentUserId, SessionDep
 from quorum.api.idempotency import IdempotencyDep
-from quorum.api.problems import AUTH, DATABASE, IDEMPOTENT, JSON_BODY, VALIDATION_ERROR, problems
+from quorum.api.problems import (
+    AUTH,
+    DATABASE,
+    IDEMPOTENT,
+    JSON_BODY,
+    STORAGE_UNAVAILABLE,
+    VALIDATION_ERROR,
+    problems,
+)
 from quorum.api.routing import TransactionalRoute
-from quorum.attachments.problems import STORAGE_UNAVAILABLE
 from quorum.decisions import rules
 from quorum.decisions.access import EventMember
 from quorum.decisions.problems import MEMBER

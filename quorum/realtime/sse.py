@@ -86,6 +86,7 @@ class EventStreamResponse(Response):
                 principal=self.principal,
                 session=self.session,
             ) as session:
+                await session.admit()  # a refusal raises before the response starts
                 # The writer is a task of its own, while this request's task waits for
                 # the client to go away (it waits for something in any case: a watcher
                 # task of its own would cost one more task per connection). Every message

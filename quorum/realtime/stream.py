@@ -14,11 +14,15 @@ committed in between can fall through: live messages wait in the queue, and thos
 start already covered are skipped by ``seq``. If the queue ever shows a gap, the
 missing entries are read from the log before going on.
 
-Access is the application's to grant (``Streams.admit``): it is asked once the
-subscriber is registered and the start has been read, before anything is written. A
-loss of access committed before that answer is seen by it (nothing is written, the
-stream ends ``access_revoked``); one committed after it has a later ``seq`` than the
-start, so it reaches the subscriber as a message the hub's ``evicts`` names. The
+Access is the application's to grant (``Streams.admit``), and the transport asks it
+(``StreamSession.admit``) before its response starts, so that a refusal is the
+response: once the subscriber is registered and the hub knows where the topic's log
+stands (``Hub.ready``), so a loss of access committed before the answer is seen by it
+(the stream is refused), and one committed after it is fanned out to the subscriber
+after it, as a message the hub's ``evicts`` names (or a session's end): either way the
+stream does not stay open. The answer is also the subscriber's audience: until then it
+is the one it subscribed with, which should see the least (only a transient message can
+reach it meanwhile: a logged one is covered by the start, read after the answer). The
 session applies ``evicts`` to what it reads from the log itself as well.
 """
 
@@ -38,8 +42,9 @@ REPLAY_PAGE = 500
 # a function of either kind fits (a Callable's parameter cannot be narrowed).
 Snapshot = Callable[[Any], Awaitable[Message]]
 IsFinal = Callable[[Message], bool]
-Admit = Callable[[Any, str | None, str | None], Awaitable[bool]]
-"""May a stream of (topic, principal, session) start? Asked after the start is read."""
+Admit = Callable[[Any, str | None, str | None], Awaitable[str]]
+"""The audience a stream of (topic, principal, session) is for; raises the application's
+refusal if it may not start. Asked once subscribed: see the module's docstring."""
 TOPIC_ENDED = "topic_ended"  # the close reason after a final message
 
 
@@ -61,7 +66,7 @@ class Streams:
     message is a topic's last (the application's to say: for Quorum, a deleted event):
     a stream sends it, then ends with the close reason ``topic_ended``. ``admit`` (the
     application's too) says whether a principal, under a session, may read the topic,
-    asked in the stream itself after it subscribed: see the module's docstring."""
+    and as which audience: see the module's docstring."""
 
     hub: Hub
     log: LogSource
@@ -96,6 +101,7 @@ class StreamSession:
         self.sent_seq = 0  # highest seq written to the client: anything at or below is skipped
         self.ended = False  # a final message was written: nothing can follow it
         self.end_reason = TOPIC_ENDED  # why, then: the topic ended, or access was lost
+        self.admitted = False  # ``admit`` has answered (the route's, or the run's own ask)
 
     def __enter__(self) -> "StreamSession":
         return self
@@ -105,8 +111,19 @@ class StreamSession:
     ) -> None:
         self._streams.hub.unsubscribe(self.subscriber)
 
+    async def admit(self) -> None:
+        """Ask ``Streams.admit``, which raises its refusal; call it before the transport's
+        response starts, so that the refusal can be the response."""
+        admit, sub = self._streams.admit, self.subscriber
+        await self._streams.hub.ready(self.topic_id)
+        if admit is not None:
+            self.audience = sub.audience = await admit(self.topic_id, sub.principal, sub.session)
+        self.admitted = True
+
     async def run(self, transport: Transport, resume_from: int | None) -> str:
         """Stream until the subscriber closes; returns why it closed."""
+        if not self.admitted:
+            await self.admit()
         sub = self.subscriber
         delivered = metrics.DELIVERED.labels(transport.name)
         await self._start(transport, resume_from)
@@ -127,33 +144,19 @@ class StreamSession:
         return sub.close_reason
 
     async def _start(self, transport: Transport, resume_from: int | None) -> None:
-        """Read the start, ask ``admit``, then write it (or nothing, if refused)."""
-        await self._streams.hub.ready(self.topic_id)
+        """Read the start (after ``admit``, which waited for ``Hub.ready``), then write it."""
         if resume_from is not None and _covered(
             resume_from, await self._streams.log.bounds(self.topic_id)
         ):
+            self.sent_seq = resume_from
             page = await self._streams.log.messages(self.topic_id, resume_from, REPLAY_PAGE)
-            if await self._admitted():
-                self.sent_seq = resume_from
-                await self._replay(transport, page)
+            await self._replay(transport, page)
         else:
-            snapshot = await self._streams.snapshot(self.topic_id)
-            if await self._admitted():
-                await self._snapshot(transport, snapshot)
+            await self._snapshot(transport)
 
-    async def _admitted(self) -> bool:
-        admit, sub = self._streams.admit, self.subscriber
-        if admit is None or await admit(self.topic_id, sub.principal, sub.session):
-            return True
-        # Nothing more is written, not even what the hub queued meanwhile (it may have
-        # evicted the subscriber already, keeping the removal queued for it).
-        self.ended, self.end_reason = True, ACCESS_REVOKED
-        return False
-
-    async def _snapshot(self, transport: Transport, snapshot: Message | None = None) -> None:
+    async def _snapshot(self, transport: Transport) -> None:
         """The full state; then only entries after both it and anything sent before it."""
-        if snapshot is None:
-            snapshot = await self._streams.snapshot(self.topic_id)
+        snapshot = await self._streams.snapshot(self.topic_id)
         # A snapshot reflects every committed entry, so it is never behind what was sent;
         # max() keeps ``sent_seq`` from going back (an entry sent twice) whatever happens.
         self.sent_seq = max(self.sent_seq, snapshot.seq)

@@ -94,15 +94,17 @@ async def serve(
 ) -> None:
     """Stream to ``websocket`` from a task of its own while this request's task reads
     what the client sends; ``principal``: whom the hub's ``evicts`` may name;
-    ``session``: what its ``end_sessions`` may."""
-    await websocket.accept()
-    gauge = metrics.CONNECTIONS.labels("ws")
-    gauge.inc()
-    try:
-        abort = abort_of(websocket.scope)
-        with StreamSession(
-            streams, topic_id, abort, audience, principal=principal, session=session
-        ) as stream:
+    ``session``: what its ``end_sessions`` may. ``Streams.admit``'s refusal is raised
+    before the handshake is answered (the caller's to send as a denial response)."""
+    abort = abort_of(websocket.scope)
+    with StreamSession(
+        streams, topic_id, abort, audience, principal=principal, session=session
+    ) as stream:
+        await stream.admit()
+        await websocket.accept()
+        gauge = metrics.CONNECTIONS.labels("ws")
+        gauge.inc()
+        try:
             # As in sse.py: every message wakes the writer, which is suspended under 3
             # frames; this request's task, under the whole ASGI stack, wakes only for what
             # the client sends. The reading ends with the socket, however the writer ends
@@ -110,8 +112,8 @@ async def serve(
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(_stream(websocket, stream, resume_from))
                 await _read_client(websocket, stream.subscriber)
-    finally:
-        gauge.dec()
+        finally:
+            gauge.dec()
 
 
 async def _stream(websocket: WebSocket, session: StreamSession, resume_from: int | None) -> None:

@@ -1,13 +1,14 @@
 """Eviction in-process: a message that ``evicts`` principals reaches every subscriber,
 then ends the evicted principals' streams (``access_revoked``) and no one else's, whether
 it came from the broker or from a catch-up of the log; a stream writes it before it ends.
-A stream asks ``admit`` once subscribed; an ended session closes its streams."""
+A stream asks ``admit`` once subscribed and ready; an ended session closes its streams."""
 
 import asyncio
 import uuid
 from dataclasses import replace
 
 import orjson
+import pytest
 
 from quorum.realtime.broker import MemoryBroker
 from quorum.realtime.hub import ACCESS_REVOKED, SESSION_ENDED
@@ -138,50 +139,82 @@ async def test_a_drained_close_keeps_what_is_queued_and_takes_nothing_more() -> 
 # -- admission after subscribing, and ended sessions ------------------------------------
 
 
-def admitting(answers: list[bool], log: FakeLog, removal_at: int | None = None) -> Admit:
-    """An ``admit`` that answers from ``answers``; ``removal_at``: bob is removed (the
-    entry written to the log) just before it answers, as a racing removal would be."""
+class Refused(Exception):
+    """The application's refusal, as ``admit`` raises it."""
 
-    async def admit(topic: uuid.UUID, principal: str | None, session: str | None) -> bool:
-        if removal_at is not None:
-            log.entries.setdefault(topic, []).append(removal(removal_at, "bob"))
-            return False
-        return answers.pop(0)
+
+def admitting(log: FakeLog, removal_at: int) -> Admit:
+    """An ``admit`` before whose answer bob is removed (the entry written to the log), as
+    a racing removal would be: it sees the removal and refuses."""
+
+    async def admit(topic: uuid.UUID, principal: str | None, session: str | None) -> str:
+        log.entries.setdefault(topic, []).append(removal(removal_at, "bob"))
+        raise Refused
 
     return admit
 
 
-async def test_a_stream_refused_by_admit_writes_nothing_even_what_was_queued() -> None:
-    """The removal committed after the route's check and before the stream's: the hub may
-    already have queued it for the new subscriber (and evicted it); nothing is written."""
+async def test_a_stream_refused_by_admit_raises_the_refusal_and_writes_nothing() -> None:
+    """The removal committed before the stream's check: the hub may already have queued
+    it for the new subscriber (and evicted it); the refusal is raised, nothing written."""
     log = FakeLog()
     log.write(1)
     async with running(make_hub(log, evicts=evicts)) as hub:
-        streams = replace(make_streams(hub, log), admit=admitting([], log, removal_at=2))
+        streams = replace(make_streams(hub, log), admit=admitting(log, removal_at=2))
         transport = FakeTransport()
         with StreamSession(streams, TOPIC, principal="bob", session="s1") as session:
             hub.deliver(removal(2, "bob"))
-            assert await asyncio.wait_for(session.run(transport, None), 1) == ACCESS_REVOKED
+            with pytest.raises(Refused):
+                await session.admit()
+            with pytest.raises(Refused):  # a run not admitted first asks, too
+                await session.run(transport, None)
         assert transport.writes == []
 
 
-async def test_admit_is_asked_after_subscribing_with_the_principal_and_session() -> None:
+async def test_admit_is_asked_once_subscribed_and_ready_and_sets_the_audience() -> None:
+    """Asked with the principal and session, once the hub knows where the topic's log
+    stands (so whatever commits after the answer is fanned out to the subscriber)."""
     log = FakeLog()
-    asked: list[tuple[str | None, str | None, int]] = []
+    log.write(1)
+    asked: list[tuple[str | None, str | None, int, bool]] = []
     async with running(make_hub(log, evicts=evicts)) as hub:
 
-        async def admit(topic: uuid.UUID, principal: str | None, session: str | None) -> bool:
-            asked.append((principal, session, len(hub._topics[topic].subscribers)))
-            return True
+        async def admit(topic: uuid.UUID, principal: str | None, session: str | None) -> str:
+            state = hub._topics[topic]
+            asked.append((principal, session, len(state.subscribers), state.known.is_set()))
+            return "admin"
 
         streams = replace(make_streams(hub, log), admit=admit)
         transport = FakeTransport()
-        with StreamSession(streams, TOPIC, principal="bob", session="s1") as session:
+        with StreamSession(
+            streams, TOPIC, audience="least", principal="bob", session="s1"
+        ) as session:
+            assert session.subscriber.audience == "least"
+            await session.admit()
+            assert (session.audience, session.subscriber.audience) == ("admin", "admin")
             run = asyncio.ensure_future(session.run(transport, None))
             await until(lambda: transport.types() == ["snapshot"])
             session.subscriber.close("disconnected")
             await asyncio.wait_for(run, 1)
-    assert asked == [("bob", "s1", 1)]
+    assert asked == [("bob", "s1", 1, True)]  # once: the run did not ask again
+
+
+async def test_a_removal_committed_after_the_answer_ends_the_admitted_stream() -> None:
+    log = FakeLog()
+    log.write(1)
+    async with running(make_hub(log, evicts=evicts)) as hub:
+
+        async def admit(topic: uuid.UUID, principal: str | None, session: str | None) -> str:
+            return "member"
+
+        streams = replace(make_streams(hub, log), admit=admit)
+        transport = FakeTransport()
+        with StreamSession(streams, TOPIC, principal="bob", session="s1") as session:
+            await session.admit()
+            log.entries[TOPIC].append(removal(2, "bob"))  # commits, then is published
+            hub.deliver(removal(2, "bob"))
+            assert await asyncio.wait_for(session.run(transport, None), 1) == ACCESS_REVOKED
+        assert set(transport.types()) <= {"snapshot", REMOVED}
 
 
 async def test_a_replay_that_holds_the_removal_ends_the_stream_there() -> None:
