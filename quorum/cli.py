@@ -16,6 +16,7 @@ from rich.console import Console
 from quorum import migrate as migrations
 from quorum.headerlimit import HeaderLimitProtocol
 from quorum.settings import InvalidSettings, Settings, get_settings
+from quorum.wsprotocol import LeanWebSocketProtocol
 
 # Streams end at once on SIGTERM (quorum/shutdown.py); this bounds what else may linger.
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -44,7 +45,9 @@ def uvicorn_options(settings: Settings, host: str, port: int, workers: int) -> d
         # sends a request on a connection we are closing.
         timeout_keep_alive=75,
         backlog=settings.listen_backlog,
-        ws=settings.ws_implementation,
+        ws=LeanWebSocketProtocol
+        if settings.ws_implementation == "websockets-sansio"
+        else settings.ws_implementation,
         ws_per_message_deflate=settings.ws_per_message_deflate,
     )
 

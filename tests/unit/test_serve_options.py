@@ -1,17 +1,16 @@
 """``quorum serve`` names uvicorn's WebSocket protocol rather than leaving it to "auto"."""
 
-from uvicorn.config import WS_PROTOCOLS
-from uvicorn.importer import import_from_string
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from quorum.cli import uvicorn_options
 from quorum.settings import Settings
+from quorum.wsprotocol import LeanWebSocketProtocol
 
 
 def test_serve_runs_the_sans_io_websocket_protocol() -> None:
     options = uvicorn_options(Settings(), "127.0.0.1", 8000, 1)
-    # What uvicorn.Config.load() does with the name: the class each connection gets.
-    assert import_from_string(WS_PROTOCOLS[options["ws"]]) is WebSocketsSansIOProtocol
+    assert options["ws"] is LeanWebSocketProtocol
+    assert issubclass(options["ws"], WebSocketsSansIOProtocol)
 
 
 def test_the_websocket_protocol_is_a_setting() -> None:
