@@ -151,7 +151,7 @@ TRUTHY = {"1", "true", "yes", "on"}  # as pydantic reads a boolean setting
 
 
 LEAN_WS = "quorum.wsprotocol:LeanWebSocketProtocol"  # quorum serve's websockets-sansio
-WS_PROTOCOLS = {"websockets": "websockets", "wsproto": "wsproto"}
+WS_PROTOCOLS = {"websockets": "websockets"}
 
 
 def _listen_flags(env: dict[str, str]) -> list[str]:
