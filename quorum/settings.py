@@ -164,7 +164,7 @@ class Settings(BaseSettings):
     # uvicorn's WebSocket protocol, named rather than left to its "auto" (which picks by
     # what is installed). websockets' sans-I/O one runs no task per connection, unlike the
     # legacy "websockets" (issue 14: docs/realtime.md has the figures).
-    ws_implementation: Literal["websockets-sansio", "websockets", "wsproto"] = "websockets-sansio"
+    ws_implementation: Literal["websockets-sansio", "websockets"] = "websockets-sansio"
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated; empty: no CORS at all"
     )
