@@ -7,6 +7,7 @@ whichever command read them.
 
 import asyncio
 import sys
+from typing import Any
 
 import typer
 import uvicorn
@@ -14,7 +15,8 @@ from rich.console import Console
 
 from quorum import migrate as migrations
 from quorum.headerlimit import HeaderLimitProtocol
-from quorum.settings import InvalidSettings, get_settings
+from quorum.settings import InvalidSettings, Settings, get_settings
+from quorum.wsprotocol import LeanWebSocketProtocol
 
 # Streams end at once on SIGTERM (quorum/shutdown.py); this bounds what else may linger.
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -23,20 +25,9 @@ app = typer.Typer(help="Quorum: real-time decisions.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 
 
-@app.command()
-def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8000, help="TCP port."),
-    workers: int = typer.Option(1, min=1, help="Worker processes."),
-) -> None:
-    """Run the API server. On the embedded default (SQLite) the schema is upgraded first."""
-    settings = get_settings()
-    if settings.is_sqlite:
-        migrations.upgrade(settings)
-        settings.signing_key()  # created here, once, before the workers start
-    console.print(f"Quorum on http://{host}:{port}  (database: {settings.db_url.split('://')[0]})")
-    uvicorn.run(
-        "quorum.app:create_app",
+def uvicorn_options(settings: Settings, host: str, port: int, workers: int) -> dict[str, Any]:
+    """uvicorn's options for ``quorum serve`` (tests/services.py starts uvicorn alike)."""
+    return dict(
         factory=True,
         host=host,
         port=port,
@@ -54,8 +45,26 @@ def serve(
         # sends a request on a connection we are closing.
         timeout_keep_alive=75,
         backlog=settings.listen_backlog,
+        ws=LeanWebSocketProtocol
+        if settings.ws_implementation == "websockets-sansio"
+        else settings.ws_implementation,
         ws_per_message_deflate=settings.ws_per_message_deflate,
     )
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="TCP port."),
+    workers: int = typer.Option(1, min=1, help="Worker processes."),
+) -> None:
+    """Run the API server. On the embedded default (SQLite) the schema is upgraded first."""
+    settings = get_settings()
+    if settings.is_sqlite:
+        migrations.upgrade(settings)
+        settings.signing_key()  # created here, once, before the workers start
+    console.print(f"Quorum on http://{host}:{port}  (database: {settings.db_url.split('://')[0]})")
+    uvicorn.run("quorum.app:create_app", **uvicorn_options(settings, host, port, workers))
 
 
 @app.command()

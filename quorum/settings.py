@@ -161,6 +161,10 @@ class Settings(BaseSettings):
     )
     # Off: about 40 KB less per WebSocket and a lower p99 (issue 14); on for slow links.
     ws_per_message_deflate: bool = False
+    # uvicorn's WebSocket protocol, named rather than left to its "auto" (which picks by
+    # what is installed). websockets' sans-I/O one runs no task per connection, unlike the
+    # legacy "websockets" (issue 14: docs/realtime.md has the figures).
+    ws_implementation: Literal["websockets-sansio", "websockets"] = "websockets-sansio"
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="comma-separated; empty: no CORS at all"
     )

@@ -150,11 +150,17 @@ def _proxy_flags(env: dict[str, str]) -> list[str]:
 TRUTHY = {"1", "true", "yes", "on"}  # as pydantic reads a boolean setting
 
 
+LEAN_WS = "quorum.wsprotocol:LeanWebSocketProtocol"  # quorum serve's websockets-sansio
+WS_PROTOCOLS = {"websockets": "websockets"}
+
+
 def _listen_flags(env: dict[str, str]) -> list[str]:
-    """uvicorn's flags for the backlog and per-message deflate, as ``quorum serve`` sets
-    them from ``QUORUM_LISTEN_BACKLOG`` and ``QUORUM_WS_PER_MESSAGE_DEFLATE``."""
+    """uvicorn's flags for the backlog and the WebSocket protocol, as ``quorum serve`` sets
+    them from ``QUORUM_LISTEN_BACKLOG``, ``QUORUM_WS_IMPLEMENTATION`` and
+    ``QUORUM_WS_PER_MESSAGE_DEFLATE``."""
     deflate = env.get("QUORUM_WS_PER_MESSAGE_DEFLATE", "false").lower() in TRUTHY
     return ["--backlog", env.get("QUORUM_LISTEN_BACKLOG", "4096"),
+            "--ws", WS_PROTOCOLS.get(env.get("QUORUM_WS_IMPLEMENTATION", ""), LEAN_WS),
             "--ws-per-message-deflate", str(deflate).lower()]  # fmt: skip
 
 

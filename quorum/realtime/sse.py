@@ -2,15 +2,15 @@
 
 sse-starlette runs a task group per connection (a sender, a disconnect listener, a
 pinger) and encodes every message per connection; measured here, one event to 10,000
-subscribers took 1.9 s at p99 and about 55 KB per connection. This response runs a task
-group of two: a writer task of its own (not the request's: see ``__call__``) writing
-pre-encoded frames in batches, and a small task waiting for the disconnect, so that a
-closed client is unsubscribed at once. No timer: heartbeats come from the hub's single
-clock. The request's task only waits for the group to end. See docs/realtime.md for the
-figures.
+subscribers took 1.9 s at p99 and about 55 KB per connection. This response adds one
+task to the request's: a writer of its own (not the request's: see ``__call__``) writing
+pre-encoded frames in batches, while the request's task, idle anyway, waits for the
+disconnect, so that a closed client is unsubscribed at once. No timer: heartbeats come
+from the hub's single clock. See docs/realtime.md for the figures.
 """
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Sequence
 
@@ -22,7 +22,6 @@ from quorum.realtime import metrics
 from quorum.realtime.abort import abort_of
 from quorum.realtime.message import HEARTBEAT, Message, Topic
 from quorum.realtime.stream import Streams, StreamSession
-from quorum.realtime.subscriber import Subscriber
 
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -53,12 +52,6 @@ class _SSETransport:
 
     async def heartbeat(self) -> None:
         await self._send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
-
-
-async def _watch_disconnect(receive: Receive, sub: Subscriber) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-    sub.close("disconnected")
 
 
 class EventStreamResponse(Response):
@@ -94,26 +87,33 @@ class EventStreamResponse(Response):
                 session=self.session,
             ) as session:
                 await session.admit()  # a refusal raises before the response starts
+                # The writer is a task of its own, while this request's task waits for
+                # the client to go away (it waits for something in any case: a watcher
+                # task of its own would cost one more task per connection). Every message
+                # wakes the writer, and waking a task resumes every coroutine it is
+                # suspended in: this request's task is suspended under the whole ASGI
+                # stack (server, middleware, router, route: some 25 frames), the writer
+                # under 3.
                 async with asyncio.TaskGroup() as tasks:
-                    watcher = tasks.create_task(_watch_disconnect(receive, session.subscriber))
-                    # The writer is a task of its own, while this request's task only waits
-                    # for the group to end. Every message wakes the writer, and waking a
-                    # task resumes every coroutine it is suspended in: this request's task
-                    # is suspended under the whole ASGI stack (server, middleware, router,
-                    # route: some 25 frames), the writer under 3.
-                    tasks.create_task(self._write(session, send, watcher))
+                    tasks.create_task(self._write(session, send))
+                    # Also http.disconnect once the writer has ended the response.
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    session.subscriber.close("disconnected")  # if nothing closed it before
         finally:
             gauge.dec()
 
-    async def _write(self, session: StreamSession, send: Send, watcher: asyncio.Task[None]) -> None:
+    async def _write(self, session: StreamSession, send: Send) -> None:
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             retry = b"retry: %d\n\n" % jittered_retry(self.streams.retry_ms)
             await send({"type": "http.response.body", "body": retry, "more_body": True})
             await session.run(_SSETransport(send), self.resume_from)
-            if session.subscriber.close_reason != "disconnected":
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:  # the client went away mid-write
             pass
         finally:
-            watcher.cancel()  # the stream is over: no disconnect left to wait for
+            if session.subscriber.close_reason != "disconnected":
+                # Ends the response however the stream ended, which ends the request
+                # task's wait for the disconnect.
+                with contextlib.suppress(OSError, RuntimeError):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -92,10 +92,10 @@ async def serve(
     principal: str | None = None,
     session: str | None = None,
 ) -> None:
-    """Stream to ``websocket`` while a second task reads what the client sends;
-    ``principal``: whom the hub's ``evicts`` may name; ``session``: what its
-    ``end_sessions`` may. ``Streams.admit``'s refusal is raised before the handshake is
-    answered (the caller's to send as a denial response)."""
+    """Stream to ``websocket`` from a task of its own while this request's task reads
+    what the client sends; ``principal``: whom the hub's ``evicts`` may name;
+    ``session``: what its ``end_sessions`` may. ``Streams.admit``'s refusal is raised
+    before the handshake is answered (the caller's to send as a denial response)."""
     abort = abort_of(websocket.scope)
     with StreamSession(
         streams, topic_id, abort, audience, principal=principal, session=session
@@ -105,10 +105,13 @@ async def serve(
         gauge = metrics.CONNECTIONS.labels("ws")
         gauge.inc()
         try:
+            # As in sse.py: every message wakes the writer, which is suspended under 3
+            # frames; this request's task, under the whole ASGI stack, wakes only for what
+            # the client sends. The reading ends with the socket, however the writer ends
+            # the stream (its close frame is answered, or the connection lost).
             async with asyncio.TaskGroup() as tasks:
-                reader = tasks.create_task(_read_client(websocket, stream.subscriber))
-                await _stream(websocket, stream, resume_from)
-                reader.cancel()  # the stream is over: nothing more to read
+                tasks.create_task(_stream(websocket, stream, resume_from))
+                await _read_client(websocket, stream.subscriber)
         finally:
             gauge.dec()
 
