@@ -1,4 +1,5 @@
-"""A member's vote (and its withdrawal) on PostgreSQL as ONE autocommitted statement.
+"""A member's vote (and its withdrawal), comment and new proposal on PostgreSQL, each as
+ONE autocommitted statement.
 
 The statement is its own transaction: no BEGIN before it, no COMMIT after it, so the
 rows it locks (the membership FOR SHARE, the proposal, the event row that numbers the
