@@ -308,7 +308,8 @@ COMMENT = _inserting(
 
 # A proposal: ``p_proposal`` is the new one's id. Every column is given (none of the
 # model's Python defaults, which the statement compiled once would freeze), as
-# ``service.new_proposal`` sets them; the event row is first locked by the counter.
+# ``service.new_proposal`` sets them. The lock order is the comment's: membership, then
+# the event row (the counter; the foreign keys' checks, KEY SHARE, come at the end).
 _proposed = (
     insert(_proposals)
     .from_select(
@@ -366,7 +367,7 @@ class _Prepared(NamedTuple):
     fixed: dict[str, Any]
 
 
-# The parameters a caller gives (``parameters``, and the comment's).
+# The parameters a caller gives (``parameters``, and the comment's and the proposal's).
 _GIVEN = (
     "p_sid",
     "p_event",
