@@ -17,13 +17,15 @@ from typing import Any
 import pytest
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import selectinload
 
 from quorum.accounts.models import LoginSession, User
 from quorum.accounts.tokens import Caller
 from quorum.db.base import utcnow
 from quorum.db.uow import UnitOfWork
-from quorum.decisions import service
+from quorum.decisions import service, views
 from quorum.decisions.access import EventAccess
+from quorum.decisions.events import ProposalCreated
 from quorum.decisions.models import (
     Event,
     EventStatus,
@@ -35,8 +37,8 @@ from quorum.decisions.models import (
     Role,
     Vote,
 )
-from quorum.decisions.schemas import EventUpdate
-from quorum.errors import Conflict, NotFound
+from quorum.decisions.schemas import EventUpdate, ProposalCreate, ProposalOut
+from quorum.errors import Conflict, NotFound, PermissionDenied, Unauthenticated
 from quorum.realtime.log import LogEntry
 from quorum.realtime.message import Entry
 from tests.services import Backend, create_backend, drop_backend
@@ -399,3 +401,180 @@ async def test_a_comment_on_a_deleted_proposal_or_closed_event_writes_nothing(
     assert comments == 0
     assert await _logged(engine, event_id) == []
     assert recorder.published == []
+
+
+# -- proposal creation ---------------------------------------------------------------------
+
+
+async def _propose(
+    engine: AsyncEngine,
+    recorder: Recorder,
+    caller: Caller,
+    event_id: uuid.UUID,
+    title: str,
+    *,
+    keyed: bool = False,
+) -> ProposalOut:
+    """The proposal route's work (``keyed``: as with an Idempotency-Key)."""
+    recorder.statements.clear()
+    data = ProposalCreate(kind=ProposalKind.ASSUMPTION, title=title, body="Why: it rains.")
+    async with _uow(engine, recorder).transaction() as session:
+        return await service.create_proposal_as(session, caller, event_id, data, keyed=keyed)
+
+
+async def _as_created(engine: AsyncEngine, proposal_id: uuid.UUID, hidden: bool) -> Entry:
+    """The ``proposal.created`` entry the transactional path builds for this row."""
+    async with async_sessionmaker(engine)() as session:
+        row = await session.scalar(
+            select(Proposal)
+            .where(Proposal.id == proposal_id)
+            .options(selectinload(Proposal.author), selectinload(Proposal.decided_by))
+        )
+        assert row is not None
+        out = views.proposal_of(ProposalCreated, row, tally_hidden=hidden)
+        return Entry(row.event_id, 0, *out.entry())
+
+
+async def _proposals(engine: AsyncEngine, event_id: uuid.UUID) -> int:
+    async with engine.connect() as connection:
+        count = await connection.scalar(
+            select(func.count()).select_from(Proposal).where(Proposal.event_id == event_id)
+        )
+        return int(count or 0)
+
+
+@pytest.mark.parametrize("hidden", [False, True])
+async def test_a_proposal_is_one_autocommitted_statement(engine: AsyncEngine, hidden: bool) -> None:
+    """One statement, no BEGIN or COMMIT; the entry it logs and the one published are
+    the transactional path's, key for key (the tally flag included), and so is what a
+    keyed request, which runs that path, logs."""
+    recorder = Recorder(engine)
+    event_id, _, callers = await _seed(engine, threshold=None)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE events SET hidden_tallies = :hidden WHERE id = :id"),
+            {"hidden": hidden, "id": event_id},
+        )
+
+    out = await _propose(engine, recorder, callers[1], event_id, "A roof")
+
+    assert len(recorder.statements) == 1, recorder.statements
+    assert recorder.statements[0].lstrip().startswith("WITH")
+    assert recorder.transactions() == []
+    assert out.author.display_name == "Voter 1"
+    assert out.status == ProposalStatus.PENDING
+    assert out.vote_count == (None if hidden else 0)  # a member's answer
+    logged = await _logged(engine, event_id)
+    assert [(e.seq, e.type) for e in logged] == [(1, "proposal.created")]
+    assert recorder.published == logged
+    expected = await _as_created(engine, out.id, hidden)
+    assert logged[0].data == expected.data
+    assert logged[0].data["tally_hidden"] is hidden
+    assert logged[0].data["author"] == {"id": str(callers[1].user_id), "display_name": "Voter 1"}
+
+    recorder.published.clear()
+    keyed = await _propose(engine, recorder, callers[2], event_id, "A wall", keyed=True)
+
+    assert recorder.transactions() == ["BEGIN", "COMMIT"]
+    transactional = (await _logged(engine, event_id))[1]
+    assert recorder.published == [transactional]
+    assert transactional.data == (await _as_created(engine, keyed.id, hidden)).data
+    assert transactional.data.keys() == logged[0].data.keys()
+    assert await _proposals(engine, event_id) == 3
+
+
+async def test_a_proposal_refused_by_its_snapshot_writes_nothing(engine: AsyncEngine) -> None:
+    """A closed event: 409 in the one statement. A removed member, a revoked login: the
+    statement writes nothing and the access check says why (403, 401)."""
+    recorder = Recorder(engine)
+    event_id, _, callers = await _seed(engine, threshold=None, members=4)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("DELETE FROM memberships WHERE user_id = :id"), {"id": callers[2].user_id}
+        )
+        await connection.execute(
+            text("DELETE FROM sessions WHERE id = :id"), {"id": callers[3].session_id}
+        )
+
+    with pytest.raises(PermissionDenied) as removed:
+        await _propose(engine, recorder, callers[2], event_id, "Not mine")
+    assert removed.value.code == "not_a_member"
+    with pytest.raises(Unauthenticated) as revoked:
+        await _propose(engine, recorder, callers[3], event_id, "Not now")
+    assert revoked.value.code == "session_revoked"
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE events SET status = 'CLOSED' WHERE id = :id"), {"id": event_id}
+        )
+    with pytest.raises(Conflict) as closed:
+        await _propose(engine, recorder, callers[1], event_id, "Too late")
+    assert closed.value.code == "event_closed"
+    assert len(recorder.statements) == 1, recorder.statements
+
+    assert await _proposals(engine, event_id) == 1  # the seeded one
+    assert await _logged(engine, event_id) == []
+    assert recorder.published == []
+
+
+async def test_a_proposal_refused_after_its_insert_leaves_nothing(engine: AsyncEngine) -> None:
+    """The proposal row is inserted, then the counter waits for the event row's lock,
+    whose holder closes the event: the statement raises, and its row goes too."""
+    recorder = Recorder(engine)
+    event_id, _, callers = await _seed(engine, threshold=None)
+    async with engine.connect() as holder:
+        await holder.execute(
+            text("SELECT 1 FROM events WHERE id = :id FOR UPDATE"), {"id": event_id}
+        )
+        late = asyncio.create_task(_propose(engine, recorder, callers[1], event_id, "Late"))
+        await _blocked_on_lock(engine)
+        await holder.execute(
+            text("UPDATE events SET status = 'CLOSED' WHERE id = :id"), {"id": event_id}
+        )
+        await holder.commit()
+
+    with pytest.raises(Conflict) as refused:
+        await late
+    assert refused.value.code == "event_closed"
+    assert await _proposals(engine, event_id) == 1
+    assert await _logged(engine, event_id) == []
+    assert recorder.published == []
+
+
+async def test_proposals_racing_a_close_are_all_logged_before_it_or_not_written(
+    engine: AsyncEngine,
+) -> None:
+    """Twenty members propose while the organizer closes the event: every proposal that
+    exists was logged before the close; every other one left nothing."""
+    recorder = Recorder(engine)
+    event_id, _, callers = await _seed(engine, threshold=None, members=21)
+    organizer = EventAccess(
+        event_id,
+        callers[0].user_id,
+        Role.ORGANIZER,
+        EventStatus.OPEN,
+        None,
+        "Voter 0",
+        False,
+        False,
+    )
+
+    async def close() -> None:
+        await asyncio.sleep(0.02)
+        async with _uow(engine, recorder).transaction() as session:
+            await service.update_event(session, organizer, EventUpdate(status=EventStatus.CLOSED))
+
+    proposals = [
+        _propose(engine, recorder, c, event_id, f"Idea {i}") for i, c in enumerate(callers[1:])
+    ]
+    outcomes = await asyncio.gather(close(), *proposals, return_exceptions=True)
+
+    refused = [o for o in outcomes if isinstance(o, BaseException)]
+    assert all(isinstance(o, Conflict) and o.code == "event_closed" for o in refused), refused
+    logged = await _logged(engine, event_id)
+    closed_at = next(e.seq for e in logged if e.type == "event.updated")
+    created = [e for e in logged if e.type == "proposal.created"]
+    assert all(e.seq < closed_at for e in created)
+    assert [e.seq for e in logged] == list(range(1, len(logged) + 1))
+    assert len(created) == 20 - len(refused)
+    assert await _proposals(engine, event_id) == 1 + len(created)
+    assert sorted(e.seq for e in recorder.published) == [e.seq for e in logged]

@@ -43,11 +43,20 @@ from quorum.accounts.service import open_session
 from quorum.accounts.tokens import Caller
 from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.repository import PageParams, Position
-from quorum.decisions import at_once, service
+from quorum.decisions import at_once, service, views
 from quorum.decisions import repository as repo
 from quorum.decisions.access import EventAccess, load_access
-from quorum.decisions.models import Comment, EventStatus, Membership, Proposal, Role, Vote
-from quorum.decisions.schemas import MembershipFilter
+from quorum.decisions.events import ProposalCreated
+from quorum.decisions.models import (
+    Comment,
+    EventStatus,
+    Membership,
+    Proposal,
+    ProposalKind,
+    Role,
+    Vote,
+)
+from quorum.decisions.schemas import MembershipFilter, ProposalCreate
 from quorum.realtime import log
 from quorum.settings import Settings
 
@@ -92,6 +101,23 @@ async def _vote_at_once(session: AsyncSession, ids: Ids) -> None:
     params = at_once.parameters(ids.event, ids.proposal, ids.member.user_id, ids.member.session_id)
     connection = await session.connection()
     await connection.execute(at_once.VOTE, params)
+
+
+async def _propose_at_once(session: AsyncSession, ids: Ids) -> None:
+    """The proposal route's autocommitted statement, as ``_vote_at_once``."""
+    draft = ProposalCreate(kind=ProposalKind.ASSUMPTION, title="An EXPLAINed proposal")
+    proposal = service.new_proposal(ids.event, ids.member.user_id, draft)
+    created = views.proposal(ProposalCreated, proposal, "", None, tally_hidden=False)
+    params = at_once.parameters(ids.event, proposal.id, ids.member.user_id, ids.member.session_id)
+    params |= {
+        "p_kind": proposal.kind,
+        "p_title": proposal.title,
+        "p_body": proposal.body,
+        "now": proposal.created_at,
+        "entry_data": created.model_dump(mode="json"),
+    }
+    connection = await session.connection()
+    await connection.execute(at_once.PROPOSE, params)
 
 
 async def _comment(session: AsyncSession, ids: Ids) -> None:
@@ -145,6 +171,14 @@ SCENARIOS = [
         "membership FOR SHARE, INSERT of the vote, UPDATE of the proposal, of "
         "events.last_seq, INSERT into event_log, the refusal check",
         _vote_at_once,
+        {0: "uq_memberships_event_id_user_id"},
+    ),
+    Scenario(
+        "propose_at_once",
+        "Creating a proposal (issue 11, the route on PostgreSQL): ONE autocommitted "
+        "statement, the access check folded in, the membership FOR SHARE, INSERT of the "
+        "proposal, UPDATE of events.last_seq, INSERT into event_log, the refusal check",
+        _propose_at_once,
         {0: "uq_memberships_event_id_user_id"},
     ),
     Scenario(

@@ -1,4 +1,5 @@
-"""A member's vote (and its withdrawal) on PostgreSQL as ONE autocommitted statement.
+"""A member's vote (and its withdrawal), comment and new proposal on PostgreSQL, each as
+ONE autocommitted statement.
 
 The statement is its own transaction: no BEGIN before it, no COMMIT after it, so the
 rows it locks (the membership FOR SHARE, the proposal, the event row that numbers the
@@ -43,6 +44,7 @@ from sqlalchemy import (
     case,
     delete,
     exists,
+    false,
     func,
     insert,
     literal,
@@ -61,8 +63,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from quorum.db.base import utcnow
 from quorum.decisions import repository as repo
 from quorum.decisions import rules
-from quorum.decisions.events import CommentCreated, VoteCast, VoteWithdrawn
-from quorum.decisions.models import Comment
+from quorum.decisions.events import CommentCreated, ProposalCreated, VoteCast, VoteWithdrawn
+from quorum.decisions.models import Comment, ProposalStatus
 
 REFUSED_SQLSTATE = "QR001"  # quorum_refuse's
 
@@ -225,11 +227,52 @@ def parameters(
     }
 
 
-# -- a comment ----------------------------------------------------------------------------
-# The same shape: the proposal is held FOR SHARE after the membership (its status stays
-# still until the comment is in: a deletion waits), the comment is INSERTed only if
-# every check holds, the counter numbers its ``comment.created`` entry, whose payload
-# (built by the service, with the comment's id and time) gets the author's name here.
+# -- an insert: a comment, a proposal -----------------------------------------------------
+# A write that adds one row and logs one entry has one shape: the row is INSERTed only if
+# every check holds, the counter numbers its entry, whose payload (built by the service,
+# with the row's id and time chosen in Python) gets here what only the statement reads:
+# the author's name, and for a proposal whether the event hides its tallies.
+
+
+def _completed(
+    data: ColumnElement[Any], path: str, value: ColumnElement[Any]
+) -> ColumnElement[Any]:
+    """``data`` with ``value`` set at ``path`` (a jsonb path, e.g. ``{author,display_name}``)."""
+    return func.jsonb_set(data, literal_column(f"'{path}'::text[]"), func.to_jsonb(value))
+
+
+_ENTRY_DATA = bindparam("entry_data", type_=JSONB)
+_named = _completed(_ENTRY_DATA, "{author,display_name}", _access.c.display_name)
+
+
+def _inserting(inserted: CTE, entry_type: str, data: ColumnElement[Any], *more: Any) -> Select[Any]:
+    """The statement around ``inserted`` (its one row's INSERT, gated on every check):
+    the counter and the ``entry_type`` entry with payload ``data``, and the one row it
+    returns: the access check's columns, whether the caller holds a membership, ``more``
+    columns, whether the row went in, the number taken, and the refusal that undoes the
+    INSERT when the counter found the event closed after the snapshot."""
+    counter, logged = repo.count_and_log(inserted, literal(0), entry_type, data, _access)
+    inserted_rows = select(func.count()).select_from(inserted).scalar_subquery()
+    return (
+        select(
+            _access.c.event_status.is_not(None).label("found"),
+            *_access.c,
+            select(func.count()).select_from(_member).scalar_subquery().label("is_member"),
+            *more,
+            inserted_rows.label("inserted"),
+            counter.c.last_seq,
+            case(
+                (and_(inserted_rows > 0, counter.c.last_seq.is_(None)), _refuse("event_closed")),
+                else_=literal(0),
+            ).label("refused"),
+        )
+        .select_from(repo._step.outerjoin(_access, true()).outerjoin(counter, true()))
+        .add_cte(logged)
+    )
+
+
+# A comment: the proposal is held FOR SHARE after the membership (its status stays still
+# until the comment is in: a deletion waits); a deleted one takes no comment.
 _comments = cast(Table, Comment.__table__)
 _target = (
     select(_proposals.c.status)
@@ -256,30 +299,56 @@ _commented = (
     .returning(_comments.c.id)
     .cte("commented")
 )
-_comment_data = func.jsonb_set(
-    bindparam("entry_data", type_=JSONB),
-    literal_column("'{author,display_name}'::text[]"),
-    func.to_jsonb(_access.c.display_name),
+COMMENT = _inserting(
+    _commented,
+    CommentCreated.TYPE,
+    _named,
+    select(_target.c.status).scalar_subquery().label("snapshot_status"),
 )
-_c_counter, _c_logged = repo.count_and_log(
-    _commented, literal(0), CommentCreated.TYPE, _comment_data, _access
-)
-_c_inserted = select(func.count()).select_from(_commented).scalar_subquery()
-COMMENT = (
-    select(
-        _access.c.event_status.is_not(None).label("found"),
-        *_access.c,
-        select(func.count()).select_from(_member).scalar_subquery().label("is_member"),
-        select(_target.c.status).scalar_subquery().label("snapshot_status"),
-        _c_inserted.label("inserted"),
-        _c_counter.c.last_seq,
-        case(
-            (and_(_c_inserted > 0, _c_counter.c.last_seq.is_(None)), _refuse("event_closed")),
-            else_=literal(0),
-        ).label("refused"),
+
+# A proposal: ``p_proposal`` is the new one's id. Every column is given (none of the
+# model's Python defaults, which the statement compiled once would freeze), as
+# ``service.new_proposal`` sets them. The lock order is the comment's: membership, then
+# the event row (the counter; the foreign keys' checks, KEY SHARE, come at the end).
+_proposed = (
+    insert(_proposals)
+    .from_select(
+        [
+            "id",
+            "event_id",
+            "kind",
+            "title",
+            "body",
+            "author_id",
+            "status",
+            "vote_count",
+            "decided_automatically",
+            "created_at",
+        ],
+        select(
+            _P_PROPOSAL,
+            _P_EVENT,
+            bindparam("p_kind", type_=_proposals.c.kind.type),
+            bindparam("p_title", type_=_proposals.c.title.type),
+            bindparam("p_body", type_=_proposals.c.body.type),
+            _P_USER,
+            literal(ProposalStatus.PENDING.value, _proposals.c.status.type),
+            literal(0, _proposals.c.vote_count.type),
+            false(),
+            bindparam("now", type_=_proposals.c.created_at.type),
+        ).where(_may_write_snapshot, exists(select(_member.c.id))),
     )
-    .select_from(repo._step.outerjoin(_access, true()).outerjoin(_c_counter, true()))
-    .add_cte(_c_logged)
+    .returning(_proposals.c.id)
+    .cte("proposed")
+)
+PROPOSE = _inserting(
+    _proposed,
+    ProposalCreated.TYPE,
+    _completed(
+        _named,
+        "{tally_hidden}",
+        rules.tally_hidden_sql(_access.c.hidden_tallies, _access.c.event_status),
+    ),
 )
 
 
@@ -298,8 +367,19 @@ class _Prepared(NamedTuple):
     fixed: dict[str, Any]
 
 
-# The parameters a caller gives (``parameters``, and the comment's).
-_GIVEN = ("p_sid", "p_event", "p_proposal", "p_user", "now", "p_comment", "p_body", "entry_data")
+# The parameters a caller gives (``parameters``, and the comment's and the proposal's).
+_GIVEN = (
+    "p_sid",
+    "p_event",
+    "p_proposal",
+    "p_user",
+    "now",
+    "p_comment",
+    "p_body",
+    "p_kind",
+    "p_title",
+    "entry_data",
+)
 
 
 def _prepare(statement: Select[Any]) -> _Prepared:
@@ -355,4 +435,4 @@ def _translated(
     return exc
 
 
-_PREPARED = {statement: _prepare(statement) for statement in (VOTE, WITHDRAW, COMMENT)}
+_PREPARED = {statement: _prepare(statement) for statement in (VOTE, WITHDRAW, COMMENT, PROPOSE)}

@@ -306,10 +306,15 @@ async def update_membership(
     "/events/{event_id}/proposals", status_code=201, responses=problems(MEMBER, JSON_BODY, CHANGE)
 )
 async def create_proposal(
-    body: ProposalCreate, access: EventMember, session: SessionDep
+    event_id: uuid.UUID,
+    body: ProposalCreate,
+    caller: TokenCaller,
+    session: SessionDep,
+    request: Request,
 ) -> ProposalOut:
     """Put forward an assumption, a criterion or a conclusion; it starts PENDING."""
-    return await service.create_proposal(session, access, body)
+    keyed = getattr(request.state, "idempotency", None) is not None
+    return await service.create_proposal_as(session, caller, event_id, body, keyed=keyed)
 
 
 @router.get("/events/{event_id}/proposals", responses=problems(MEMBER, SORTED_PAGE, TALLIES_HIDDEN))

@@ -5,6 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.accounts import repository as accounts
@@ -337,21 +338,29 @@ async def list_events(
 # -- proposals --------------------------------------------------------------------------
 
 
+def new_proposal(event_id: uuid.UUID, author_id: uuid.UUID, data: ProposalCreate) -> Proposal:
+    """A proposal as it is created, by either path (``at_once.PROPOSE`` writes these
+    columns): its id and time chosen here, so the payload can be built before the row
+    is written."""
+    return Proposal(
+        id=uuid7(),
+        event_id=event_id,
+        kind=data.kind,
+        title=data.title,
+        body=data.body,
+        author_id=author_id,
+        status=ProposalStatus.PENDING,
+        vote_count=0,
+        decided_automatically=False,
+        created_at=utcnow(),
+    )
+
+
 async def create_proposal(
     session: AsyncSession, access: EventAccess, data: ProposalCreate
 ) -> ProposalOut:
     await repo.hold_membership(session, access.event_id, access.user_id)
-    proposal = Proposal(
-        id=uuid7(),
-        event_id=access.event_id,
-        kind=data.kind,
-        title=data.title,
-        body=data.body,
-        author_id=access.user_id,
-        status=ProposalStatus.PENDING,
-        vote_count=0,
-        created_at=utcnow(),
-    )
+    proposal = new_proposal(access.event_id, access.user_id, data)
     session.add(proposal)
     await session.flush()
     out = views.proposal(
@@ -359,6 +368,73 @@ async def create_proposal(
     )
     await repo.append_log(session, access.event_id, [out.entry()])
     return projection.proposal_for(out, access.role)
+
+
+async def create_proposal_as(
+    session: AsyncSession,
+    caller: Caller,
+    event_id: uuid.UUID,
+    data: ProposalCreate,
+    *,
+    keyed: bool = False,
+) -> ProposalOut:
+    """The proposal route, as ``add_comment_as``: on PostgreSQL one autocommitted
+    statement (``at_once.PROPOSE``) with the access check folded in, else the access
+    check and ``create_proposal`` in the route's transaction. The refusals are those of
+    that path, in its order; the entry is the one it writes (``new_proposal``, then
+    ``views.proposal`` with the caller's name and the event's tally flag)."""
+    if not _autocommits(session, keyed):
+        return await create_proposal(session, await load_access(event_id, caller, session), data)
+    proposal = new_proposal(event_id, caller.user_id, data)
+    draft = views.proposal(ProposalCreated, proposal, "", None, tally_hidden=False)
+    ran = await _insert_at_once(
+        session,
+        caller,
+        event_id,
+        at_once.PROPOSE,
+        proposal.id,
+        p_kind=proposal.kind,
+        p_title=proposal.title,
+        p_body=proposal.body,
+        now=proposal.created_at,
+        entry_data=draft.model_dump(mode="json"),
+    )
+    if ran is None:
+        return await create_proposal(session, await load_access(event_id, caller, session), data)
+    row, access = ran
+    if not row.inserted:
+        raise rules.event_closed()  # the snapshot's: every other check passed
+    out = views.proposal(
+        ProposalCreated, proposal, access.display_name, None, tally_hidden=access.tally_hidden
+    )
+    stage(session, [Entry(event_id, row.last_seq, *out.entry())])
+    return projection.proposal_for(out, access.role)
+
+
+async def _insert_at_once(
+    session: AsyncSession,
+    caller: Caller,
+    event_id: uuid.UUID,
+    statement: Select[Any],
+    proposal_id: uuid.UUID,
+    **more: Any,
+) -> tuple[Any, EventAccess] | None:
+    """Run an insert-shaped statement (``at_once.COMMENT``, ``at_once.PROPOSE``) and
+    translate what is common to them: the refusal that undid it (the event closed after
+    its snapshot, their only one), and a membership removed before it; None when the
+    access check refused, for ``load_access`` to say precisely why (or the race to be
+    run again in a transaction). Else the row and the access it read."""
+    row = await at_once.run(
+        session, statement, event_id, proposal_id, caller.user_id, caller.session_id, **more
+    )
+    if isinstance(row, at_once.Refused):
+        raise rules.event_closed()
+    access = _access_of(caller, event_id, row)
+    if access is None:
+        return None
+    if not row.inserted and not row.is_member:
+        raise rules.not_a_member()
+    return row, access
 
 
 async def get_proposal(
@@ -806,28 +882,23 @@ async def add_comment_as(
         body=body,
         created_at=now,
     )
-    row = await at_once.run(
+    ran = await _insert_at_once(
         session,
-        at_once.COMMENT,
+        caller,
         event_id,
+        at_once.COMMENT,
         proposal_id,
-        caller.user_id,
-        caller.session_id,
         p_comment=out.id,
         p_body=body,
         now=now,
         entry_data=out.model_dump(mode="json"),
     )
-    if isinstance(row, at_once.Refused):
-        raise rules.event_closed()  # its only refusal: closed after the snapshot
-    checked = _access_of(caller, event_id, row)
-    if checked is None:
+    if ran is None:
         return await add_comment(
             session, await load_access(event_id, caller, session), proposal_id, body
         )
+    row, checked = ran
     if not row.inserted:
-        if not row.is_member:
-            raise rules.not_a_member()
         if row.snapshot_status is None:
             raise NotFound("proposal_not_found", "No such proposal in this event.")
         if row.snapshot_status == ProposalStatus.DELETED:
