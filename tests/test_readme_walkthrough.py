@@ -20,10 +20,9 @@ def test_the_readme_walkthrough_runs_as_written(server: Server, tmp_path: Path) 
     # last change before the end.
     background = 'curl -sN $Q/events/$EVENT/stream -H "Authorization: Bearer $ADA" &'
     assert background in script
-    script = script.replace(
-        background,
-        background.replace(" &", " > stream.txt &") + "\n" + _wait_for("snapshot"),
-    )
+    # The file exists before the wait looks for it: the background job may start later.
+    into_file = ": > stream.txt\n" + background.replace(" &", " > stream.txt &")
+    script = script.replace(background, into_file + "\n" + _wait_for("snapshot"))
     script += _wait_for("event.updated") + "\nkill %1; wait; cat stream.txt\n"
 
     done = subprocess.run(

@@ -419,6 +419,15 @@ async def run(
             if exc.sqlstate == REFUSED_SQLSTATE:
                 return Refused(str(getattr(exc, "message", "")))
             raise _translated(raw.dbapi_connection, engine, prepared.sql, args, exc) from exc
+        except (asyncpg.InterfaceError, OSError) as exc:
+            # The connection is gone (the database restarted, the network cut it): out of
+            # the pool with it, as SQLAlchemy's own execute would do, and 503 for the caller.
+            await connection.invalidate(exc)
+            error = _translated(raw.dbapi_connection, engine, prepared.sql, args, exc)
+            if isinstance(error, sa_exc.DBAPIError):
+                error.connection_invalidated = True
+                raise error from exc
+            raise sa_exc.DBAPIError(prepared.sql, args, exc, connection_invalidated=True) from exc
     return SimpleNamespace(**dict(record))
 
 
@@ -426,7 +435,8 @@ def _translated(
     adapted: Any, engine: AsyncEngine, sql: str, args: list[Any], exc: Exception
 ) -> Exception:
     """The SQLAlchemy exception that ``exc`` would have been through SQLAlchemy's execute
-    (an ``IntegrityError`` for a foreign key violation, which the route inspects)."""
+    (an ``IntegrityError`` for a foreign key violation, which the route inspects; an
+    ``InterfaceError`` for a closed connection)."""
     try:
         adapted._handle_exception(exc)
     except Exception as dbapi_error:
