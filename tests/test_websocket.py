@@ -184,3 +184,34 @@ async def test_websocket_closes_on_a_frame_it_does_not_take(
     assert received.code == code and received.reason, received
     log = server.log()[logged:]
     assert "Exception in ASGI application" not in log and "Traceback" not in log, log
+
+
+@pytest.mark.parametrize(
+    ("path_id", "params", "headers", "loc"),
+    [
+        ("not-an-id", {}, {}, ["path", "event_id"]),
+        (None, {"ticket": "t" * 2049}, {}, ["query", "ticket"]),
+        (None, {"last_event_id": "1" * 21}, {}, ["query", "last_event_id"]),
+        (None, {}, {"Last-Event-ID": "1" * 21}, ["header", "Last-Event-ID"]),
+    ],
+)
+async def test_sse_parameters_are_validated_like_any_route(
+    api: Api, path_id: str | None, params: dict[str, str], headers: dict[str, str], loc: list[str]
+) -> None:
+    """The stream route parses its parameters itself (quorum/decisions/streams.py): the
+    same 422s as FastAPI's validation gives every other route."""
+    owner = await api.user()
+    event = path_id or await api.event(owner)
+    r = await api.client.get(sse_path(event), params=params, headers={**owner.auth, **headers})
+    body = problem(r, 422, "validation_error")
+    assert [e["loc"] for e in body["errors"]] == [loc]
+
+
+async def test_websocket_with_a_bad_event_id_is_refused(api: Api, server: Server) -> None:
+    """FastAPI's answer to a WebSocket that fails validation (a close before the
+    handshake is answered: uvicorn's 403), kept by the hand-parsed route."""
+    owner = await api.user()
+    with pytest.raises(InvalidStatus) as denied:
+        async with ws_connect(ws_url(server, "not-an-id"), additional_headers=owner.auth):
+            pass
+    assert denied.value.response.status_code == 403

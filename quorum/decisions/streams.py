@@ -29,14 +29,17 @@ stream ends too, on every instance.
 import functools
 import uuid
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, WebSocket
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import HTTPConnection
-from starlette.websockets import WebSocketState
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketState
 
 from quorum.accounts import browser, tokens
 from quorum.accounts.tokens import Caller
@@ -58,7 +61,6 @@ TICKET_TTL = timedelta(minutes=5)
 TICKET_MAX = 2048
 
 router = APIRouter(route_class=TransactionalRoute, tags=["live"])
-stream_router = APIRouter(tags=["live"])  # no transaction: ``eviction.admission`` reads
 contract_router = APIRouter(tags=["live"])
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -141,6 +143,74 @@ async def asyncapi() -> Response:
     return Response(_contract(), media_type="application/json")
 
 
+class _PlainStreamRoute(APIRoute):
+    """The SSE route: documented by FastAPI, served without its per-request machinery.
+
+    A stream's request lives as long as the stream, and so does whatever serving it keeps
+    alive: FastAPI's request handling (its exit stacks, the ``Request``, the solved
+    dependency values, the handler frames around the endpoint) was about 8 KB of every
+    idle stream (bench/fanout/memprobe.py, issue 14). This route parses the path, query
+    and headers itself (``_open_stream``), with FastAPI's validation and 422 answers, and
+    sends the response from a frame that holds only it; the app's middleware and
+    exception handlers wrap it as they wrap any route.
+
+    The declaration (``stream``'s signature and ``@stream_router.get``) stays FastAPI's,
+    and ``_open_stream`` calls it: /openapi.json documents the route from it like any
+    other (parameters, bearer security scheme, responses), where a hand-written schema
+    fragment would repeat what FastAPI derives and drift from the code."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            await super().handle(scope, receive, send)  # FastAPI's 405
+            return
+        await _open_stream(scope)(scope, receive, send)
+
+
+stream_router = APIRouter(route_class=_PlainStreamRoute, tags=["live"])
+_UUID = TypeAdapter(uuid.UUID)
+
+
+def _path_uuid(conn: HTTPConnection, name: str, errors: list[dict[str, Any]]) -> uuid.UUID:
+    try:
+        return _UUID.validate_python(conn.path_params[name])
+    except ValidationError as exc:
+        errors += [{**e, "loc": ("path", name, *e["loc"])} for e in exc.errors()]
+        return uuid.UUID(int=0)  # never used: ``errors`` is raised
+
+
+def _capped(
+    where: str, name: str, value: str | None, limit: int, errors: list[dict[str, Any]]
+) -> str | None:
+    """``value`` if at most ``limit`` characters, as ``Query(max_length=)`` checks it."""
+    if value is not None and len(value) > limit:
+        msg = f"String should have at most {limit} character{'s' if limit != 1 else ''}"
+        errors.append({"type": "string_too_long", "loc": (where, name), "msg": msg})
+    return value
+
+
+def _bearer_of(conn: HTTPConnection) -> str | None:
+    authorization = conn.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _open_stream(scope: Scope) -> Response:
+    """``stream``'s response to this request; ``RequestValidationError`` (422) for what
+    FastAPI's validation would refuse. A function of its own, so that nothing it parsed
+    outlives it."""
+    conn = HTTPConnection(scope)
+    errors: list[dict[str, Any]] = []
+    event_id = _path_uuid(conn, "event_id", errors)
+    query = conn.query_params
+    ticket = _capped("query", "ticket", query.get("ticket"), TICKET_MAX, errors)
+    last_event_id = _capped("query", "last_event_id", query.get("last_event_id"), 20, errors)
+    header = _capped("header", "Last-Event-ID", conn.headers.get("last-event-id"), 20, errors)
+    if errors:
+        raise RequestValidationError(errors)
+    settings: Settings = scope["app"].state.settings
+    return stream(conn, event_id, settings, _bearer_of(conn), ticket, last_event_id, header)
+
+
 @stream_router.get(
     "/events/{event_id}/stream",
     response_class=EventStreamResponse,
@@ -152,8 +222,8 @@ async def asyncapi() -> Response:
         ),
     },
 )
-async def stream(
-    request: Request,
+def stream(
+    conn: HTTPConnection,
     event_id: uuid.UUID,
     settings: SettingsDep,
     bearer: Annotated[str | None, Depends(_bearer)],
@@ -168,11 +238,11 @@ async def stream(
     429 ``too_many_streams`` when the user already holds the maximum of open streams,
     503 ``streams_full`` when this server does (both with Retry-After). Opened with a
     bearer token, a stream ticket (``?ticket=``) or the page's session cookie."""
-    cap: StreamCap = request.app.state.stream_cap
+    cap: StreamCap = conn.app.state.stream_cap
     cap.check_room()  # before the database is asked: a storm's refusals cost nothing
-    caller = stream_caller(settings, request, event_id, ticket, bearer)
+    caller = stream_caller(settings, conn, event_id, ticket, bearer)
     resume_from = parse_resume(last_event_id_header, last_event_id)
-    streams: Streams = request.app.state.streams
+    streams: Streams = conn.app.state.streams
     response = EventStreamResponse(  # asks ``eviction.admission``: it may be a 401/403/404
         streams,
         event_id,
@@ -184,25 +254,27 @@ async def stream(
     return CappedResponse(response, cap, caller.user_id)
 
 
-@router.websocket("/events/{event_id}/ws")
-async def websocket(
-    websocket: WebSocket,
-    event_id: uuid.UUID,
-    ticket: Annotated[str | None, Query(max_length=TICKET_MAX)] = None,
-    last_event_id: Annotated[str | None, Query(max_length=20)] = None,
-) -> None:
+async def websocket(websocket: WebSocket) -> None:
     """The same messages as JSON text frames. Resume with ``?last_event_id=N`` on connect;
     ``{"resume_from": N}`` later never repeats an entry (behind: a fresh snapshot).
     When this server holds all the streams it can, the socket is accepted and closed at
     once with 1013 (try again later), the wait in seconds in the reason: a browser's
-    WebSocket cannot read a refused handshake's status."""
+    WebSocket cannot read a refused handshake's status.
+
+    A plain Starlette WebSocket route, like the SSE route for the same reason (a socket
+    keeps what serving it keeps alive); not in /openapi.json, which has no WebSockets."""
+    errors: list[dict[str, Any]] = []
+    event_id = _path_uuid(websocket, "event_id", errors)
+    query = websocket.query_params
+    ticket = _capped("query", "ticket", query.get("ticket"), TICKET_MAX, errors)
+    last_event_id = _capped("query", "last_event_id", query.get("last_event_id"), 20, errors)
+    if errors:
+        raise WebSocketRequestValidationError(errors)  # FastAPI's handler: close 1008
     settings: Settings = websocket.app.state.settings
     cap: StreamCap = websocket.app.state.stream_cap
-    authorization = websocket.headers.get("authorization", "")
-    bearer = authorization[7:] if authorization.lower().startswith("bearer ") else None
     try:
         cap.check_room()  # before the database is asked: a storm's refusals cost nothing
-        caller = stream_caller(settings, websocket, event_id, ticket, bearer)
+        caller = stream_caller(settings, websocket, event_id, ticket, _bearer_of(websocket))
         resume_from = parse_resume(None, last_event_id)
         slot = cap.acquire(caller.user_id)
     except Overloaded as exc:
@@ -228,3 +300,6 @@ async def websocket(
         await websocket.send_denial_response(refusal(exc))  # ``eviction.admission``'s
     finally:
         slot.release()
+
+
+stream_router.add_websocket_route("/events/{event_id}/ws", websocket)
