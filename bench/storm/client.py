@@ -150,7 +150,8 @@ class Runner:
             except Refused as exc:
                 c.refusals.append(exc.status)
                 delay = exc.retry_after
-            except (OSError, TimeoutError, ConnectionClosed, asyncio.IncompleteReadError) as exc:
+            except Exception as exc:  # noqa: BLE001  any failure (a reset, a broken handshake:
+                # websockets' InvalidMessage) is counted and retried, as a real client would
                 c.errors.append(type(exc).__name__)
             attempts += 1
             if attempts > self.args.retries:
