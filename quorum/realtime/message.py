@@ -5,8 +5,8 @@ transaction has committed, each becomes a ``Message`` stamped with the commit ti
 
 The JSON envelope ``{"seq", "type", "t", "data"}`` (``t``: commit time, epoch seconds) is
 built once per message per process; the SSE frame around it is built once too, and the
-same bytes object is written to every subscriber. A WebSocket frame is the envelope
-itself.
+same bytes object is written to every subscriber; so is the WebSocket text frame whose
+payload is the envelope.
 """
 
 import uuid
@@ -38,6 +38,7 @@ class Message:
     body: bytes  # the JSON envelope
     text: str  # the same envelope, for WebSocket text frames
     sse: bytes  # the complete SSE frame
+    ws: bytes  # the complete WebSocket text frame (server to client: unmasked)
     committed_at: float  # epoch seconds; 0.0 for a message read back from the log
     # Not in the log (``transient``): no ``seq`` of its own, no SSE ``id:`` line, so it
     # never moves a client's Last-Event-ID and is never replayed. Progress, presence.
@@ -48,7 +49,7 @@ class Message:
         cls, topic: Topic, seq: int, type_: str, body: bytes, committed_at: float = 0.0
     ) -> "Message":
         frame = b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, type_.encode(), body)
-        return cls(topic, seq, type_, body, body.decode(), frame, committed_at)
+        return cls(topic, seq, type_, body, body.decode(), frame, ws_text_frame(body), committed_at)
 
     @classmethod
     def build(
@@ -65,7 +66,17 @@ class Message:
         ``id:`` line. Delivered live to whoever is subscribed, and then forgotten."""
         body = orjson.dumps({"type": type_, "t": t, "data": data})
         frame = b"event: %s\ndata: %s\n\n" % (type_.encode(), body)
-        return cls(topic, TRANSIENT_SEQ, type_, body, body.decode(), frame, 0.0, transient=True)
+        return cls(
+            topic,
+            TRANSIENT_SEQ,
+            type_,
+            body,
+            body.decode(),
+            frame,
+            ws_text_frame(body),
+            0.0,
+            transient=True,
+        )
 
     @classmethod
     def parse(cls, topic: Topic, body: bytes) -> "Message":
@@ -73,6 +84,17 @@ class Message:
         if "seq" not in head:
             return cls.build_transient(topic, str(head["type"]), head["data"], float(head["t"]))
         return cls.from_body(topic, int(head["seq"]), str(head["type"]), body, float(head["t"]))
+
+
+def ws_text_frame(payload: bytes) -> bytes:
+    """An unfragmented, unmasked WebSocket text frame (RFC 6455 5.2) of UTF-8 ``payload``,
+    as a server sends it without extensions."""
+    n = len(payload)
+    if n < 126:
+        return b"\x81%c%b" % (n, payload)
+    if n < 1 << 16:
+        return b"\x81\x7e%b%b" % (n.to_bytes(2, "big"), payload)
+    return b"\x81\x7f%b%b" % (n.to_bytes(8, "big"), payload)
 
 
 TRANSIENT_SEQ = -1  # a transient message's ``seq``: below every logged one

@@ -8,7 +8,7 @@ the client's state. No entry is ever sent twice on one connection.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -16,7 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from quorum.realtime import metrics
 from quorum.realtime.abort import abort_of
 from quorum.realtime.hub import ACCESS_REVOKED, SESSION_ENDED
-from quorum.realtime.message import Message, Topic
+from quorum.realtime.message import Message, Topic, ws_text_frame
 from quorum.realtime.stream import TOPIC_ENDED, Streams, StreamSession
 from quorum.realtime.subscriber import Subscriber
 
@@ -33,18 +33,39 @@ CLOSE_CODES = {
 }
 
 
+# Where the server may put a coroutine function that writes complete frames to the socket
+# (quorum/wsprotocol.py, under ``quorum serve``): given bytes, it raises as ``send`` would.
+FRAME_WRITER = "quorum.ws_frame_writer"
+FrameWriter = Callable[[bytes], Awaitable[None]]
+HEARTBEAT_WS_FRAME = ws_text_frame(HEARTBEAT_FRAME.encode())
+
+
 class _WSTransport:
+    """Every subscriber of a message is sent the same frame: with the server's
+    ``FRAME_WRITER``, the bytes built once (``Message.ws``) go to the socket as they are,
+    a batch in one write, as SSE frames do; without it, each is an ASGI ``websocket.send``
+    that the server frames per socket."""
+
     name = "ws"
 
     def __init__(self, websocket: WebSocket) -> None:
         self._ws = websocket
+        self._write: FrameWriter | None = websocket.scope.get(FRAME_WRITER)
 
     async def write(self, messages: Sequence[Message]) -> None:
+        if self._write is not None:
+            await self._write(
+                messages[0].ws if len(messages) == 1 else b"".join(m.ws for m in messages)
+            )
+            return
         for message in messages:
             await self._ws.send_text(message.text)
 
     async def heartbeat(self) -> None:
-        await self._ws.send_text(HEARTBEAT_FRAME)
+        if self._write is not None:
+            await self._write(HEARTBEAT_WS_FRAME)
+        else:
+            await self._ws.send_text(HEARTBEAT_FRAME)
 
 
 async def _read_client(websocket: WebSocket, sub: Subscriber) -> None:
