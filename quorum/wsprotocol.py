@@ -7,8 +7,8 @@ subclass of uvicorn's ``WebSocketsSansIOProtocol`` drops it:
 - the handshake: uvicorn keeps its request and response as attributes, and websockets'
   parser generator keeps the request in a local for the socket's life, though nothing
   reads either once the scope is built and the response sent: about 5 KB. The
-  attributes go once the handshake is answered, and the request's headers (the bulk of
-  it) are emptied once the scope has copied them;
+  attributes go once the handshake is answered, and the request's headers and path
+  (the bulk of it) are emptied once the scope has copied them;
 - the receive queue: an ``asyncio.Queue`` (three deques and an ``Event`` with a fourth,
   about 3 KB) for the few frames a client sends; ``_Inbox`` is a list and one future;
 - the flow-control flag: an ``asyncio.Event`` (a deque, about 0.8 KB); ``_Writable``
@@ -126,7 +126,9 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.response.status_code == 101 and not self.conn.extensions:
             # With permessage-deflate the frames are websockets' to compress: no writer.
             self.scope[FRAME_WRITER] = self.write_frame  # type: ignore[literal-required]
-        event.headers.clear()  # copied into the scope; websockets' parser keeps ``event``
+        # Copied into the scope; websockets' parser keeps ``event`` for the socket's life.
+        event.headers.clear()
+        event.path = ""  # with its query, which may hold a stream ticket
 
     async def send(self, message: ASGISendEvent) -> None:
         await super().send(message)

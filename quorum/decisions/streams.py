@@ -37,6 +37,7 @@ from fastapi.exceptions import RequestValidationError, WebSocketRequestValidatio
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.datastructures import QueryParams
 from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
@@ -254,6 +255,23 @@ def stream(
     return CappedResponse(response, cap, caller.user_id)
 
 
+def _open_websocket(websocket: WebSocket, cap: StreamCap) -> tuple[uuid.UUID, Caller, int | None]:
+    """The event, caller and resume position of a WebSocket request, checked as
+    ``stream``'s are; a function of its own, like ``_open_stream``, so that nothing it
+    parsed (the query, the ticket) outlives it in the frame serving the socket."""
+    errors: list[dict[str, Any]] = []
+    event_id = _path_uuid(websocket, "event_id", errors)
+    query = QueryParams(websocket.scope["query_string"])  # not cached on ``websocket``
+    ticket = _capped("query", "ticket", query.get("ticket"), TICKET_MAX, errors)
+    last_event_id = _capped("query", "last_event_id", query.get("last_event_id"), 20, errors)
+    if errors:
+        raise WebSocketRequestValidationError(errors)  # FastAPI's handler: close 1008
+    cap.check_room()  # before the database is asked: a storm's refusals cost nothing
+    settings: Settings = websocket.app.state.settings
+    caller = stream_caller(settings, websocket, event_id, ticket, _bearer_of(websocket))
+    return event_id, caller, parse_resume(None, last_event_id)
+
+
 async def websocket(websocket: WebSocket) -> None:
     """The same messages as JSON text frames. Resume with ``?last_event_id=N`` on connect;
     ``{"resume_from": N}`` later never repeats an entry (behind: a fresh snapshot).
@@ -263,19 +281,9 @@ async def websocket(websocket: WebSocket) -> None:
 
     A plain Starlette WebSocket route, like the SSE route for the same reason (a socket
     keeps what serving it keeps alive); not in /openapi.json, which has no WebSockets."""
-    errors: list[dict[str, Any]] = []
-    event_id = _path_uuid(websocket, "event_id", errors)
-    query = websocket.query_params
-    ticket = _capped("query", "ticket", query.get("ticket"), TICKET_MAX, errors)
-    last_event_id = _capped("query", "last_event_id", query.get("last_event_id"), 20, errors)
-    if errors:
-        raise WebSocketRequestValidationError(errors)  # FastAPI's handler: close 1008
-    settings: Settings = websocket.app.state.settings
     cap: StreamCap = websocket.app.state.stream_cap
     try:
-        cap.check_room()  # before the database is asked: a storm's refusals cost nothing
-        caller = stream_caller(settings, websocket, event_id, ticket, _bearer_of(websocket))
-        resume_from = parse_resume(None, last_event_id)
+        event_id, caller, resume_from = _open_websocket(websocket, cap)
         slot = cap.acquire(caller.user_id)
     except Overloaded as exc:
         await websocket.accept()
