@@ -145,14 +145,13 @@ class StreamSession:
 
     async def _start(self, transport: Transport, resume_from: int | None) -> None:
         """Read the start (after ``admit``, which waited for ``Hub.ready``), then write it."""
-        if resume_from is not None and _covered(
-            resume_from, await self._streams.log.bounds(self.topic_id)
-        ):
-            self.sent_seq = resume_from
-            page = await self._streams.log.messages(self.topic_id, resume_from, REPLAY_PAGE)
-            await self._replay(transport, page)
-        else:
-            await self._snapshot(transport)
+        if resume_from is not None:
+            page = await self._streams.log.resume(self.topic_id, resume_from, REPLAY_PAGE)
+            if page is not None:
+                self.sent_seq = resume_from
+                await self._replay(transport, page)
+                return
+        await self._snapshot(transport)
 
     async def _snapshot(self, transport: Transport) -> None:
         """The full state; then only entries after both it and anything sent before it."""
@@ -227,11 +226,3 @@ class StreamSession:
             if self._ends_here(message):
                 break
         return fresh
-
-
-def _covered(resume_from: int, bounds: tuple[int, int] | None) -> bool:
-    """Can the log alone bring a client at ``resume_from`` up to date?"""
-    if bounds is None:
-        return resume_from == 0
-    first, last = bounds
-    return first - 1 <= resume_from <= last
