@@ -58,9 +58,7 @@ class FakeLog:
         await self._read("bounds", topic_id, 0)
         return bounds
 
-    async def resume(
-        self, topic_id: uuid.UUID, after: int, limit: int
-    ) -> Sequence[Message] | None:
+    async def resume(self, topic_id: uuid.UUID, after: int, limit: int) -> Sequence[Message] | None:
         """Recorded as the bounds read and, if they cover ``after``, the page read that it
         stands for."""
         found = self.entries.get(topic_id, [])
