@@ -44,7 +44,6 @@ from quorum.accounts import browser, tokens
 from quorum.accounts.tokens import Caller
 from quorum.api import plain
 from quorum.api.deps import SettingsDep, TokenCaller
-from quorum.api.plain import PlainRoute
 from quorum.api.problems import NO_BODY, STREAMS_FULL, TOO_MANY_STREAMS, problems
 from quorum.api.routing import TransactionalRoute
 from quorum.api.streamcap import CappedResponse, StreamCap, refusal
@@ -144,7 +143,7 @@ async def asyncapi() -> Response:
     return Response(_contract(), media_type="application/json")
 
 
-stream_router = APIRouter(route_class=PlainRoute, tags=["live"])
+stream_router = APIRouter(route_class=plain.PlainRoute, tags=["live"])
 
 
 def _capped(
