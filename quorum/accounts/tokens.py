@@ -13,12 +13,7 @@ issuer, a hand-made test token): ``exp`` must be a finite JSON number and ``sub`
 UUID string, or the token is ``invalid_token`` like any other bad one, never a 500.
 """
 
-import base64
-import binascii
 import functools
-import hashlib
-import hmac
-import json
 import math
 import time
 import uuid
@@ -60,68 +55,16 @@ def _verified_signature(key: str, token: str, audience: str) -> dict[str, Any]:
     vote's CPU time. The expiry is checked on every use, by ``verify``; a token that
     fails raises and is not kept.
     """
-    claims = _as_issued(key, token, audience)
-    if claims is None:
-        claims = jwt.decode(
-            token,
-            key,
-            algorithms=[ALGORITHM],
-            audience=audience,
-            options={"require": ["exp", "sub"], "verify_exp": False},
-        )
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        key,
+        algorithms=[ALGORITHM],
+        audience=audience,
+        options={"require": ["exp", "sub"], "verify_exp": False},
+    )
     if not _is_numeric_date(claims["exp"]) or not isinstance(claims["sub"], str):
         raise jwt.InvalidTokenError("exp must be a number and sub a string")
     return claims
-
-
-# What ``issue`` makes: PyJWT's header for HS256 (keys sorted, no spaces), these claims.
-_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=") + b"."
-_TEXT_CLAIMS = {"sub", "aud", "sid", "evt", "csrf"}
-_CLAIMS = _TEXT_CLAIMS | {"iat", "exp"}
-
-
-def _as_issued(key: str, token: str, audience: str) -> dict[str, Any] | None:
-    """The claims of a token exactly as ``issue`` makes them, checked without PyJWT,
-    whose decoding is about 40 µs (most of it checking the base64 alphabet character by
-    character), paid by each token's first use (a vote's whole CPU is about 1 ms). None
-    for anything else (another header, a bad signature, other claims or types, non-
-    canonical base64, a future ``iat``): PyJWT then decides, and says why. What this
-    accepts, PyJWT accepts with the same claims (tests/unit/test_tokens.py compares)."""
-    raw = token.encode()
-    if not raw.startswith(_HEADER):
-        return None
-    body, dot, signature = raw[len(_HEADER) :].partition(b".")
-    payload, sent = _segment(body), _segment(signature)
-    if not dot or payload is None or sent is None:
-        return None
-    expected = hmac.new(key.encode(), raw[: len(_HEADER) + len(body)], hashlib.sha256).digest()
-    if not hmac.compare_digest(sent, expected):
-        return None
-    try:
-        claims = json.loads(payload)
-    except ValueError:
-        return None
-    plain = (
-        type(claims) is dict
-        and claims.keys() <= _CLAIMS
-        and all(type(claims.get(name, "")) is str for name in _TEXT_CLAIMS)
-        and "sub" in claims
-        and claims.get("aud") == audience
-        and type(claims.get("exp")) is int
-        and type(claims.get("iat", 0)) is int
-        and claims.get("iat", 0) <= time.time()
-    )
-    return claims if plain else None
-
-
-def _segment(segment: bytes) -> bytes | None:
-    """A base64url segment's bytes, if it is canonical: no padding, no other character,
-    no stray bits (as PyJWT requires); None otherwise."""
-    try:
-        decoded = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
-    except binascii.Error:
-        return None
-    return decoded if base64.urlsafe_b64encode(decoded).rstrip(b"=") == segment else None
 
 
 def _is_numeric_date(value: object) -> bool:
