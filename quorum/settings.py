@@ -66,8 +66,12 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     secret_key: str | None = None
 
-    db_pool_size: int = Field(default=20, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # No overflow by default: SQLAlchemy closes an overflow connection when it is checked
+    # in while the pool is full, which under steady load is every few requests, so a
+    # process kept opening new PostgreSQL sessions (250 in a 10 s vote benchmark against
+    # 33 with a fixed pool of the same maximum; bench/RESULTS.md, 2026-11-30).
+    db_pool_size: int = Field(default=30, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout: float = Field(default=30.0, gt=0)
     db_pool_pre_ping: bool = False  # see README: one 503 per process after a database restart
     db_pool_recycle: int = Field(default=1800, description="seconds; -1 disables")

@@ -22,6 +22,10 @@ class Restartable:
     """A server that can be stopped and started again on the same address."""
 
     def __init__(self, backend: Backend, log_dir: Path, **env: str) -> None:
+        # The browser reconnects after the stream's jittered ``retry:`` (3-6 s by default),
+        # and again after it if the server was still down: a short one keeps these tests
+        # about catching up, not about waiting (the assertions allow 5 s).
+        env = {"QUORUM_SSE_RETRY_MS": "300", **env}
         self.backend, self.log_dir, self.env = backend, log_dir, env
         self.server: Server = start_server(backend, log_dir, **env)
         self.port = int(self.server.url.rsplit(":", 1)[1])

@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from quorum.app import create_app
 from quorum.db.models import Event, Vote
-from quorum.decisions import repository as repo
+from quorum.decisions import at_once
 from quorum.idempotency.models import IdempotencyRecord
 from quorum.realtime import log
 from quorum.settings import Settings
@@ -112,7 +112,7 @@ async def test_failure_after_vote_insert_leaves_no_trace(
     url, headers = api.vote_url(event, proposal), {**voter.auth, "Idempotency-Key": "vote-1"}
     votes_seen: list[int] = []
     failure = injected(what, app)
-    real_append, real_vote = log.append, repo.cast_vote_at_once
+    real_append, real_vote = log.append, at_once.run_in
 
     async def append(session: AsyncSession, *args: Any) -> int | None:
         """Runs right after the vote insert, in the same transaction (SQLite)."""
@@ -134,7 +134,7 @@ async def test_failure_after_vote_insert_leaves_no_trace(
         raise failure
 
     monkeypatch.setattr(log, "append", append)
-    monkeypatch.setattr(repo, "cast_vote_at_once", vote_at_once)
+    monkeypatch.setattr(at_once, "run_in", vote_at_once)
     if where == "commit":
         monkeypatch.setattr(app.state.engine.sync_engine.dialect, "do_commit", do_commit)
     r = await api.client.post(url, headers=headers)

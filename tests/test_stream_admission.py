@@ -11,13 +11,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import InvalidStatus
 
 from tests.api import PASSWORD, Api, User
 from tests.services import Backend, Server, start_server
-from tests.test_storm import raise_open_file_limit
+from tests.test_storm import raise_open_file_limit, sample
 
 STORM = 300
 PROBLEM_JSON = "application/problem+json"
@@ -124,14 +123,6 @@ async def test_an_admins_stream_sees_hidden_tallies_and_a_members_does_not(api: 
 
     assert (await first_proposal(owner))["vote_count"] == 1
     assert (await first_proposal(member))["vote_count"] is None
-
-
-def sample(metrics: str, metric: str, **labels: str) -> float:
-    for family in text_string_to_metric_families(metrics):
-        for s in family.samples:
-            if s.name == metric and all(s.labels.get(k) == v for k, v in labels.items()):
-                return s.value
-    return 0.0
 
 
 @pytest.fixture(scope="module")

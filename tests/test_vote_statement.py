@@ -25,7 +25,7 @@ from quorum.db.base import utcnow
 from quorum.db.uow import UnitOfWork
 from quorum.decisions import service, views
 from quorum.decisions.access import EventAccess
-from quorum.decisions.events import ProposalCreated
+from quorum.decisions.events import ProposalCreated, ProposalUpdated
 from quorum.decisions.models import (
     Event,
     EventStatus,
@@ -174,6 +174,24 @@ async def _count(engine: AsyncEngine, proposal_id: uuid.UUID) -> tuple[int, int]
         return int(count or 0), int(rows or 0)
 
 
+async def _as_built(
+    engine: AsyncEngine,
+    proposal_id: uuid.UUID,
+    hidden: bool,
+    cls: type[ProposalCreated | ProposalUpdated] = ProposalCreated,
+) -> dict[str, Any]:
+    """The payload (``cls``: a ``proposal.created``, or ``proposal.updated``) that the
+    serialised path builds in Python for the proposal as it is now."""
+    async with async_sessionmaker(engine)() as session:
+        row = await session.scalar(
+            select(Proposal)
+            .where(Proposal.id == proposal_id)
+            .options(selectinload(Proposal.author), selectinload(Proposal.decided_by))
+        )
+        assert row is not None
+        return views.proposal_of(cls, row, tally_hidden=hidden).entry()[1]
+
+
 async def test_a_vote_is_one_autocommitted_statement(engine: AsyncEngine) -> None:
     recorder = Recorder(engine)
     event_id, proposal_id, callers = await _seed(engine, threshold=5)
@@ -189,18 +207,35 @@ async def test_a_vote_is_one_autocommitted_statement(engine: AsyncEngine) -> Non
     assert await _count(engine, proposal_id) == (1, 1)
 
 
-async def test_the_accepting_vote_writes_both_entries_in_one_transaction(
-    engine: AsyncEngine,
+@pytest.mark.parametrize("hidden", [False, True])
+async def test_the_accepting_vote_is_one_autocommitted_statement(
+    engine: AsyncEngine, hidden: bool
 ) -> None:
+    """The vote that reaches the threshold accepts the proposal in the same statement:
+    two numbers, two entries, no BEGIN or COMMIT. The acceptance's payload, built in
+    SQL, is the one Python builds from the accepted row, timestamps to the character
+    (a creation time on a whole second, an edit time with trailing zeros); a keyed
+    vote, which runs the statement in its transaction, writes the same."""
     recorder = Recorder(engine)
-    event_id, proposal_id, callers = await _seed(engine, threshold=2)
+    event_id, proposal_id, callers = await _seed(engine, threshold=2, members=5)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "UPDATE proposals SET created_at = '2026-11-30 01:02:03+00',"
+                " edited_at = '2026-11-30 04:05:06.12+00' WHERE event_id = :id"
+            ),
+            {"id": event_id},
+        )
+        await connection.execute(
+            text("UPDATE events SET hidden_tallies = :hidden WHERE id = :id"),
+            {"hidden": hidden, "id": event_id},
+        )
     await _vote(engine, recorder, callers[1], event_id, proposal_id)
 
     sent = await _vote(engine, recorder, callers[2], event_id, proposal_id)
 
-    # The one statement refuses (it would accept), then the transactional path runs.
-    assert sent[0].lstrip().startswith("WITH")
-    assert recorder.transactions() == ["BEGIN", "COMMIT"], sent
+    assert len(sent) == 1, sent
+    assert recorder.transactions() == []
     logged = await _logged(engine, event_id)
     assert [(e.seq, e.type) for e in logged] == [
         (1, "vote.cast"),
@@ -210,8 +245,55 @@ async def test_the_accepting_vote_writes_both_entries_in_one_transaction(
     assert logged[1].data["vote_count"] == 2
     assert logged[2].data["status"] == ProposalStatus.ACCEPTED
     assert logged[2].data["decided_by"] == {"kind": "auto"}
+    assert logged[2].data["created_at"] == "2026-11-30T01:02:03Z"
+    assert logged[2].data["edited_at"] == "2026-11-30T04:05:06.120000Z"
+    assert logged[2].data == await _as_built(engine, proposal_id, hidden, ProposalUpdated)
     assert recorder.published == logged
     assert await _count(engine, proposal_id) == (2, 2)
+
+    # A keyed vote: the same statement inside the request's transaction.
+    second = await _seed(engine, threshold=1)
+    recorder.published.clear()
+    recorder.statements.clear()
+    async with _uow(engine, recorder).transaction() as session:
+        await service.cast_vote_as(session, second[2][1], second[0], second[1], keyed=True)
+    assert recorder.transactions() == ["BEGIN", "COMMIT"]
+    keyed = await _logged(engine, second[0])
+    assert [e.type for e in keyed] == ["vote.cast", "proposal.updated"]
+    assert keyed[1].data == await _as_built(engine, second[1], False, ProposalUpdated)
+    assert recorder.published == keyed
+
+
+@pytest.mark.parametrize(("before", "after", "accepted"), [(5, 1, True), (1, 5, False)])
+async def test_a_vote_reruns_when_the_threshold_changed_after_its_snapshot(
+    engine: AsyncEngine, before: int, after: int, accepted: bool
+) -> None:
+    """The threshold changes while the vote waits for the event row: the proposal's
+    UPDATE decided on the snapshot's, the counter reads the new one, and where they
+    disagree the statement refuses and runs again, on a snapshot that sees the change:
+    the vote accepts exactly when the new threshold says so."""
+    recorder = Recorder(engine)
+    event_id, proposal_id, callers = await _seed(engine, threshold=before)
+    params = {"event": event_id, "after": after}
+    async with engine.connect() as holder:
+        await holder.execute(text("SELECT 1 FROM events WHERE id = :event FOR UPDATE"), params)
+        vote = asyncio.create_task(_vote(engine, recorder, callers[1], event_id, proposal_id))
+        await _blocked_on_lock(engine)
+        await holder.execute(
+            text("UPDATE events SET vote_threshold = :after WHERE id = :event"), params
+        )
+        await holder.commit()
+
+    sent = [s for s in await vote if s.lstrip().startswith("WITH")]
+    assert len(sent) == 2, sent  # refused once, then answered
+    logged = await _logged(engine, event_id)
+    types = ["vote.cast", "proposal.updated"] if accepted else ["vote.cast"]
+    assert [(e.seq, e.type) for e in logged] == list(enumerate(types, start=1))
+    assert recorder.published == logged
+    async with engine.connect() as connection:
+        status = await connection.scalar(select(Proposal.status).where(Proposal.id == proposal_id))
+    assert status == (ProposalStatus.ACCEPTED if accepted else ProposalStatus.PENDING)
+    assert await _count(engine, proposal_id) == (1, 1)
 
 
 async def test_a_second_vote_is_refused_by_the_one_statement(engine: AsyncEngine) -> None:
@@ -422,19 +504,6 @@ async def _propose(
         return await service.create_proposal_as(session, caller, event_id, data, keyed=keyed)
 
 
-async def _as_created(engine: AsyncEngine, proposal_id: uuid.UUID, hidden: bool) -> Entry:
-    """The ``proposal.created`` entry the transactional path builds for this row."""
-    async with async_sessionmaker(engine)() as session:
-        row = await session.scalar(
-            select(Proposal)
-            .where(Proposal.id == proposal_id)
-            .options(selectinload(Proposal.author), selectinload(Proposal.decided_by))
-        )
-        assert row is not None
-        out = views.proposal_of(ProposalCreated, row, tally_hidden=hidden)
-        return Entry(row.event_id, 0, *out.entry())
-
-
 async def _proposals(engine: AsyncEngine, event_id: uuid.UUID) -> int:
     async with engine.connect() as connection:
         count = await connection.scalar(
@@ -467,8 +536,7 @@ async def test_a_proposal_is_one_autocommitted_statement(engine: AsyncEngine, hi
     logged = await _logged(engine, event_id)
     assert [(e.seq, e.type) for e in logged] == [(1, "proposal.created")]
     assert recorder.published == logged
-    expected = await _as_created(engine, out.id, hidden)
-    assert logged[0].data == expected.data
+    assert logged[0].data == await _as_built(engine, out.id, hidden)
     assert logged[0].data["tally_hidden"] is hidden
     assert logged[0].data["author"] == {"id": str(callers[1].user_id), "display_name": "Voter 1"}
 
@@ -478,7 +546,7 @@ async def test_a_proposal_is_one_autocommitted_statement(engine: AsyncEngine, hi
     assert recorder.transactions() == ["BEGIN", "COMMIT"]
     transactional = (await _logged(engine, event_id))[1]
     assert recorder.published == [transactional]
-    assert transactional.data == (await _as_created(engine, keyed.id, hidden)).data
+    assert transactional.data == await _as_built(engine, keyed.id, hidden)
     assert transactional.data.keys() == logged[0].data.keys()
     assert await _proposals(engine, event_id) == 3
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.accounts.service import open_session
@@ -49,6 +49,7 @@ from quorum.decisions.access import EventAccess, load_access
 from quorum.decisions.events import ProposalCreated
 from quorum.decisions.models import (
     Comment,
+    Event,
     EventStatus,
     Membership,
     Proposal,
@@ -90,17 +91,20 @@ class Scenario:
     expect: dict[int, str] = field(default_factory=dict)
 
 
-async def _vote(session: AsyncSession, ids: Ids) -> None:
-    access = await load_access(ids.event, ids.member, session)
-    await service.cast_vote(session, access, ids.proposal)
-
-
 async def _vote_at_once(session: AsyncSession, ids: Ids) -> None:
     """The route's autocommitted statement (quorum/decisions/at_once.py), run here in the
     session's transaction so that it is rolled back like every other scenario."""
     params = at_once.parameters(ids.event, ids.proposal, ids.member.user_id, ids.member.session_id)
     connection = await session.connection()
     await connection.execute(at_once.VOTE, params)
+
+
+async def _vote_accepting(session: AsyncSession, ids: Ids) -> None:
+    """``_vote_at_once`` for the vote that reaches the threshold (1 here): the same
+    statement accepts the proposal and logs both entries."""
+    connection = await session.connection()
+    await connection.execute(update(Event).where(Event.id == ids.event).values(vote_threshold=1))
+    await _vote_at_once(session, ids)
 
 
 async def _propose_at_once(session: AsyncSession, ids: Ids) -> None:
@@ -157,14 +161,6 @@ SCENARIOS = [
         {0: "uq_memberships_event_id_user_id"},
     ),
     Scenario(
-        "vote",
-        "Casting a vote: access check, then one statement (PostgreSQL): the membership FOR "
-        "SHARE, INSERT of the vote ON CONFLICT DO NOTHING, conditional UPDATE of the "
-        "proposal, UPDATE of events.last_seq, INSERT into event_log",
-        _vote,
-        {1: "pk_proposals|ix_proposals_event_id_status_id"},
-    ),
-    Scenario(
         "vote_at_once",
         "Casting a vote (issue 11, the route on PostgreSQL): ONE autocommitted statement, "
         "the access check folded in: the event, membership, name and login session, the "
@@ -172,6 +168,14 @@ SCENARIOS = [
         "events.last_seq, INSERT into event_log, the refusal check",
         _vote_at_once,
         {0: "uq_memberships_event_id_user_id"},
+    ),
+    Scenario(
+        "vote_accepting",
+        "The vote that reaches the threshold (issue 11, the route on PostgreSQL): the same "
+        "statement, which accepts the proposal, takes two numbers and logs vote.cast and "
+        "proposal.updated (statement 0 sets the event's threshold to 1 for it)",
+        _vote_accepting,
+        {0: "pk_events", 1: "uq_memberships_event_id_user_id"},
     ),
     Scenario(
         "propose_at_once",

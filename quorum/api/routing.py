@@ -18,14 +18,15 @@ route class adds it to the route's documented errors, read off the dependency tr
 no route has to remember it.
 """
 
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
 from prometheus_client import Counter
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from quorum.accounts.repository import user_exists
@@ -33,6 +34,7 @@ from quorum.accounts.service import user_not_found
 from quorum.api import idempotency
 from quorum.api.bodyless import refuse_body
 from quorum.api.deps import token_caller
+from quorum.api.plain import PlainRoute
 from quorum.api.problems import CSRF_FAILED, add_cases
 from quorum.db.errors import is_foreign_key_violation
 from quorum.db.uow import READ_ONLY, UnitOfWork, read_only
@@ -44,7 +46,10 @@ REPLAYS = Counter(
 )
 
 
-class TransactionalRoute(APIRoute):
+class TransactionalRoute(PlainRoute):
+    """Also a ``PlainRoute``: an endpoint marked ``served_by`` is served by its handler,
+    which opens its own ``transaction``."""
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         if _MUTATING_METHODS.intersection(self.methods or ()) and _authenticates(self.dependant):
@@ -59,9 +64,8 @@ class TransactionalRoute(APIRoute):
         async def handler(request: Request) -> Response:
             if refuses_body:
                 await refuse_body(request)
-            uow: UnitOfWork = request.app.state.uow  # built by the app, with its publisher
             try:
-                async with uow.transaction() as session:
+                async with transaction(request) as session:
                     if request.method in _READ_METHODS:
                         await session.connection(execution_options={READ_ONLY: True})
                     request.state.session = session
@@ -72,13 +76,23 @@ class TransactionalRoute(APIRoute):
             except idempotency.IdempotentReplay as replay:
                 REPLAYS.inc()
                 return replay.response
-            except sa_exc.IntegrityError as exc:
-                if is_foreign_key_violation(exc) and await _caller_is_gone(request):
-                    raise user_not_found() from exc
-                raise
             return response
 
         return handler
+
+
+@asynccontextmanager
+async def transaction(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work (committed when the block ends); a foreign key
+    violation by a caller whose account is gone is 401 ``user_not_found``."""
+    uow: UnitOfWork = request.app.state.uow  # built by the app, with its publisher
+    try:
+        async with uow.transaction() as session:
+            yield session
+    except sa_exc.IntegrityError as exc:
+        if is_foreign_key_violation(exc) and await _caller_is_gone(request):
+            raise user_not_found() from exc
+        raise
 
 
 def _authenticates(dependant: Dependant) -> bool:

@@ -1,31 +1,41 @@
 """A member's vote (and its withdrawal), comment and new proposal on PostgreSQL, each as
-ONE autocommitted statement.
+ONE statement, built here once, at import, from quorum/decisions/rules.py.
 
-The statement is its own transaction: no BEGIN before it, no COMMIT after it, so the
-rows it locks (the membership FOR SHARE, the proposal, the event row that numbers the
-log) are released when it ends, and no client round trip ever falls inside that window.
-It also reads what the route's access check read (quorum/decisions/access.py: the
-event, the caller's membership and name, whether their login session is live), so a
-member's vote costs one round trip in all.
+The route runs it autocommitted (``run``): no BEGIN before it, no COMMIT after it, so
+the rows it locks (the membership FOR SHARE, the proposal, the event row that numbers
+the log) are released when it ends, and no client round trip ever falls inside that
+window. It also reads what the route's access check read (quorum/decisions/access.py:
+the event, the caller's membership and name, whether their login session is live), so
+a member's vote costs one round trip in all. A request with an Idempotency-Key, whose
+record holds the rendered response and commits with the write, runs the same statement
+inside the request's transaction (``run_in``).
 
-It refuses as a whole. Every write is gated on every check the statement can make
-from its snapshot (a live session, an approved membership, held FOR SHARE, an OPEN
-event, a votable proposal). What only the later steps can see (READ COMMITTED: a
-decision or a close that committed after the snapshot, which the proposal's and the
-event row's UPDATEs find when they get the row) makes the outer SELECT call
-``quorum_refuse`` (installed by migration 3f7b1c9d2e64): the statement raises and
-nothing it wrote survives. The CTE chain and its lock order are those of the
-transactional one-statement vote (quorum/decisions/repository.py, ``_VOTE_AT_ONCE``).
+Each data-modifying CTE feeds the next, and that chain is the order in which they run
+and lock, the order of every change:
+  access   the route's access check (``tables.ACCESS``), in the statement's snapshot;
+  member   the caller's approved membership, FOR SHARE (``rules.holds_membership_sql``);
+  voted    INSERT the vote ... ON CONFLICT DO NOTHING, only if every check the snapshot
+           can make holds (a live session, an approved membership, an OPEN event, a
+           votable proposal);
+  counted  the proposal's conditional UPDATE (``rules.votable_sql``), only for a vote
+           inserted: +1, and accepted (``decided_by: auto``) when the count reaches the
+           event's threshold (``rules.reaches_threshold_sql``);
+  counter  the event log's counter (``rules.accepts_changes_sql``), only if counted: one
+           number, two when the vote accepted the proposal;
+  logged   the ``vote.cast`` entry, and the accepting vote's ``proposal.updated``, their
+           payloads built here as the service builds them in Python.
+A withdrawal has the same chain with a DELETE, and never accepts.
 
-The vote that reaches the threshold also raises (``reaches_threshold``): accepting
-writes a second log entry, ``proposal.updated``, whose payload is the whole proposal;
-that vote, once per proposal, runs on the transactional path instead, which writes both
-entries in one transaction. So does a vote with an Idempotency-Key, whose record holds
-the rendered response and is stored in the vote's transaction.
+It refuses as a whole. What only the later steps can see (READ COMMITTED: a decision or
+a close that committed after the snapshot, which the proposal's and the event row's
+UPDATEs find when they get the row) makes the outer SELECT call ``quorum_refuse``
+(installed by migration 3f7b1c9d2e64): the statement raises and nothing it wrote
+survives. So does a threshold that changed after the snapshot (the counter reads the
+latest committed one under the event row's lock) if it would decide otherwise than the
+one the proposal's UPDATE used: the vote runs again, on a snapshot that sees it.
 
-The statements are built and compiled once, at import, from quorum/decisions/rules.py,
-and run on asyncpg's own connection (``run``), which prepares each once per pooled
-connection. No ORM session, no SQLAlchemy execution runs them.
+The route's statements run on asyncpg's own connection (``run``), which prepares each
+once per pooled connection. No ORM session, no SQLAlchemy execution runs them.
 """
 
 import json
@@ -49,9 +59,12 @@ from sqlalchemy import (
     insert,
     literal,
     literal_column,
+    not_,
     null,
+    or_,
     select,
     true,
+    union_all,
     update,
 )
 from sqlalchemy import exc as sa_exc
@@ -61,27 +74,50 @@ from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from quorum.db.base import utcnow
-from quorum.decisions import repository as repo
-from quorum.decisions import rules
-from quorum.decisions.events import CommentCreated, ProposalCreated, VoteCast, VoteWithdrawn
+from quorum.decisions import rules, tables
+from quorum.decisions.events import (
+    CommentCreated,
+    ProposalCreated,
+    ProposalUpdated,
+    VoteCast,
+    VoteWithdrawn,
+)
 from quorum.decisions.models import Comment, ProposalStatus
+from quorum.decisions.schemas import DecidedAutomatically
+from quorum.decisions.tables import P_EVENT, P_NOW, P_PROPOSAL, P_SID, P_USER
 
 REFUSED_SQLSTATE = "QR001"  # quorum_refuse's
+THRESHOLD_CHANGED = "threshold_changed"  # a refusal that is no answer: run the vote again
 
-_access = repo._ACCESS.cte("access")
-_member = repo._member
-_P_EVENT, _P_PROPOSAL, _P_USER, _P_NOW = repo._P_EVENT, repo._P_PROPOSAL, repo._P_USER, repo._P_NOW
-_proposals, _votes = repo._proposals, repo._votes
+_proposals, _votes = tables.PROPOSALS, tables.VOTES
+_access = tables.ACCESS.cte("access")
+_member = (
+    select(tables.MEMBERSHIPS.c.id)
+    .where(
+        rules.holds_membership_sql(
+            tables.MEMBERSHIPS.c.event_id,
+            tables.MEMBERSHIPS.c.user_id,
+            tables.MEMBERSHIPS.c.status,
+            P_EVENT,
+            P_USER,
+        )
+    )
+    .with_for_update(read=True)
+    .cte("member")
+)
+_step = select(literal(1).label("one")).subquery("step")
 
-# Every check the snapshot can make, before anything is written.
+# Every check the snapshot can make, before anything is written. Without a login session
+# (``p_sid`` NULL) the caller's access was checked in the same transaction (``run_in``).
 _may_write_snapshot = exists(
     select(_access.c.event_status).where(
-        _access.c.live_session.is_not(None),
+        or_(_access.c.live_session.is_not(None), P_SID.is_(None)),
         rules.accepts_changes_sql(_access.c.event_status),
     )
 )
-_may_write = and_(_may_write_snapshot, exists(select(_member.c.id)), repo._votable_now)
-_had_vote = exists().where(_votes.c.proposal_id == _P_PROPOSAL, _votes.c.user_id == _P_USER)
+_may_write = and_(_may_write_snapshot, exists(select(_member.c.id)), exists().where(tables.VOTABLE))
+_had_vote = exists().where(_votes.c.proposal_id == P_PROPOSAL, _votes.c.user_id == P_USER)
+_tally_hidden = rules.tally_hidden_sql(_access.c.hidden_tallies, _access.c.event_status)
 
 
 def _payload(counted: CTE) -> ColumnElement[Any]:
@@ -91,22 +127,119 @@ def _payload(counted: CTE) -> ColumnElement[Any]:
         (_access.c.anonymous_votes, null()),
         else_=func.jsonb_build_object(
             literal_column("'id'"),
-            _P_USER,
+            P_USER,
             literal_column("'display_name'"),
             _access.c.display_name,
         ),
     )
     return func.jsonb_build_object(
         literal_column("'proposal_id'"),
-        _P_PROPOSAL,
+        P_PROPOSAL,
         literal_column("'user'"),
         voter,
         literal_column("'vote_count'"),
         counted.c.vote_count,
         literal_column("'tally_hidden'"),
-        rules.tally_hidden_sql(_access.c.hidden_tallies, _access.c.event_status),
+        _tally_hidden,
         type_=JSONB,
     )
+
+
+def _json_time(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A timestamp as pydantic writes it to JSON: UTC, ``Z``, microseconds only when not
+    zero (``2026-11-30T03:04:05Z``, ``2026-11-30T03:04:05.120000Z``); NULL stays NULL."""
+    utc = func.timezone(literal_column("'UTC'"), value)
+    fraction = case(
+        (func.date_trunc(literal_column("'second'"), utc) == utc, literal_column("''")),
+        else_=func.to_char(utc, literal_column("'.US'")),
+    )
+    seconds = func.to_char(utc, literal_column("'YYYY-MM-DD\"T\"HH24:MI:SS'"))
+    return seconds.op("||")(fraction).op("||")(literal_column("'Z'"))
+
+
+_AUTO = DecidedAutomatically().model_dump(mode="json")
+
+
+def _accepted_payload(counted: CTE) -> ColumnElement[Any]:
+    """The ``proposal.updated`` payload of the proposal a vote accepted, as
+    ``views.proposal`` makes it from the same row (``service._updated``)."""
+    fields: dict[str, ColumnElement[Any]] = {
+        "id": counted.c.id,
+        "event_id": counted.c.event_id,
+        "kind": counted.c.kind,
+        "title": counted.c.title,
+        "body": counted.c.body,
+        "author": func.jsonb_build_object(
+            literal_column("'id'"),
+            counted.c.author_id,
+            literal_column("'display_name'"),
+            counted.c.author_name,
+        ),
+        "status": counted.c.status,
+        "vote_count": counted.c.vote_count,
+        "tally_hidden": _tally_hidden,
+        "decided_by": literal_column(f"'{json.dumps(_AUTO)}'::jsonb"),
+        "decided_at": _json_time(counted.c.decided_at),
+        "created_at": _json_time(counted.c.created_at),
+        "edited_at": _json_time(counted.c.edited_at),
+    }
+    if fields.keys() != ProposalUpdated.model_fields.keys():
+        raise AssertionError("the acceptance payload must have ProposalUpdated's fields")
+    pairs = [part for key, value in fields.items() for part in (literal_column(f"'{key}'"), value)]
+    return func.jsonb_build_object(*pairs, type_=JSONB)
+
+
+class _Entry(NamedTuple):
+    """An entry a statement logs: its type and payload, and, for one after the first,
+    the condition on which it is written (it takes a number only then)."""
+
+    type: str
+    data: ColumnElement[Any]
+    when: ColumnElement[bool] | None = None
+
+
+def _count_and_log(changed: CTE, first: _Entry, then: _Entry | None = None) -> tuple[CTE, CTE]:
+    """The ``counter`` and ``logged`` steps after ``changed`` (the row a write changed):
+    the event log's counter (``tables.COUNTER_IF_OPEN``, so ``rules.accepts_changes_sql``)
+    takes one number, only if ``changed`` has a row, and one more for ``then`` when its
+    condition holds; each entry is written with its number, its payload reading the rows
+    of ``changed`` and of the access check."""
+    step = tables.COUNTER_IF_OPEN
+    guard = [] if step.guard is None else [step.guard]
+    extra: ColumnElement[Any] = literal(0)
+    if then is not None and then.when is not None:
+        extra = case((then.when, 1), else_=0)
+    counter = (
+        update(step.table)
+        .where(step.key == P_EVENT, *guard, exists(select(changed.c.id)))
+        .values({step.seq: step.seq + 1 + select(extra).scalar_subquery()})
+        .returning(step.seq, *step.returning)
+        .cte("counter")
+    )
+    last = counter.c[step.seq.name]
+    log_table = step.log
+    sources = counter.join(changed, true()).join(_access, true())
+
+    def row(entry: _Entry, seq: ColumnElement[Any]) -> Select[Any]:
+        chosen = select(
+            P_EVENT,
+            seq,
+            literal(entry.type, log_table.c.type.type),
+            entry.data,
+            P_NOW,
+        ).select_from(sources)
+        return chosen if entry.when is None else chosen.where(entry.when)
+
+    rows = [row(first, last - extra)] + ([] if then is None else [row(then, last)])
+    logged = (
+        insert(log_table)
+        .from_select(
+            ["topic_id", "seq", "type", "data", "created_at"],
+            union_all(*rows) if len(rows) > 1 else rows[0],
+        )
+        .cte("logged")
+    )
+    return counter, logged
 
 
 def _refuse(code: str) -> ColumnElement[Any]:
@@ -128,7 +261,7 @@ def _statement(
     )
     snapshot_status = (
         select(_proposals.c.status)
-        .where(_proposals.c.id == _P_PROPOSAL, _proposals.c.event_id == _P_EVENT)
+        .where(_proposals.c.id == P_PROPOSAL, _proposals.c.event_id == P_EVENT)
         .scalar_subquery()
     )
     return (
@@ -144,9 +277,7 @@ def _statement(
             refused.label("refused"),
         )
         .select_from(
-            repo._step.outerjoin(_access, true())
-            .outerjoin(counted, true())
-            .outerjoin(counter, true())
+            _step.outerjoin(_access, true()).outerjoin(counted, true()).outerjoin(counter, true())
         )
         .add_cte(logged)
     )
@@ -157,25 +288,49 @@ _voted = (
     postgresql.insert(_votes)
     .from_select(
         ["proposal_id", "user_id", "created_at"],
-        select(_P_PROPOSAL, _P_USER, _P_NOW).where(_may_write),
+        select(P_PROPOSAL, P_USER, P_NOW).where(_may_write),
     )
     .on_conflict_do_nothing()
     .returning(_votes.c.proposal_id)
     .cte("voted")
 )
+# The threshold in the statement's snapshot: the counter checks it against the latest.
+_reaches_now = rules.reaches_threshold_sql(
+    _proposals.c.vote_count + 1, select(_access.c.event_threshold).scalar_subquery()
+)
 _counted = (
     update(_proposals)
     .where(
         _proposals.c.id == select(_voted.c.proposal_id).scalar_subquery(),
-        _proposals.c.event_id == _P_EVENT,
+        _proposals.c.event_id == P_EVENT,
         rules.votable_sql(_proposals.c.status),
     )
-    .values(vote_count=_proposals.c.vote_count + 1)
-    .returning(*_proposals.c, repo._AUTHOR_NAME)
+    .values(
+        vote_count=_proposals.c.vote_count + 1,
+        status=case(
+            (_reaches_now, literal(ProposalStatus.ACCEPTED.value)), else_=_proposals.c.status
+        ),
+        decided_automatically=case(
+            (_reaches_now, true()), else_=_proposals.c.decided_automatically
+        ),
+        decided_at=case(
+            (_reaches_now, bindparam("now", type_=_proposals.c.decided_at.type)),
+            else_=_proposals.c.decided_at,
+        ),
+    )
+    .returning(*_proposals.c, tables.AUTHOR_NAME)
     .cte("counted")
 )
-_counter, _logged = repo.count_and_log(
-    _counted, literal(0), VoteCast.TYPE, _payload(_counted), _access
+_accepted = _counted.c.status == ProposalStatus.ACCEPTED.value
+_counter, _logged = _count_and_log(
+    _counted,
+    _Entry(VoteCast.TYPE, _payload(_counted)),
+    _Entry(ProposalUpdated.TYPE, _accepted_payload(_counted), _accepted),
+)
+# The threshold the counter read under the event row's lock is the latest committed.
+_reaches_latest = and_(
+    _counter.c.vote_threshold.is_not(None),
+    rules.reaches_threshold_sql(_counted.c.vote_count, _counter.c.vote_threshold),
 )
 VOTE = _statement(
     _voted,
@@ -183,17 +338,19 @@ VOTE = _statement(
     _counted,
     _counter,
     _logged,
-    # The threshold the counter read under the event row's lock: the latest committed.
     (
-        rules.reaches_threshold_sql(_counted.c.vote_count, _counter.c.vote_threshold),
-        _refuse("reaches_threshold"),
+        and_(
+            _counter.c.last_seq.is_not(None),
+            or_(and_(_accepted, not_(_reaches_latest)), and_(not_(_accepted), _reaches_latest)),
+        ),
+        _refuse(THRESHOLD_CHANGED),
     ),
 )
 
 # -- the withdrawal ----------------------------------------------------------------------
 _withdrawn = (
     delete(_votes)
-    .where(_votes.c.proposal_id == _P_PROPOSAL, _votes.c.user_id == _P_USER, _may_write)
+    .where(_votes.c.proposal_id == P_PROPOSAL, _votes.c.user_id == P_USER, _may_write)
     .returning(_votes.c.proposal_id)
     .cte("withdrawn")
 )
@@ -201,23 +358,24 @@ _uncounted = (
     update(_proposals)
     .where(
         _proposals.c.id == select(_withdrawn.c.proposal_id).scalar_subquery(),
-        _proposals.c.event_id == _P_EVENT,
+        _proposals.c.event_id == P_EVENT,
         rules.votable_sql(_proposals.c.status),
     )
     .values(vote_count=_proposals.c.vote_count - 1)
     .returning(_proposals.c.id, _proposals.c.vote_count)
     .cte("counted")
 )
-_w_counter, _w_logged = repo.count_and_log(
-    _uncounted, literal(0), VoteWithdrawn.TYPE, _payload(_uncounted), _access
-)
+_w_counter, _w_logged = _count_and_log(_uncounted, _Entry(VoteWithdrawn.TYPE, _payload(_uncounted)))
 WITHDRAW = _statement(_withdrawn, "deleted", _uncounted, _w_counter, _w_logged)
 
 
 def parameters(
-    event_id: uuid.UUID, proposal_id: uuid.UUID, user_id: uuid.UUID, session_id: uuid.UUID
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    user_id: uuid.UUID,
+    session_id: uuid.UUID | None,
 ) -> dict[str, Any]:
-    """The parameters of ``VOTE`` and ``WITHDRAW``."""
+    """The parameters of ``VOTE`` and ``WITHDRAW``; ``session_id`` None: see ``run_in``."""
     return {
         "p_sid": session_id,
         "p_event": event_id,
@@ -251,7 +409,7 @@ def _inserting(inserted: CTE, entry_type: str, data: ColumnElement[Any], *more: 
     returns: the access check's columns, whether the caller holds a membership, ``more``
     columns, whether the row went in, the number taken, and the refusal that undoes the
     INSERT when the counter found the event closed after the snapshot."""
-    counter, logged = repo.count_and_log(inserted, literal(0), entry_type, data, _access)
+    counter, logged = _count_and_log(inserted, _Entry(entry_type, data))
     inserted_rows = select(func.count()).select_from(inserted).scalar_subquery()
     return (
         select(
@@ -266,7 +424,7 @@ def _inserting(inserted: CTE, entry_type: str, data: ColumnElement[Any], *more: 
                 else_=literal(0),
             ).label("refused"),
         )
-        .select_from(repo._step.outerjoin(_access, true()).outerjoin(counter, true()))
+        .select_from(_step.outerjoin(_access, true()).outerjoin(counter, true()))
         .add_cte(logged)
     )
 
@@ -276,7 +434,7 @@ def _inserting(inserted: CTE, entry_type: str, data: ColumnElement[Any], *more: 
 _comments = cast(Table, Comment.__table__)
 _target = (
     select(_proposals.c.status)
-    .where(_proposals.c.id == _P_PROPOSAL, _proposals.c.event_id == _P_EVENT)
+    .where(_proposals.c.id == P_PROPOSAL, _proposals.c.event_id == P_EVENT)
     .with_for_update(read=True)
     .cte("target")
 )
@@ -286,8 +444,8 @@ _commented = (
         ["id", "proposal_id", "author_id", "body", "created_at"],
         select(
             bindparam("p_comment", type_=_comments.c.id.type),
-            _P_PROPOSAL,
-            _P_USER,
+            P_PROPOSAL,
+            P_USER,
             bindparam("p_body", type_=_comments.c.body.type),
             bindparam("now", type_=_comments.c.created_at.type),
         ).where(
@@ -326,12 +484,12 @@ _proposed = (
             "created_at",
         ],
         select(
-            _P_PROPOSAL,
-            _P_EVENT,
+            P_PROPOSAL,
+            P_EVENT,
             bindparam("p_kind", type_=_proposals.c.kind.type),
             bindparam("p_title", type_=_proposals.c.title.type),
             bindparam("p_body", type_=_proposals.c.body.type),
-            _P_USER,
+            P_USER,
             literal(ProposalStatus.PENDING.value, _proposals.c.status.type),
             literal(0, _proposals.c.vote_count.type),
             false(),
@@ -429,6 +587,28 @@ async def run(
                 raise error from exc
             raise sa_exc.DBAPIError(prepared.sql, args, exc, connection_invalidated=True) from exc
     return SimpleNamespace(**dict(record))
+
+
+async def run_in(
+    session: AsyncSession,
+    statement: Select[Any],
+    event_id: uuid.UUID,
+    proposal_id: uuid.UUID,
+    user_id: uuid.UUID,
+) -> Any:
+    """Run ``statement`` (``VOTE`` or ``WITHDRAW``) in ``session``'s transaction, where
+    the caller's access was checked already (``load_access``; so no login session is
+    checked here). Inside a savepoint: a refusal undoes the statement alone, and the
+    transaction can still read why. The row, or the ``Refused`` code."""
+    params = parameters(event_id, proposal_id, user_id, None)
+    try:
+        async with session.begin_nested():
+            connection = await session.connection()
+            return (await connection.execute(statement, params)).one()
+    except sa_exc.DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != REFUSED_SQLSTATE:
+            raise
+        return Refused(str(getattr(getattr(exc.orig, "__cause__", None), "message", "")))
 
 
 def _translated(

@@ -4,37 +4,26 @@ event) are decision rules: quorum/decisions/rules.py builds them."""
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    CTE,
-    ColumnElement,
     Float,
     Integer,
-    Select,
-    Table,
     and_,
     bindparam,
     case,
     column,
     delete,
-    exists,
     func,
-    insert,
     literal,
-    literal_column,
     select,
-    true,
     update,
     values,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from quorum.accounts.models import LoginSession, User
 from quorum.db import trigrams
 from quorum.db.base import utcnow, uuid7
 from quorum.db.insert import insert_unless_exists
@@ -48,9 +37,7 @@ from quorum.db.repository import (
     paginate,
     paginate_sorted,
 )
-from quorum.db.uow import stage
-from quorum.decisions import rules, search
-from quorum.decisions.events import VoteCast, VoteWithdrawn
+from quorum.decisions import rules, search, tables
 from quorum.decisions.models import (
     Comment,
     Event,
@@ -65,14 +52,9 @@ from quorum.decisions.models import (
 from quorum.errors import NotFound
 from quorum.realtime import log
 from quorum.realtime.log import LogEntry
-from quorum.realtime.message import Entry
 
-_events = cast(Table, Event.__table__)
-_memberships = cast(Table, Membership.__table__)
-_proposals = cast(Table, Proposal.__table__)
-_users = cast(Table, User.__table__)
-_sessions = cast(Table, LoginSession.__table__)
-_votes = cast(Table, Vote.__table__)
+_events, _memberships, _proposals = tables.EVENTS, tables.MEMBERSHIPS, tables.PROPOSALS
+_users, _sessions, _votes = tables.USERS, tables.SESSIONS, tables.VOTES
 
 
 class Access(NamedTuple):
@@ -86,39 +68,6 @@ class Access(NamedTuple):
     session_live: bool  # the caller's token's login session exists and has not expired
 
 
-_ACCESS = (
-    select(
-        _events.c.status.label("event_status"),
-        _events.c.vote_threshold.label("event_threshold"),
-        _events.c.anonymous_votes,
-        _events.c.hidden_tallies,
-        _memberships.c.role,
-        _memberships.c.status.label("membership_status"),
-        _users.c.display_name,
-        _sessions.c.id.label("live_session"),
-    )
-    .select_from(
-        _events.outerjoin(
-            _memberships,
-            and_(
-                _memberships.c.event_id == _events.c.id,
-                _memberships.c.user_id == bindparam("p_user"),
-            ),
-        )
-        .outerjoin(_users, _users.c.id == _memberships.c.user_id)
-        .outerjoin(
-            _sessions,
-            and_(
-                _sessions.c.id == bindparam("p_sid"),
-                _sessions.c.user_id == bindparam("p_user"),
-                _sessions.c.expires_at > bindparam("now", type_=_sessions.c.expires_at.type),
-            ),
-        )
-    )
-    .where(_events.c.id == bindparam("p_event"), _events.c.deleted_at.is_(None))
-)
-
-
 async def access(
     session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, session_id: uuid.UUID
 ) -> Access | None:
@@ -128,7 +77,7 @@ async def access(
     once and run on the Core connection."""
     connection = await session.connection()
     params = {"p_event": event_id, "p_user": user_id, "p_sid": session_id, "now": utcnow()}
-    row = (await connection.execute(_ACCESS, params)).one_or_none()
+    row = (await connection.execute(tables.ACCESS, params)).one_or_none()
     if row is None:
         return None
     status, threshold, anonymous, hidden, role, membership_status, name, live_session = row
@@ -208,16 +157,9 @@ async def access_many(session: AsyncSession, asked: Sequence[AccessKey]) -> list
 
 # -- the event log ----------------------------------------------------------------------
 
-# The event log's counter (quorum/realtime/log.py): the event row's ``last_seq``. It also
-# returns the threshold, read under the event row's lock: see ``Counted``.
-_COUNTER = log.Counter(
-    _events, key=_events.c.id, seq=_events.c.last_seq, returning=(_events.c.vote_threshold,)
-)
-_COUNTER_IF_OPEN = replace(_COUNTER, guard=rules.accepts_changes_sql(_events.c.status))
-
 
 class Counted(NamedTuple):
-    """The event row as the log's counter left it (the columns of ``_COUNTER``, in order).
+    """The event row as the log's counter left it (the columns of ``tables.COUNTER``, in order).
     ``vote_threshold`` is the latest committed one: a threshold change commits under the
     same row lock, so a vote that read an older threshold at its start learns the current
     one here."""
@@ -238,7 +180,7 @@ async def append_log(
     checks that the event still accepts changes (unless ``require_open`` is False: the
     event's own update), so no change slips into a closed event."""
     row = await log.append(
-        session, event_id, entries, _COUNTER_IF_OPEN if require_open else _COUNTER
+        session, event_id, entries, tables.COUNTER_IF_OPEN if require_open else tables.COUNTER
     )
     if row is None:
         raise rules.event_closed()
@@ -511,14 +453,6 @@ async def current_memberships(session: AsyncSession, event_id: uuid.UUID) -> Seq
 
 # A proposal's people, for its response: one more SELECT per list, not one per row.
 _PEOPLE = (selectinload(Proposal.author), selectinload(Proposal.decided_by))
-# Its author's name as a column of the statement that changed it: the vote's hot path
-# reads no other row to answer.
-_AUTHOR_NAME = (
-    select(_users.c.display_name)
-    .where(_users.c.id == _proposals.c.author_id)
-    .scalar_subquery()
-    .label("author_name")
-)
 
 
 async def get_proposal(
@@ -632,23 +566,18 @@ async def accept_reaching(
         .values(
             status=ProposalStatus.ACCEPTED.value, decided_automatically=True, decided_at=utcnow()
         )
-        .returning(*_proposals.c, _AUTHOR_NAME)
+        .returning(*_proposals.c, tables.AUTHOR_NAME)
     )
     return sorted(result.all(), key=lambda row: row.id)
 
 
 # -- votes ------------------------------------------------------------------------------
 
-_VOTABLE = and_(
-    _proposals.c.id == bindparam("p_proposal"),
-    _proposals.c.event_id == bindparam("p_event"),
-    rules.votable_sql(_proposals.c.status),
-)
 _COUNT_VOTE = (
     update(_proposals)
-    .where(_VOTABLE)
+    .where(tables.VOTABLE)
     .values(vote_count=_proposals.c.vote_count + bindparam("delta"))
-    .returning(*_proposals.c, _AUTHOR_NAME)
+    .returning(*_proposals.c, tables.AUTHOR_NAME)
 )
 _reaches = rules.reaches_threshold_sql(
     _proposals.c.vote_count + bindparam("delta"), bindparam("threshold")
@@ -693,292 +622,6 @@ async def add_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uuid.
     return await insert_unless_exists(
         session, Vote, proposal_id=proposal_id, user_id=user_id, created_at=utcnow()
     )
-
-
-# -- a vote in one statement (PostgreSQL) -------------------------------------------------
-#
-# The whole vote as one statement, so that no row it locks stays locked across a client
-# round trip of its own (only the COMMIT's): each data-modifying CTE feeds the next, and
-# that chain is the order in which they run and lock, the order of every change:
-#   member   the caller's approved membership, FOR SHARE (``rules.holds_membership_sql``);
-#   voted    INSERT the vote ... ON CONFLICT DO NOTHING, only if member and the proposal
-#            is votable in the statement's snapshot (no vote row for a missing proposal);
-#   counted  the proposal's conditional UPDATE (``rules.votable_sql``), only for a vote
-#            inserted: +1, accepted when it reaches the threshold (``reaches_threshold_sql``);
-#   counter  the event log's counter (``_COUNTER_IF_OPEN``: ``rules.accepts_changes_sql``),
-#            only if counted: one number, or two when the vote accepted the proposal (the
-#            second is the acceptance entry's, written by the next statement);
-#   logged   the ``vote.cast`` entry, its payload given with the count filled in here
-#            (``count_and_log`` builds these two, for a withdrawal as well).
-# The outer SELECT reports what each step did, from which ``cast_vote_at_once`` tells
-# the outcome; any refusal raises, and the unit of work rolls the rest back.
-
-_P_EVENT = bindparam("p_event", type_=_proposals.c.event_id.type)
-_P_PROPOSAL = bindparam("p_proposal", type_=_proposals.c.id.type)
-_P_USER = bindparam("p_user", type_=_votes.c.user_id.type)
-_P_NOW = bindparam("now", type_=_votes.c.created_at.type)
-_member = (
-    select(_memberships.c.id)
-    .where(
-        rules.holds_membership_sql(
-            _memberships.c.event_id,
-            _memberships.c.user_id,
-            _memberships.c.status,
-            _P_EVENT,
-            _P_USER,
-        )
-    )
-    .with_for_update(read=True)
-    .cte("member")
-)
-_votable_now = exists().where(_VOTABLE)
-_voted = (
-    postgresql.insert(_votes)
-    .from_select(
-        ["proposal_id", "user_id", "created_at"],
-        select(_P_PROPOSAL, _P_USER, _P_NOW).where(exists(select(_member.c.id)), _votable_now),
-    )
-    .on_conflict_do_nothing()
-    .returning(_votes.c.proposal_id)
-    .cte("voted")
-)
-_reaches_now = rules.reaches_threshold_sql(
-    _proposals.c.vote_count + 1, bindparam("threshold", type_=Integer)
-)
-_counted = (
-    update(_proposals)
-    .where(
-        _proposals.c.id == select(_voted.c.proposal_id).scalar_subquery(),
-        _proposals.c.event_id == _P_EVENT,
-        rules.votable_sql(_proposals.c.status),
-    )
-    .values(
-        vote_count=_proposals.c.vote_count + 1,
-        status=case(
-            (_reaches_now, literal(ProposalStatus.ACCEPTED.value)), else_=_proposals.c.status
-        ),
-        decided_automatically=case(
-            (_reaches_now, literal(True)), else_=_proposals.c.decided_automatically
-        ),
-        decided_at=case(
-            (_reaches_now, bindparam("now", type_=_proposals.c.decided_at.type)),
-            else_=_proposals.c.decided_at,
-        ),
-    )
-    .returning(*_proposals.c, _AUTHOR_NAME)
-    .cte("counted")
-)
-
-
-def count_and_log(
-    counted: CTE,
-    extra: ColumnElement[int],
-    entry_type: str,
-    data: ColumnElement[Any] | None = None,
-    joined: CTE | None = None,
-) -> tuple[CTE, CTE]:
-    """The ``counter`` and ``logged`` steps after ``counted`` (a proposal row a vote
-    changed, with its ``vote_count``): the event log's counter (``_COUNTER_IF_OPEN``,
-    so ``rules.accepts_changes_sql``) takes 1 + ``extra`` numbers, only if ``counted``
-    has a row; the first is the ``entry_type`` entry's, written here with ``data`` as
-    its payload (by default the one given as ``entry_data``, with the new ``vote_count``
-    filled in), which may read the one row of ``joined`` as well."""
-    counter_step = _COUNTER_IF_OPEN
-    guard = [] if counter_step.guard is None else [counter_step.guard]
-    counter = (
-        update(counter_step.table)
-        .where(counter_step.key == _P_EVENT, *guard, exists(select(counted.c.id)))
-        .values({counter_step.seq: counter_step.seq + 1 + select(extra).scalar_subquery()})
-        .returning(counter_step.seq, *counter_step.returning)
-        .cte("counter")
-    )
-    log_table = counter_step.log
-    sources = counter.join(counted, true())
-    if joined is not None:
-        sources = sources.join(joined, true())
-    logged = (
-        insert(log_table)
-        .from_select(
-            ["topic_id", "seq", "type", "data", "created_at"],
-            select(
-                bindparam("p_event", type_=log_table.c.topic_id.type),
-                counter.c[counter_step.seq.name] - extra,
-                literal(entry_type, log_table.c.type.type),
-                data if data is not None else _entry_data(counted),
-                bindparam("now", type_=log_table.c.created_at.type),
-            ).select_from(sources),
-        )
-        .cte("logged")
-    )
-    return counter, logged
-
-
-def _entry_data(counted: CTE) -> ColumnElement[Any]:
-    """The payload given as ``entry_data``, with ``counted``'s new ``vote_count``."""
-    return func.jsonb_set(
-        bindparam("entry_data", type_=postgresql.JSONB),
-        literal_column("'{vote_count}'::text[]"),
-        func.to_jsonb(counted.c.vote_count),
-    )
-
-
-# The numbers the vote takes beyond its ``vote.cast``: one more if it accepted the proposal.
-_accepted = case((_counted.c.status == ProposalStatus.ACCEPTED.value, 1), else_=0)
-_counter, _logged = count_and_log(_counted, _accepted, VoteCast.TYPE)
-_snapshot_status = (
-    select(_proposals.c.status)
-    .where(_proposals.c.id == _P_PROPOSAL, _proposals.c.event_id == _P_EVENT)
-    .scalar_subquery()
-    .label("snapshot_status")
-)
-_step = select(literal(1).label("one")).subquery("step")
-
-
-def _at_once(changed: CTE, label: str, counted: CTE, counter: CTE, logged: CTE) -> Select[Any]:
-    """The one row a one-statement vote change returns: whether the caller is a member,
-    the proposal's status in the statement's snapshot, how many vote rows ``changed``
-    touched (as ``label``), the proposal's new count and the log position taken; the log
-    INSERT ``logged`` runs as a CTE of its own."""
-    return (
-        select(
-            select(func.count()).select_from(_member).scalar_subquery().label("is_member"),
-            _snapshot_status,
-            select(func.count()).select_from(changed).scalar_subquery().label(label),
-            *counted.c,
-            *counter.c,
-        )
-        .select_from(_step.outerjoin(counted, true()).outerjoin(counter, true()))
-        .add_cte(logged)
-    )
-
-
-_VOTE_AT_ONCE = _at_once(_voted, "inserted", _counted, _counter, _logged)
-
-
-async def cast_vote_at_once(
-    session: AsyncSession,
-    event_id: uuid.UUID,
-    proposal_id: uuid.UUID,
-    user_id: uuid.UUID,
-    threshold: int | None,
-    cast_data: dict[str, Any],
-) -> Any:
-    """Cast the vote in one statement (PostgreSQL; see ``_VOTE_AT_ONCE``) and log (and
-    stage) its ``vote.cast`` entry, ``cast_data`` with the new ``vote_count``. Returns the counted
-    proposal row (with ``author_name``) and the counter's ``last_seq`` and
-    ``vote_threshold``; when the vote accepted the proposal, ``last_seq`` is the number
-    kept for the acceptance entry (``log_numbered``). Refusals, in the order of the
-    serialised path: 403 ``not_a_member``, 404 ``proposal_not_found``, 409
-    ``proposal_not_pending``, 409 ``already_voted``, 409 ``event_closed``."""
-    params = {
-        "p_event": event_id,
-        "p_proposal": proposal_id,
-        "p_user": user_id,
-        "now": utcnow(),
-        "threshold": threshold,
-        "entry_data": cast_data,
-    }
-    connection = await session.connection()
-    row = (await connection.execute(_VOTE_AT_ONCE, params)).one()
-    if not row.is_member:
-        raise rules.not_a_member()
-    if row.snapshot_status is None:
-        raise NotFound("proposal_not_found", "No such proposal in this event.")
-    if not row.inserted and row.snapshot_status != rules.VOTABLE:
-        raise rules.not_votable(row.snapshot_status)
-    if not row.inserted:
-        raise rules.already_voted()
-    if row.id is None:  # decided after the statement's snapshot, before its UPDATE
-        proposal = await get_proposal(session, event_id, proposal_id)
-        raise rules.not_votable(proposal.status)
-    if row.last_seq is None:
-        raise rules.event_closed()
-    first = row.last_seq - (1 if row.status == ProposalStatus.ACCEPTED else 0)
-    cast = cast_data | {"vote_count": row.vote_count}
-    stage(session, [Entry(event_id, first, VoteCast.TYPE, cast)])
-    return row
-
-
-async def log_numbered(session: AsyncSession, entries: Sequence[Entry]) -> None:
-    """Write entries already numbered by this transaction's own counter UPDATE (the
-    event row stays locked until commit, so nobody else takes their numbers), and stage
-    them, after whatever the transaction staged before."""
-    now = utcnow()
-    rows = [
-        {"topic_id": e.topic, "seq": e.seq, "type": e.type, "data": e.data, "created_at": now}
-        for e in entries
-    ]
-    connection = await session.connection()
-    await connection.execute(insert(_COUNTER.log), rows)
-    stage(session, entries)
-
-
-# A withdrawal in one statement, in the same order: the membership (FOR SHARE, as a
-# vote holds it, so that a removal, which locks it first, never waits on a withdrawal
-# that holds the vote row), the vote's DELETE (while the proposal is votable in the
-# snapshot), the count's conditional UPDATE, the counter and the ``vote.withdrawn`` entry.
-_withdrawn = (
-    delete(_votes)
-    .where(
-        _votes.c.proposal_id == _P_PROPOSAL,
-        _votes.c.user_id == _P_USER,
-        exists(select(_member.c.id)),
-        _votable_now,
-    )
-    .returning(_votes.c.proposal_id)
-    .cte("withdrawn")
-)
-_uncounted = (
-    update(_proposals)
-    .where(
-        _proposals.c.id == select(_withdrawn.c.proposal_id).scalar_subquery(),
-        _proposals.c.event_id == _P_EVENT,
-        rules.votable_sql(_proposals.c.status),
-    )
-    .values(vote_count=_proposals.c.vote_count - 1)
-    .returning(_proposals.c.id, _proposals.c.vote_count)
-    .cte("counted")
-)
-_w_counter, _w_logged = count_and_log(_uncounted, literal(0), VoteWithdrawn.TYPE)
-_WITHDRAW_AT_ONCE = _at_once(_withdrawn, "deleted", _uncounted, _w_counter, _w_logged)
-
-
-async def withdraw_vote_at_once(
-    session: AsyncSession,
-    event_id: uuid.UUID,
-    proposal_id: uuid.UUID,
-    user_id: uuid.UUID,
-    withdrawn_data: dict[str, Any],
-) -> None:
-    """Withdraw the vote in one statement (PostgreSQL; ``_WITHDRAW_AT_ONCE``) and log (and
-    stage) its ``vote.withdrawn`` entry, ``withdrawn_data`` with the new ``vote_count``.
-    Refusals, in the order of the serialised path: 403 ``not_a_member``, 404
-    ``proposal_not_found``, 409 ``proposal_not_pending``, 404 ``vote_not_found``, 409
-    ``event_closed``."""
-    params = {
-        "p_event": event_id,
-        "p_proposal": proposal_id,
-        "p_user": user_id,
-        "now": utcnow(),
-        "entry_data": withdrawn_data,
-    }
-    connection = await session.connection()
-    row = (await connection.execute(_WITHDRAW_AT_ONCE, params)).one()
-    if not row.is_member:
-        raise rules.not_a_member()
-    if row.snapshot_status is None:
-        raise NotFound("proposal_not_found", "No such proposal in this event.")
-    if row.snapshot_status != rules.VOTABLE:
-        raise rules.not_votable(row.snapshot_status, withdrawal=True)
-    if not row.deleted:
-        raise NotFound("vote_not_found", "You have no vote on this proposal.")
-    if row.id is None:  # decided after the statement's snapshot, before its UPDATE
-        proposal = await get_proposal(session, event_id, proposal_id)
-        raise rules.not_votable(proposal.status, withdrawal=True)
-    if row.last_seq is None:
-        raise rules.event_closed()
-    withdrawn = withdrawn_data | {"vote_count": row.vote_count}
-    stage(session, [Entry(event_id, row.last_seq, VoteWithdrawn.TYPE, withdrawn)])
 
 
 async def delete_vote(session: AsyncSession, proposal_id: uuid.UUID, user_id: uuid.UUID) -> bool:

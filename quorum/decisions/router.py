@@ -17,6 +17,7 @@ from quorum.api.pagination import (
     page_params,
     sorted_page,
 )
+from quorum.api.plain import served_by
 from quorum.api.problems import (
     AUTH,
     DATABASE,
@@ -31,7 +32,7 @@ from quorum.api.problems import (
 from quorum.api.routing import TransactionalRoute
 from quorum.api.text import NoNul, Stripped
 from quorum.db.repository import PageParams
-from quorum.decisions import projection, rules, search, service, views
+from quorum.decisions import projection, rules, search, service, views, writes
 from quorum.decisions import repository as repo
 from quorum.decisions.access import EventAdmin, EventMember
 from quorum.decisions.models import (
@@ -103,6 +104,8 @@ from quorum.decisions.schemas import (
 )
 from quorum.errors import InvalidInput
 
+# The hot writes (``served_by``) are served by quorum/decisions/writes.py, with the same
+# answers; their endpoints here serve the requests that carry an Idempotency-Key.
 router = APIRouter(
     route_class=TransactionalRoute, dependencies=[IdempotencyDep], tags=["decisions"]
 )
@@ -305,6 +308,7 @@ async def update_membership(
 @router.post(
     "/events/{event_id}/proposals", status_code=201, responses=problems(MEMBER, JSON_BODY, CHANGE)
 )
+@served_by(writes.create_proposal)
 async def create_proposal(
     event_id: uuid.UUID,
     body: ProposalCreate,
@@ -387,6 +391,7 @@ async def update_proposal(
         MEMBER, NO_BODY, CHANGE, PROPOSAL_NOT_FOUND, ALREADY_VOTED, PROPOSAL_NOT_PENDING
     ),
 )
+@served_by(writes.cast_vote)
 async def cast_vote(
     event_id: uuid.UUID,
     proposal_id: uuid.UUID,
@@ -420,6 +425,7 @@ async def list_votes(
         MEMBER, NO_BODY, CHANGE, PROPOSAL_NOT_FOUND, VOTE_NOT_FOUND, PROPOSAL_NOT_PENDING
     ),
 )
+@served_by(writes.withdraw_vote)
 async def withdraw_vote(
     event_id: uuid.UUID,
     proposal_id: uuid.UUID,
@@ -438,6 +444,7 @@ async def withdraw_vote(
     status_code=201,
     responses=problems(MEMBER, JSON_BODY, CHANGE, PROPOSAL_NOT_FOUND, PROPOSAL_DELETED),
 )
+@served_by(writes.add_comment)
 async def add_comment(
     event_id: uuid.UUID,
     proposal_id: uuid.UUID,

@@ -2,6 +2,7 @@
 its event-log entries in that same transaction, and returns response schemas."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -554,15 +555,18 @@ def _updated(access: EventAccess, row: Any) -> ProposalUpdated:
 
 async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID) -> VoteOut:
     """The membership is held (FOR SHARE) first, then the proposal (the counter's UPDATE),
-    then the event row (the log's counter): the order of every change. On PostgreSQL in
-    one statement (``cast_vote_at_once``), so no client round trip of this request comes
-    between its locks and its COMMIT; SQLite, one writer at a time, runs the steps. The
-    route runs ``cast_vote_as``, which on PostgreSQL needs no transaction at all and
-    comes here only for the vote that accepts the proposal, or one with an
-    Idempotency-Key."""
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        return await _cast_vote_at_once(session, access, proposal_id)
+    then the event row (the log's counter): the order of every change. On PostgreSQL
+    that is the route's one statement (``at_once.VOTE``), run in this transaction;
+    SQLite, one writer at a time, runs the steps. The route runs ``cast_vote_as``, which
+    on PostgreSQL needs no transaction at all and comes here only for a vote with an
+    Idempotency-Key, or to say why the access check refused."""
+    if _on_postgresql(session):
+        row = await _until_answered(
+            lambda: at_once.run_in(
+                session, at_once.VOTE, access.event_id, proposal_id, access.user_id
+            )
+        )
+        return await _vote_written(session, access.event_id, access.user_id, proposal_id, row)
     await repo.hold_membership(session, access.event_id, access.user_id)
     proposal = await repo.count_vote(
         session, access.event_id, proposal_id, +1, access.vote_threshold
@@ -593,52 +597,13 @@ async def cast_vote(session: AsyncSession, access: EventAccess, proposal_id: uui
     return VoteOut(proposal=projection.proposal_for(out, access.role))
 
 
-async def _cast_vote_at_once(
-    session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID
-) -> VoteOut:
-    """``cast_vote`` on PostgreSQL: the statement writes the ``vote.cast`` entry (this
-    payload, its count filled in) and, when the vote reaches the threshold, accepts the
-    proposal and keeps the next number for the acceptance entry, written here: the same
-    entries, in the same order, as the serialised path."""
-    cast = VoteCast(
-        proposal_id=proposal_id, user=voter(access), vote_count=0, tally_hidden=access.tally_hidden
-    )
-    row = await repo.cast_vote_at_once(
-        session,
-        access.event_id,
-        proposal_id,
-        access.user_id,
-        access.vote_threshold,
-        cast.model_dump(mode="json"),
-    )
-    out = _updated(access, row)
-    accepted = out.status == ProposalStatus.ACCEPTED
-    if accepted:
-        await repo.log_numbered(session, [Entry(access.event_id, row.last_seq, *out.entry())])
-    elif rules.reaches_threshold(row.vote_count, row.vote_threshold):
-        # The threshold was lowered while this vote was on its way: as in ``cast_vote``.
-        accepted_rows = await repo.accept_reaching(
-            session, access.event_id, row.vote_count, proposal_id
-        )
-        out = _updated(access, accepted_rows[0])
-        await repo.append_log(session, access.event_id, [out.entry()])
-    return VoteOut(proposal=projection.proposal_for(out, access.role))
-
-
 async def withdraw_vote(session: AsyncSession, access: EventAccess, proposal_id: uuid.UUID) -> None:
-    """On PostgreSQL in one statement (``withdraw_vote_at_once``), as a vote is cast."""
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        withdrawn = VoteWithdrawn(
-            proposal_id=proposal_id,
-            user=voter(access),
-            vote_count=0,
-            tally_hidden=access.tally_hidden,
+    """On PostgreSQL the route's one statement (``at_once.WITHDRAW``), as a vote is cast."""
+    if _on_postgresql(session):
+        row = await at_once.run_in(
+            session, at_once.WITHDRAW, access.event_id, proposal_id, access.user_id
         )
-        data = withdrawn.model_dump(mode="json")
-        await repo.withdraw_vote_at_once(
-            session, access.event_id, proposal_id, access.user_id, data
-        )
+        await _withdrawal_written(session, access.event_id, access.user_id, proposal_id, row)
         return
     # Lock the proposal before the vote row, in the same order as cast_vote, so that a
     # cast and a withdrawal racing on one proposal cannot deadlock.
@@ -657,11 +622,15 @@ async def withdraw_vote(session: AsyncSession, access: EventAccess, proposal_id:
     await repo.append_log(session, access.event_id, [withdrawn.entry()])
 
 
-def _autocommits(session: AsyncSession, keyed: bool) -> bool:
-    """Whether this vote runs as one autocommitted statement (quorum/decisions/at_once.py):
-    on PostgreSQL, unless an Idempotency-Key's record must commit with it."""
+def _on_postgresql(session: AsyncSession) -> bool:
     bind = session.bind
-    return not keyed and bind is not None and bind.dialect.name == "postgresql"
+    return bind is not None and bind.dialect.name == "postgresql"
+
+
+def _autocommits(session: AsyncSession, keyed: bool) -> bool:
+    """Whether this write runs as one autocommitted statement (quorum/decisions/at_once.py):
+    on PostgreSQL, unless an Idempotency-Key's record must commit with it."""
+    return not keyed and _on_postgresql(session)
 
 
 async def cast_vote_as(
@@ -673,25 +642,44 @@ async def cast_vote_as(
     keyed: bool = False,
 ) -> VoteOut:
     """The vote route: the access check and the vote in one autocommitted statement where
-    it can (``at_once.VOTE``), else the access check and ``cast_vote`` in the route's
-    transaction. The refusals are those of that path, in its order."""
+    it can (``at_once.VOTE``; the vote that reaches the threshold too), else the access
+    check and ``cast_vote`` in the route's transaction. The refusals are those of that
+    path, in its order."""
     if not _autocommits(session, keyed):
         return await cast_vote(session, await load_access(event_id, caller, session), proposal_id)
-    row = await at_once.run(
-        session, at_once.VOTE, event_id, proposal_id, caller.user_id, caller.session_id
+    row = await _until_answered(
+        lambda: at_once.run(
+            session, at_once.VOTE, event_id, proposal_id, caller.user_id, caller.session_id
+        )
     )
-    if isinstance(row, at_once.Refused):
-        if row.code == "reaches_threshold":  # this vote accepts: both entries, one transaction
-            return await cast_vote(
-                session, await load_access(event_id, caller, session), proposal_id
-            )
-        raise await _refusal(session, event_id, proposal_id, row.code, withdrawal=False)
-    checked = _access_of(caller, event_id, row)
-    if checked is None:  # refused by the access check: the precise error, or a race
+    if not isinstance(row, at_once.Refused) and _access_of(caller, event_id, row) is None:
+        # Refused by the access check: the precise error, or a race.
         return await cast_vote(session, await load_access(event_id, caller, session), proposal_id)
-    access = checked
+    return await _vote_written(session, event_id, caller.user_id, proposal_id, row)
+
+
+async def _until_answered(run: Callable[[], Awaitable[Any]]) -> Any:
+    """Run the vote statement until it answers: a threshold that changed after its
+    snapshot, and would decide otherwise, makes it refuse (``THRESHOLD_CHANGED``) and
+    run again, on a snapshot that sees the change. Each rerun follows another change of
+    the threshold that committed in between."""
+    while True:
+        row = await run()
+        if not isinstance(row, at_once.Refused) or row.code != at_once.THRESHOLD_CHANGED:
+            return row
+
+
+async def _vote_written(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, proposal_id: uuid.UUID, row: Any
+) -> VoteOut:
+    """What ``at_once.VOTE`` did, by either path: the error for what it refused or did
+    not write, or the answer; its entries (the ``vote.cast``, and the accepting vote's
+    ``proposal.updated``) staged as it logged them."""
+    if isinstance(row, at_once.Refused):
+        raise await _refusal(session, event_id, proposal_id, row.code, withdrawal=False)
     if not row.inserted:
         raise _not_written(row, already=rules.already_voted(), withdrawal=False)
+    access = _row_access(event_id, user_id, row)
     out = _updated(access, row)
     cast = VoteCast(
         proposal_id=proposal_id,
@@ -699,7 +687,11 @@ async def cast_vote_as(
         vote_count=row.vote_count,
         tally_hidden=access.tally_hidden,
     )
-    stage(session, [Entry(event_id, row.last_seq, *cast.entry())])
+    accepted = out.status == ProposalStatus.ACCEPTED
+    entries = [Entry(event_id, row.last_seq - accepted, *cast.entry())]
+    if accepted:
+        entries.append(Entry(event_id, row.last_seq, *out.entry()))
+    stage(session, entries)
     return VoteOut(proposal=projection.proposal_for(out, access.role))
 
 
@@ -718,15 +710,22 @@ async def withdraw_vote_as(
     row = await at_once.run(
         session, at_once.WITHDRAW, event_id, proposal_id, caller.user_id, caller.session_id
     )
-    if isinstance(row, at_once.Refused):
-        raise await _refusal(session, event_id, proposal_id, row.code, withdrawal=True)
-    access = _access_of(caller, event_id, row)
-    if access is None:
+    if not isinstance(row, at_once.Refused) and _access_of(caller, event_id, row) is None:
         await withdraw_vote(session, await load_access(event_id, caller, session), proposal_id)
         return
+    await _withdrawal_written(session, event_id, caller.user_id, proposal_id, row)
+
+
+async def _withdrawal_written(
+    session: AsyncSession, event_id: uuid.UUID, user_id: uuid.UUID, proposal_id: uuid.UUID, row: Any
+) -> None:
+    """``_vote_written`` for ``at_once.WITHDRAW``."""
+    if isinstance(row, at_once.Refused):
+        raise await _refusal(session, event_id, proposal_id, row.code, withdrawal=True)
     if not row.deleted:
         missing = NotFound("vote_not_found", "You have no vote on this proposal.")
         raise _not_written(row, already=missing, withdrawal=True)
+    access = _row_access(event_id, user_id, row)
     withdrawn = VoteWithdrawn(
         proposal_id=proposal_id,
         user=voter(access),
@@ -741,9 +740,14 @@ def _access_of(caller: Caller, event_id: uuid.UUID, row: Any) -> EventAccess | N
     conditions); None sends the request to ``load_access`` for its precise refusal."""
     if not row.found or row.live_session is None or not rules.is_member(row.membership_status):
         return None
+    return _row_access(event_id, caller.user_id, row)
+
+
+def _row_access(event_id: uuid.UUID, user_id: uuid.UUID, row: Any) -> EventAccess:
+    """The access a statement read, for what it wrote (which its checks allowed)."""
     return EventAccess(
         event_id,
-        caller.user_id,
+        user_id,
         rules.member_role(row.role, row.membership_status),
         row.event_status,
         row.event_threshold,

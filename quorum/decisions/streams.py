@@ -34,9 +34,8 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.exceptions import RequestValidationError, WebSocketRequestValidationError
-from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel
 from starlette.datastructures import QueryParams
 from starlette.requests import HTTPConnection
 from starlette.types import Receive, Scope, Send
@@ -44,6 +43,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from quorum.accounts import browser, tokens
 from quorum.accounts.tokens import Caller
+from quorum.api import plain
 from quorum.api.deps import SettingsDep, TokenCaller
 from quorum.api.problems import NO_BODY, STREAMS_FULL, TOO_MANY_STREAMS, problems
 from quorum.api.routing import TransactionalRoute
@@ -144,39 +144,7 @@ async def asyncapi() -> Response:
     return Response(_contract(), media_type="application/json")
 
 
-class _PlainStreamRoute(APIRoute):
-    """The SSE route: documented by FastAPI, served without its per-request machinery.
-
-    A stream's request lives as long as the stream, and so does whatever serving it keeps
-    alive: FastAPI's request handling (its exit stacks, the ``Request``, the solved
-    dependency values, the handler frames around the endpoint) was about 8 KB of every
-    idle stream (bench/fanout/memprobe.py, issue 14). This route parses the path, query
-    and headers itself (``_open_stream``), with FastAPI's validation and 422 answers, and
-    sends the response from a frame that holds only it; the app's middleware and
-    exception handlers wrap it as they wrap any route.
-
-    The declaration (``stream``'s signature and ``@stream_router.get``) stays FastAPI's,
-    and ``_open_stream`` calls it: /openapi.json documents the route from it like any
-    other (parameters, bearer security scheme, responses), where a hand-written schema
-    fragment would repeat what FastAPI derives and drift from the code."""
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.methods and scope["method"] not in self.methods:
-            await super().handle(scope, receive, send)  # FastAPI's 405
-            return
-        await _open_stream(scope)(scope, receive, send)
-
-
-stream_router = APIRouter(route_class=_PlainStreamRoute, tags=["live"])
-_UUID = TypeAdapter(uuid.UUID)
-
-
-def _path_uuid(conn: HTTPConnection, name: str, errors: list[dict[str, Any]]) -> uuid.UUID:
-    try:
-        return _UUID.validate_python(conn.path_params[name])
-    except ValidationError as exc:
-        errors += [{**e, "loc": ("path", name, *e["loc"])} for e in exc.errors()]
-        return uuid.UUID(int=0)  # never used: ``errors`` is raised
+stream_router = APIRouter(route_class=plain.PlainRoute, tags=["live"])
 
 
 def _capped(
@@ -189,19 +157,17 @@ def _capped(
     return value
 
 
-def _bearer_of(conn: HTTPConnection) -> str | None:
-    authorization = conn.headers.get("authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else None
-
-
-def _open_stream(scope: Scope) -> Response:
-    """``stream``'s response to this request; ``RequestValidationError`` (422) for what
-    FastAPI's validation would refuse. A function of its own, so that nothing it parsed
-    outlives it."""
+async def _open_stream(scope: Scope, receive: Receive) -> Response:
+    """``stream``'s response to this request, served plain (quorum/api/plain.py): a
+    stream's request lives as long as the stream, and so does whatever serving it keeps
+    alive. FastAPI's request handling (its exit stacks, the ``Request``, the solved
+    dependency values, the handler frames around the endpoint) was about 8 KB of every
+    idle stream (bench/fanout/memprobe.py, issue 14). ``RequestValidationError`` (422)
+    for what FastAPI's validation would refuse. A function of its own, so that nothing
+    it parsed outlives it: the response is sent from a frame that holds only it."""
     conn = HTTPConnection(scope)
     errors: list[dict[str, Any]] = []
-    event_id = _path_uuid(conn, "event_id", errors)
+    event_id = plain.path_uuid(conn, "event_id", errors)
     query = conn.query_params
     ticket = _capped("query", "ticket", query.get("ticket"), TICKET_MAX, errors)
     last_event_id = _capped("query", "last_event_id", query.get("last_event_id"), 20, errors)
@@ -209,7 +175,7 @@ def _open_stream(scope: Scope) -> Response:
     if errors:
         raise RequestValidationError(errors)
     settings: Settings = scope["app"].state.settings
-    return stream(conn, event_id, settings, _bearer_of(conn), ticket, last_event_id, header)
+    return stream(conn, event_id, settings, plain.bearer_of(conn), ticket, last_event_id, header)
 
 
 @stream_router.get(
@@ -223,6 +189,7 @@ def _open_stream(scope: Scope) -> Response:
         ),
     },
 )
+@plain.served_by(_open_stream)
 def stream(
     conn: HTTPConnection,
     event_id: uuid.UUID,
@@ -260,7 +227,7 @@ def _open_websocket(websocket: WebSocket, cap: StreamCap) -> tuple[uuid.UUID, Ca
     ``stream``'s are; a function of its own, like ``_open_stream``, so that nothing it
     parsed (the query, the ticket) outlives it in the frame serving the socket."""
     errors: list[dict[str, Any]] = []
-    event_id = _path_uuid(websocket, "event_id", errors)
+    event_id = plain.path_uuid(websocket, "event_id", errors)
     query = QueryParams(websocket.scope["query_string"])  # not cached on ``websocket``
     ticket = _capped("query", "ticket", query.get("ticket"), TICKET_MAX, errors)
     last_event_id = _capped("query", "last_event_id", query.get("last_event_id"), 20, errors)
@@ -268,7 +235,7 @@ def _open_websocket(websocket: WebSocket, cap: StreamCap) -> tuple[uuid.UUID, Ca
         raise WebSocketRequestValidationError(errors)  # FastAPI's handler: close 1008
     cap.check_room()  # before the database is asked: a storm's refusals cost nothing
     settings: Settings = websocket.app.state.settings
-    caller = stream_caller(settings, websocket, event_id, ticket, _bearer_of(websocket))
+    caller = stream_caller(settings, websocket, event_id, ticket, plain.bearer_of(websocket))
     return event_id, caller, parse_resume(None, last_event_id)
 
 

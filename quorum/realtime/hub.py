@@ -59,6 +59,10 @@ class LogSource(Protocol):
     async def bounds(self, topic_id: Topic) -> tuple[int, int] | None:
         """(first, last) retained ``seq`` of the topic, or None if it has none."""
 
+    async def resume(self, topic_id: Topic, after: int, limit: int) -> Sequence[Message] | None:
+        """``messages(topic_id, after, limit)``, or None if the log no longer (or not yet)
+        holds the position ``after``: the start of a stream that resumes."""
+
 
 class _Topic:
     __slots__ = ("id", "subscribers", "last_seq", "known", "syncing", "pending")

@@ -12,6 +12,7 @@ docs/realtime.md gives the full argument.
 
 import functools
 import uuid
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,10 +29,12 @@ from sqlalchemy import (
     String,
     Table,
     Update,
+    and_,
     bindparam,
     delete,
     func,
     insert,
+    or_,
     select,
     union_all,
     update,
@@ -42,6 +45,7 @@ from sqlalchemy.orm import Mapped, aliased, mapped_column
 from sqlalchemy.types import TypeEngine
 
 from quorum.db.base import Base, UTCDateTime, utcnow
+from quorum.db.batch import Batcher
 from quorum.db.uow import read_only, stage
 from quorum.realtime.message import Entry, Message, Topic
 
@@ -207,6 +211,20 @@ async def read_before(
     return (await session.scalars(query)).all()
 
 
+Bounds = tuple[int, int]
+ResumeKey = tuple[Topic, int, int]  # (topic, after, limit)
+RESUME_BATCH = 200  # positions answered by one read
+
+
+def covers(bounds: Bounds | None, after: int) -> bool:
+    """Can the log alone bring a client at ``after`` up to date? (Not when the position is
+    older than the oldest entry kept, or newer than anything written.)"""
+    if bounds is None:
+        return after == 0
+    first, last = bounds
+    return first - 1 <= after <= last
+
+
 class LogReader:
     """Short read-only transactions on a log table (``table``: Quorum's ``event_log``
     unless told), for the hub and the transports."""
@@ -216,6 +234,7 @@ class LogReader:
     ) -> None:
         self._sessionmaker = sessionmaker
         self._table = table
+        self._resumes = Batcher("stream_resume", self._resume_many, RESUME_BATCH)
 
     async def messages(self, topic_id: Topic, after: int, limit: int) -> list[Message]:
         c = self._table.c
@@ -227,15 +246,78 @@ class LogReader:
         )
         async with read_only(self._sessionmaker) as session:
             rows = (await session.execute(query)).all()
-        return [Message.build(r[0], r[1], r[2], r[3], r[4].timestamp()) for r in rows]
+        return [_message(r) for r in rows]
 
-    async def bounds(self, topic_id: Topic) -> tuple[int, int] | None:
+    async def bounds(self, topic_id: Topic) -> Bounds | None:
         """(first, last) retained seq of the topic, or None if it has no entries."""
         c = self._table.c
         query = select(func.min(c.seq), func.max(c.seq)).where(c.topic_id == topic_id)
         async with read_only(self._sessionmaker) as session:
             row = (await session.execute(query)).one()
         return None if row[0] is None else (int(row[0]), int(row[1]))
+
+    async def resume(self, topic_id: Topic, after: int, limit: int) -> list[Message] | None:
+        """The first ``limit`` entries after ``after``, or None if the log does not cover
+        the position (``covers``). Asked by every stream that resumes, and answered for
+        many at once: after a restart thousands come back within a second, mostly at a
+        few positions of a few topics, and one read (bounds and pages, in one snapshot)
+        answers a batch of them. The batch's read starts after the call arrived
+        (``quorum.db.batch``), so it sees every commit before it."""
+        return await self._resumes((topic_id, after, limit))
+
+    async def _resume_many(self, keys: Sequence[ResumeKey]) -> list[list[Message] | None]:
+        c = self._table.c
+        topics = list({topic for topic, _, _ in keys})
+        async with read_only(self._sessionmaker, consistent=True) as session:
+            query = (
+                select(c.topic_id, func.min(c.seq), func.max(c.seq))
+                .where(c.topic_id.in_(topics))
+                .group_by(c.topic_id)
+            )
+            bounds = {r[0]: (int(r[1]), int(r[2])) for r in await session.execute(query)}
+            covered = [key for key in keys if covers(bounds.get(key[0]), key[1])]
+            entries: dict[Topic, list[Message]] = {}
+            if ranges := _ranges(covered):
+                query = (
+                    select(c.topic_id, c.seq, c.type, c.data, c.created_at)
+                    .where(
+                        or_(
+                            *(
+                                and_(c.topic_id == t, c.seq > lo, c.seq <= hi)
+                                for t, lo, hi in ranges
+                            )
+                        )
+                    )
+                    .order_by(c.topic_id, c.seq)
+                )
+                for row in await session.execute(query):
+                    entries.setdefault(row[0], []).append(_message(row))
+        pages: list[list[Message] | None] = []
+        for topic, after, limit in keys:
+            if not covers(bounds.get(topic), after):
+                pages.append(None)
+                continue
+            read = entries.get(topic, [])
+            start = bisect_right(read, after, key=lambda m: m.seq)
+            pages.append(read[start : start + limit])
+        return pages
+
+
+def _ranges(keys: Sequence[ResumeKey]) -> list[tuple[Topic, int, int]]:
+    """(topic, after, last seq) ranges that hold the page of every key: positions of a
+    topic close together share one range, which reads at most twice a page's entries."""
+    ranges: list[tuple[Topic, int, int]] = []
+    for topic, after, limit in sorted(keys, key=lambda k: (str(k[0]), k[1])):
+        if ranges and ranges[-1][0] == topic and after - ranges[-1][1] <= limit:
+            ranges[-1] = (topic, ranges[-1][1], max(ranges[-1][2], after + limit))
+        else:
+            ranges.append((topic, after, after + limit))
+    return ranges
+
+
+def _message(row: Sequence[Any]) -> Message:
+    """A message read back from the log (``committed_at`` 0: not a live delivery)."""
+    return Message.build(row[0], row[1], row[2], row[3], row[4].timestamp())
 
 
 async def prune(

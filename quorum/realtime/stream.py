@@ -32,6 +32,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Protocol
 
+import structlog
+
+from quorum.db.errors import is_timeout, is_unavailable
 from quorum.realtime import metrics
 from quorum.realtime.abort import Abort
 from quorum.realtime.hub import ACCESS_REVOKED, Hub, LogSource
@@ -46,6 +49,10 @@ Admit = Callable[[Any, str | None, str | None], Awaitable[str]]
 """The audience a stream of (topic, principal, session) is for; raises the application's
 refusal if it may not start. Asked once subscribed: see the module's docstring."""
 TOPIC_ENDED = "topic_ended"  # the close reason after a final message
+# The close reason when the database could not be read for the stream (its start, a hole
+# in its queue, a snapshot): a client resumes later from where it got to.
+DATABASE_UNAVAILABLE = "database_unavailable"
+log = structlog.get_logger(__name__)
 
 
 def never_final(message: Message) -> bool:
@@ -125,6 +132,21 @@ class StreamSession:
         if not self.admitted:
             await self.admit()
         sub = self.subscriber
+        try:
+            await self._stream(transport, resume_from)
+        except Exception as exc:
+            # Reads of the log and snapshots happen after the response started: the
+            # stream can only end, and the client resumes from where it got to.
+            if not (is_unavailable(exc) or is_timeout(exc)):
+                raise
+            log.warning("stream_ended", reason=DATABASE_UNAVAILABLE, error=type(exc).__name__)
+            sub.close(DATABASE_UNAVAILABLE)
+        if self.ended:
+            sub.close(self.end_reason)
+        return sub.close_reason
+
+    async def _stream(self, transport: Transport, resume_from: int | None) -> None:
+        sub = self.subscriber
         delivered = metrics.DELIVERED.labels(transport.name)
         await self._start(transport, resume_from)
         while not self.ended and (batch := await sub.wait()) is not None:
@@ -139,20 +161,16 @@ class StreamSession:
                     metrics.COMMIT_TO_SEND.observe(time.time() - fresh[0].committed_at)
             elif not batch:
                 await transport.heartbeat()
-        if self.ended:
-            sub.close(self.end_reason)
-        return sub.close_reason
 
     async def _start(self, transport: Transport, resume_from: int | None) -> None:
         """Read the start (after ``admit``, which waited for ``Hub.ready``), then write it."""
-        if resume_from is not None and _covered(
-            resume_from, await self._streams.log.bounds(self.topic_id)
-        ):
-            self.sent_seq = resume_from
-            page = await self._streams.log.messages(self.topic_id, resume_from, REPLAY_PAGE)
-            await self._replay(transport, page)
-        else:
-            await self._snapshot(transport)
+        if resume_from is not None:
+            page = await self._streams.log.resume(self.topic_id, resume_from, REPLAY_PAGE)
+            if page is not None:
+                self.sent_seq = resume_from
+                await self._replay(transport, page)
+                return
+        await self._snapshot(transport)
 
     async def _snapshot(self, transport: Transport) -> None:
         """The full state; then only entries after both it and anything sent before it."""
@@ -227,11 +245,3 @@ class StreamSession:
             if self._ends_here(message):
                 break
         return fresh
-
-
-def _covered(resume_from: int, bounds: tuple[int, int] | None) -> bool:
-    """Can the log alone bring a client at ``resume_from`` up to date?"""
-    if bounds is None:
-        return resume_from == 0
-    first, last = bounds
-    return first - 1 <= resume_from <= last

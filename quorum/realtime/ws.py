@@ -17,7 +17,7 @@ from quorum.realtime import metrics
 from quorum.realtime.abort import abort_of
 from quorum.realtime.hub import ACCESS_REVOKED, SESSION_ENDED
 from quorum.realtime.message import Message, Topic, ws_text_frame
-from quorum.realtime.stream import TOPIC_ENDED, Streams, StreamSession
+from quorum.realtime.stream import DATABASE_UNAVAILABLE, TOPIC_ENDED, Streams, StreamSession
 from quorum.realtime.subscriber import Subscriber
 
 TRY_AGAIN_LATER = 1013  # the close code of a server at capacity (RFC 6455 registry)
@@ -30,6 +30,7 @@ CLOSE_CODES = {
     TOPIC_ENDED: 1000,  # normal closure: the topic's final message was sent
     ACCESS_REVOKED: 4403,  # the application's 403: the principal lost access (hub.py)
     SESSION_ENDED: 4401,  # the application's 401: the stream's login session ended (hub.py)
+    DATABASE_UNAVAILABLE: TRY_AGAIN_LATER,  # the stream could not read the database
 }
 
 

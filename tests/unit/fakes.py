@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from quorum.realtime.hub import Evicts, Hub
+from quorum.realtime.log import covers
 from quorum.realtime.message import Message
 from quorum.realtime.stream import Streams
 from quorum.realtime.subscriber import Subscriber
@@ -56,6 +57,18 @@ class FakeLog:
         bounds = (found[0].seq, found[-1].seq) if found else None
         await self._read("bounds", topic_id, 0)
         return bounds
+
+    async def resume(self, topic_id: uuid.UUID, after: int, limit: int) -> Sequence[Message] | None:
+        """Recorded as the bounds read and, if they cover ``after``, the page read that it
+        stands for."""
+        found = self.entries.get(topic_id, [])
+        bounds = (found[0].seq, found[-1].seq) if found else None
+        page = [m for m in found if m.seq > after][:limit]
+        await self._read("bounds", topic_id, 0)
+        if not covers(bounds, after):
+            return None
+        self.reads.append(("messages", topic_id, after))
+        return page  # as the log was when the read began
 
     def message_reads(self) -> list[int]:
         """The ``after`` of every page read so far."""

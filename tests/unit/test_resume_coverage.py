@@ -1,10 +1,10 @@
-"""``_covered``: can the log alone bring a client at position ``n`` up to date? Every
+"""``covers``: can the log alone bring a client at position ``n`` up to date? Every
 boundary: below the first retained entry minus one (no), at it (yes), up to the last
 entry (yes), beyond it (no); and an empty log, which covers only position 0."""
 
 import pytest
 
-from quorum.realtime.stream import _covered
+from quorum.realtime.log import covers
 
 
 @pytest.mark.parametrize(
@@ -28,4 +28,4 @@ from quorum.realtime.stream import _covered
     ],
 )
 def test_covered(resume_from: int, bounds: tuple[int, int] | None, covered: bool) -> None:
-    assert _covered(resume_from, bounds) is covered
+    assert covers(bounds, resume_from) is covered

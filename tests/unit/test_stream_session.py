@@ -8,8 +8,11 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
+import pytest
+from sqlalchemy.exc import OperationalError
+
 from quorum.realtime.message import Message
-from quorum.realtime.stream import REPLAY_PAGE, Streams, StreamSession
+from quorum.realtime.stream import DATABASE_UNAVAILABLE, REPLAY_PAGE, Streams, StreamSession
 from tests.unit.fakes import (
     TOPIC,
     FakeLog,
@@ -277,3 +280,34 @@ async def test_a_resume_whose_replay_holds_the_final_message_ends_after_it() -> 
         with StreamSession(streams, TOPIC) as session:
             reason = await asyncio.wait_for(session.run(transport, 1), 5)
     assert (reason, transport.seqs()) == ("topic_ended", [2, 3])
+
+
+class UnreachableLog(FakeLog):
+    """A log whose database has gone away: every start read fails as SQLAlchemy fails."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    async def resume(self, topic_id: uuid.UUID, after: int, limit: int) -> Sequence[Message] | None:
+        raise self.error
+
+
+async def test_a_stream_whose_start_cannot_read_the_database_ends_for_the_client_to_resume() -> (
+    None
+):
+    unreachable = OperationalError("SELECT ...", None, OSError("connection refused"))
+    log = UnreachableLog(unreachable)
+    async with running(make_hub(log)) as hub:
+        with StreamSession(make_streams(hub, log), TOPIC) as session:
+            transport = FakeTransport()
+            assert await session.run(transport, 2) == DATABASE_UNAVAILABLE
+            assert transport.writes == [] and session.sent_seq == 0
+
+
+async def test_a_stream_lets_a_bug_through_as_what_it_is() -> None:
+    log = UnreachableLog(ValueError("a bug, not an outage"))
+    async with running(make_hub(log)) as hub:
+        with StreamSession(make_streams(hub, log), TOPIC) as session:
+            with pytest.raises(ValueError, match="a bug"):
+                await session.run(FakeTransport(), 2)

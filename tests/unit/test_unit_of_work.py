@@ -3,6 +3,7 @@ from the counter row, written in the transaction, and published through the publ
 the unit of work was given only after the commit, in ``seq`` order; never after a
 rollback; a failing publish does not undo the commit."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -205,6 +207,38 @@ async def test_the_log_reader_reads_after_a_position_and_knows_the_bounds(
     page = await reader.messages(TOPIC, 5, 1)
     assert [(m.seq, m.type) for m in page] == [(6, "b")]
     assert page[0].committed_at == 0.0  # read back from the log: not a live delivery
+
+
+async def test_resuming_streams_are_answered_together_as_each_alone(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Streams resuming at once, at positions near and far, covered or not, on a topic
+    with entries and one without: one read answers them all, each exactly as its own
+    ``bounds`` and ``messages`` would."""
+    reader = log.LogReader(sessionmaker)
+    async with UnitOfWork(sessionmaker).transaction() as session:
+        await log.append(session, TOPIC, [(f"e{i}", {"i": i}) for i in range(30)], COUNTER)
+    empty = uuid.UUID("00000000-0000-0000-0000-0000000000bb")
+    asks = [
+        (TOPIC, after, limit)
+        for after, limit in [(3, 5), (4, 5), (10, 5), (12, 3), (30, 10), (34, 5), (35, 5), (20, 1)]
+    ]
+    asks += [(empty, 0, 5), (empty, 1, 5)]
+
+    async def alone(topic: uuid.UUID, after: int, limit: int) -> list[int] | None:
+        bounds = await reader.bounds(topic)
+        if not log.covers(bounds, after):
+            return None
+        return [m.seq for m in await reader.messages(topic, after, limit)]
+
+    expected = [await alone(*ask) for ask in asks]
+    assert expected[:3] == [None, [5, 6, 7, 8, 9], [11, 12, 13, 14, 15]]
+    queries = ("quorum_batch_queries_total", {"name": "stream_resume"})
+    before = REGISTRY.get_sample_value(*queries) or 0.0
+    pages = await asyncio.gather(*(reader.resume(*ask) for ask in asks))
+    assert [None if p is None else [m.seq for m in p] for p in pages] == expected
+    assert REGISTRY.get_sample_value(*queries) == before + 1
+    assert all(m.committed_at == 0.0 for p in pages if p for m in p)
 
 
 def test_a_counter_refuses_columns_of_another_table() -> None:
