@@ -17,6 +17,10 @@ reset rather than keeping the orphaned socket and its buffer for minutes, then
 the blocked ``send`` returns, the stream ends and its slot is given back. Under a server
 whose ``send`` reveals no transport, the scope has no ``abort`` and a dropped stream ends
 as it did before.
+
+The middleware also puts in the scope the object behind the server's ``send``
+(``server_of``): the SSE response writes live messages straight to uvicorn's transport
+from the hub's fan-out when it can (quorum/realtime/sse.py).
 """
 
 import contextlib
@@ -29,6 +33,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 SCOPE_KEY = "quorum.abort"
+SERVER_KEY = "quorum.server"
 _LINGER_RESET = struct.pack("ii", 1, 0)  # on, 0 seconds: close() sends a reset
 
 Abort = Callable[[], None]
@@ -40,9 +45,11 @@ class ConnectionAbort:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            transport = getattr(getattr(send, "__self__", None), "transport", None)
+            server = getattr(send, "__self__", None)
+            transport = getattr(server, "transport", None)
             if callable(getattr(transport, "abort", None)):
                 scope[SCOPE_KEY] = functools.partial(_reset, transport)
+                scope[SERVER_KEY] = server
         await self.app(scope, receive, send)
 
 
@@ -50,6 +57,12 @@ def abort_of(scope: Scope) -> Abort | None:
     """The function that resets this request's connection, if the server exposes it."""
     abort: Abort | None = scope.get(SCOPE_KEY)
     return abort
+
+
+def server_of(scope: Scope) -> Any:
+    """The server's object behind its own ``send`` (uvicorn: the request cycle, or the
+    WebSocket protocol), if it has a transport; else None."""
+    return scope.get(SERVER_KEY)
 
 
 def _reset(transport: Any) -> None:
