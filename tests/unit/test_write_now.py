@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from quorum.realtime.broker import MemoryBroker
 from quorum.realtime.message import Message
 from quorum.realtime.stream import Streams, StreamSession
 from tests.unit.fakes import (
@@ -115,3 +116,14 @@ async def test_a_heartbeat_is_written_at_once_unless_the_transport_is_busy() -> 
             transport.busy = True
             session.subscriber.ping()
             await until(lambda: transport.heartbeats == 1)
+
+
+async def test_a_published_message_reaches_the_hub_after_the_publisher_goes_on() -> None:
+    log = FakeLog()
+    async with running(make_hub(log)) as hub:
+        async with streaming(make_streams(hub, log)) as (_, transport):
+            log.write(1, 2)
+            await MemoryBroker(hub).publish([msg(1), msg(2)])
+            assert transport.direct == []  # the publisher's response is not held up
+            await asyncio.sleep(0)
+            assert transport.direct == [1, 2]
