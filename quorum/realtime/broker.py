@@ -1,7 +1,9 @@
 """Brokers carry committed messages to every process's hub.
 
-Both deliver to the local hub first, synchronously: a process's own subscribers never
-wait for a network hop, and never miss a change because Redis is away. The Redis broker
+Both deliver to the local hub first, at the event loop's next turn (``deliver_soon``): a
+process's own subscribers never wait for a network hop, and never miss a change because
+Redis is away; the publishing request, for its part, does not wait for the fan-out, which
+writes to every idle SSE subscriber's socket (quorum/realtime/sse.py). The Redis broker
 then publishes for the other processes. It is only a fast path: a lost message shows up
 as a gap (or is found by the hub's periodic catch-up) and is read from the log, and after
 a reconnect every active topic is caught up from the log.
@@ -53,14 +55,24 @@ class MemoryBroker:
 
     async def publish(self, messages: Sequence[Message]) -> None:
         metrics.PUBLISHED.inc(len(messages))
-        for message in messages:
-            self.hub.deliver(message)
+        deliver_soon(self.hub, messages)
 
     async def end_sessions(self, sessions: Sequence[str]) -> None:
         self.hub.end_sessions(frozenset(sessions))
 
     def status(self) -> str:
         return "in-process"
+
+
+def deliver_soon(hub: Hub, messages: Sequence[Message]) -> None:
+    """Hand ``messages`` to ``hub`` at the event loop's next turn, in order (the loop
+    runs its callbacks first in, first out): the publisher's own response goes first."""
+    asyncio.get_running_loop().call_soon(_deliver, hub, messages)
+
+
+def _deliver(hub: Hub, messages: Sequence[Message]) -> None:
+    for message in messages:
+        hub.deliver(message)
 
 
 def encode_topic(topic: Topic) -> bytes:
@@ -107,8 +119,7 @@ class RedisBroker:
 
     async def publish(self, messages: Sequence[Message]) -> None:
         metrics.PUBLISHED.inc(len(messages))
-        for message in messages:
-            self.hub.deliver(message)
+        deliver_soon(self.hub, messages)
         try:
             async with self._publisher.pipeline(transaction=False) as pipe:
                 for message in messages:

@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 import structlog
+from prometheus_client import Counter
 
 from quorum.db.errors import is_timeout, is_unavailable
 from quorum.realtime import metrics
@@ -53,6 +54,9 @@ TOPIC_ENDED = "topic_ended"  # the close reason after a final message
 # in its queue, a snapshot): a client resumes later from where it got to.
 DATABASE_UNAVAILABLE = "database_unavailable"
 log = structlog.get_logger(__name__)
+WriteNow = Callable[[Message | None], bool]
+"""A transport's synchronous write of a message (None: a heartbeat): True if written,
+False if the transport cannot take it without waiting (the stream's task then does)."""
 
 
 def never_final(message: Message) -> bool:
@@ -88,6 +92,8 @@ class StreamSession:
     hub at once; use the session as a ``with`` block, which removes it however the
     stream ends."""
 
+    _now: tuple[WriteNow, Counter]  # set by ``run``: the transport's write_now, its counter
+
     def __init__(
         self,
         streams: Streams,
@@ -117,6 +123,7 @@ class StreamSession:
         self, et: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._streams.hub.unsubscribe(self.subscriber)
+        self.subscriber.direct = None  # a cycle through this session otherwise
 
     async def admit(self) -> None:
         """Ask ``Streams.admit``, which raises its refusal; call it before the transport's
@@ -127,13 +134,16 @@ class StreamSession:
             self.audience = sub.audience = await admit(self.topic_id, sub.principal, sub.session)
         self.admitted = True
 
-    async def run(self, transport: Transport, resume_from: int | None) -> str:
-        """Stream until the subscriber closes; returns why it closed."""
+    async def run(
+        self, transport: Transport, resume_from: int | None, write_now: WriteNow | None = None
+    ) -> str:
+        """Stream until the subscriber closes; returns why it closed. ``write_now``: the
+        transport's synchronous write, if it has one (see ``_write_now``)."""
         if not self.admitted:
             await self.admit()
         sub = self.subscriber
         try:
-            await self._stream(transport, resume_from)
+            await self._stream(transport, resume_from, write_now)
         except Exception as exc:
             # Reads of the log and snapshots happen after the response started: the
             # stream can only end, and the client resumes from where it got to.
@@ -145,10 +155,15 @@ class StreamSession:
             sub.close(self.end_reason)
         return sub.close_reason
 
-    async def _stream(self, transport: Transport, resume_from: int | None) -> None:
+    async def _stream(
+        self, transport: Transport, resume_from: int | None, write_now: WriteNow | None
+    ) -> None:
         sub = self.subscriber
         delivered = metrics.DELIVERED.labels(transport.name)
         await self._start(transport, resume_from)
+        if write_now is not None:
+            self._now = (write_now, delivered)
+            sub.direct = self._write_now
         while not self.ended and (batch := await sub.wait()) is not None:
             resume = sub.take_resume()
             if resume is not None and resume < self.sent_seq:
@@ -161,6 +176,29 @@ class StreamSession:
                     metrics.COMMIT_TO_SEND.observe(time.time() - fresh[0].committed_at)
             elif not batch:
                 await transport.heartbeat()
+
+    def _write_now(self, message: Message | None) -> bool:
+        """The subscriber's ``direct`` writer, called by the hub while this stream's task
+        is parked waiting for its queue: write ``message`` (None: a heartbeat) at once if
+        it is the next one and neither ends the stream nor finds the transport busy;
+        False leaves it to the queue and the task, which handle every other case (a
+        gap, a final message, a client that does not keep up) as they always do."""
+        if message is None:
+            return self._now[0](None)
+        if not message.transient:
+            if message.seq <= self.sent_seq:
+                return True  # sent already: the task would skip it too
+            if message.seq != self.sent_seq + 1 or self._last(message) is not None:
+                return False
+        write_now, delivered = self._now
+        if not write_now(message):
+            return False
+        if not message.transient:
+            self.sent_seq = message.seq
+        delivered.inc()
+        if message.committed_at:
+            metrics.COMMIT_TO_SEND.observe(time.time() - message.committed_at)
+        return True
 
     async def _start(self, transport: Transport, resume_from: int | None) -> None:
         """Read the start (after ``admit``, which waited for ``Hub.ready``), then write it."""
@@ -209,18 +247,25 @@ class StreamSession:
         return list(messages)
 
     def _ends_here(self, message: Message) -> bool:
-        """Is ``message`` this stream's last: the topic's final one, or one that evicts its
-        principal? (The hub evicts on fan-out; a replay from the log comes here.)"""
+        """Is ``message`` this stream's last? If so the stream has ended, for that reason."""
+        reason = self._last(message)
+        if reason is None:
+            return False
+        self.ended, self.end_reason = True, reason
+        return True
+
+    def _last(self, message: Message) -> str | None:
+        """Why ``message`` is this stream's last: the topic's final one, or one that
+        evicts its principal (the hub evicts on fan-out; a replay from the log comes
+        here); None if it is not."""
         if self._streams.is_final(message):
-            self.ended, self.end_reason = True, TOPIC_ENDED
-            return True
+            return TOPIC_ENDED
         evicts, principal = self._streams.hub.evicts, self.subscriber.principal
         if evicts is not None and principal is not None:
             evicted = evicts(message)
             if evicted and principal in evicted:
-                self.ended, self.end_reason = True, ACCESS_REVOKED
-                return True
-        return False
+                return ACCESS_REVOKED
+        return None
 
     async def _in_order(self, transport: Transport, batch: list[Message]) -> list[Message]:
         """The messages of ``batch`` not yet sent, after filling any gap from the log."""

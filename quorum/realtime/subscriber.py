@@ -13,6 +13,7 @@ session), which ``Hub.end_sessions`` ends wherever it is used.
 """
 
 import asyncio
+from collections.abc import Callable
 
 from quorum.realtime.abort import Abort
 from quorum.realtime.message import Message, Topic
@@ -33,6 +34,7 @@ class Subscriber:
         "_queue",
         "_waiter",
         "_loop",
+        "direct",
     )
 
     def __init__(
@@ -64,10 +66,15 @@ class Subscriber:
         self._queue: list[Message] = []
         self._waiter: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the connection's, once it waits
+        # Set by the connection's stream: writes a message or a heartbeat at once, from
+        # the hub, while the connection's task is parked in ``wait`` (``_write_now``).
+        self.direct: Callable[[Message | None], bool] | None = None
 
     def push(self, message: Message) -> bool:
         """Queue ``message``; False (and the subscriber closed) if the queue was full."""
         if self.closed:
+            return True
+        if self._write_now(message):
             return True
         if len(self._queue) >= self.limit:
             self.close("slow_consumer")
@@ -79,8 +86,22 @@ class Subscriber:
         return True
 
     def ping(self) -> None:
-        self.heartbeat = True
-        self._wake()
+        if not self._write_now(None):
+            self.heartbeat = True
+            self._wake()
+
+    def _write_now(self, message: Message | None) -> bool:
+        """If the connection's task is parked with nothing to do, its ``direct`` writer
+        may write ``message`` (None: a heartbeat) at once, saving the task's wake-up and
+        its coroutine frames, per subscriber and message. What it declines is queued
+        (False) and left to the task as before."""
+        waiter = self._waiter
+        return (
+            waiter is not None
+            and self.direct is not None
+            and not waiter.done()
+            and self.direct(message)
+        )
 
     def request_resume(self, seq: int) -> None:
         """The client says it holds everything up to ``seq``. Requests that arrive before
