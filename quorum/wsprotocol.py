@@ -18,7 +18,10 @@ It also offers the application a cheaper send for the fan-out (``write_frame``, 
 scope under ``FRAME_WRITER``): the same text frame is written to every subscriber of a
 message, so quorum/realtime/ws.py builds it once (``Message.ws``) and hands the bytes to
 each socket's transport, where an ASGI ``websocket.send`` would pass the text through
-the middleware stack and have websockets frame it again per socket.
+the middleware stack and have websockets frame it again per socket. Its synchronous
+twin (``write_frame_now``, under ``FRAME_WRITER_NOW``) lets the hub's fan-out write a
+live message to a socket whose stream task is parked without waking that task, as the
+SSE response does (quorum/realtime/sse.py).
 
 This overrides uvicorn internals (``queue``, ``writable``, ``handle_connect``, ``send``
 and the two handshake attributes); the WebSocket tests run against the uvicorn in uv.lock.
@@ -35,7 +38,7 @@ from uvicorn.server import ServerState
 from websockets.http11 import Request
 from websockets.protocol import State
 
-from quorum.realtime.ws import FRAME_WRITER
+from quorum.realtime.ws import FRAME_WRITER, FRAME_WRITER_NOW
 
 
 class _Inbox:
@@ -126,6 +129,7 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         if self.response.status_code == 101 and not self.conn.extensions:
             # With permessage-deflate the frames are websockets' to compress: no writer.
             self.scope[FRAME_WRITER] = self.write_frame  # type: ignore[literal-required]
+            self.scope[FRAME_WRITER_NOW] = self.write_frame_now  # type: ignore[literal-required]
         # Copied into the scope; websockets' parser keeps ``event`` for the socket's life.
         event.headers.clear()
         event.path = ""  # with its query, which may hold a stream ticket
@@ -134,6 +138,22 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if self.handshake_complete and hasattr(self, "response"):
             del self.request, self.response  # read only until the handshake is answered
+
+    def write_frame_now(self, frame: bytes) -> bool:
+        """``write_frame`` for the hub's fan-out, which cannot wait: ``frame`` is written
+        at once if the socket is open and the client has taken everything written before;
+        otherwise False, and the stream's task sends it with ``write_frame``, which waits
+        for the client or raises (so a client that never reads is dropped as before)."""
+        if (
+            self.disconnected
+            or self.close_sent
+            or self.conn.state is not State.OPEN
+            or not self.writable.is_set()
+            or self.transport.get_write_buffer_size()
+        ):
+            return False
+        self.transport.write(frame)
+        return True
 
     async def write_frame(self, frame: bytes) -> None:
         """Write ``frame``, complete WebSocket frames, as ``send`` would write a

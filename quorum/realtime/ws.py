@@ -17,7 +17,13 @@ from quorum.realtime import metrics
 from quorum.realtime.abort import abort_of
 from quorum.realtime.hub import ACCESS_REVOKED, SESSION_ENDED
 from quorum.realtime.message import Message, Topic, ws_text_frame
-from quorum.realtime.stream import DATABASE_UNAVAILABLE, TOPIC_ENDED, Streams, StreamSession
+from quorum.realtime.stream import (
+    DATABASE_UNAVAILABLE,
+    TOPIC_ENDED,
+    Streams,
+    StreamSession,
+    WriteNow,
+)
 from quorum.realtime.subscriber import Subscriber
 
 TRY_AGAIN_LATER = 1013  # the close code of a server at capacity (RFC 6455 registry)
@@ -38,6 +44,10 @@ CLOSE_CODES = {
 # (quorum/wsprotocol.py, under ``quorum serve``): given bytes, it raises as ``send`` would.
 FRAME_WRITER = "quorum.ws_frame_writer"
 FrameWriter = Callable[[bytes], Awaitable[None]]
+# And its synchronous twin for the hub's fan-out: True if the frame was written at once,
+# False if the socket could not take it without waiting (the stream's task then sends it).
+FRAME_WRITER_NOW = "quorum.ws_frame_writer_now"
+FrameWriterNow = Callable[[bytes], bool]
 HEARTBEAT_WS_FRAME = ws_text_frame(HEARTBEAT_FRAME.encode())
 
 
@@ -52,6 +62,17 @@ class _WSTransport:
     def __init__(self, websocket: WebSocket) -> None:
         self._ws = websocket
         self._write: FrameWriter | None = websocket.scope.get(FRAME_WRITER)
+        self._write_now: FrameWriterNow | None = websocket.scope.get(FRAME_WRITER_NOW)
+
+    def direct(self) -> WriteNow | None:
+        """``write_now`` if the server offers a synchronous frame writer."""
+        return self.write_now if self._write_now is not None else None
+
+    def write_now(self, message: Message | None) -> bool:
+        """Write ``message`` (None: a heartbeat) from the hub's fan-out, without waking
+        the stream's task (``StreamSession._write_now``), if the socket takes it at once."""
+        write = self._write_now
+        return write is not None and write(HEARTBEAT_WS_FRAME if message is None else message.ws)
 
     async def write(self, messages: Sequence[Message]) -> None:
         if self._write is not None:
@@ -140,7 +161,8 @@ async def serve(
 
 async def _stream(websocket: WebSocket, session: StreamSession, resume_from: int | None) -> None:
     try:
-        reason = await session.run(_WSTransport(websocket), resume_from)
+        transport = _WSTransport(websocket)
+        reason = await session.run(transport, resume_from, transport.direct())
         if reason != "disconnected":
             await websocket.close(code=CLOSE_CODES.get(reason, 1001), reason=reason)
     except (WebSocketDisconnect, OSError, RuntimeError):  # the client went away mid-write
