@@ -209,7 +209,7 @@ SCENARIOS = [
         "Proposals of the event, sort=most_votes: first page, then the next (cursor on "
         "(vote_count, id), through a tie: every hot proposal has 100 votes)",
         _second_page("most_votes"),
-        {1: "ix_proposals_event_id_vote_count_id", 4: "ix_proposals_event_id_vote_count_id"},
+        {1: "ix_proposals_event_id_id", 4: "ix_proposals_event_id_id"},
     ),
     Scenario(
         "proposals_recently_decided",

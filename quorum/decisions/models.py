@@ -139,8 +139,9 @@ class Proposal(Base):
         # The event's list, newest first, optionally filtered by status or kind.
         Index("ix_proposals_event_id_id", "event_id", "id"),
         Index("ix_proposals_event_id_status_id", "event_id", "status", "id"),
-        # The other sorts of the list: most votes, recently decided (keyset on key, id).
-        Index("ix_proposals_event_id_vote_count_id", "event_id", "vote_count", "id"),
+        # Recently decided (keyset on decided_at, id). Most votes has no index on purpose:
+        # vote_count in an index would make every vote's UPDATE a non-HOT one (migration
+        # 6c1e8f2a4b07); one event's proposals are sorted instead.
         Index("ix_proposals_event_id_decided_at_id", "event_id", "decided_at", "id"),
     )
 

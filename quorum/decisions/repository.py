@@ -480,10 +480,11 @@ async def get_proposal(
     return proposal
 
 
-# The orders of an event's proposals, each served by an index on (event_id, key, id):
-# newest first (ix_proposals_event_id_id, or ..._status_id with a status filter), most
-# votes first (ix_proposals_event_id_vote_count_id), most recently decided first
-# (ix_proposals_event_id_decided_at_id). docs/queries.md has their plans.
+# The orders of an event's proposals: newest first (ix_proposals_event_id_id, or
+# ..._status_id with a status filter), most recently decided first
+# (ix_proposals_event_id_decided_at_id), most votes first (the event's proposals sorted:
+# an index on vote_count would cost every vote a non-HOT update). docs/queries.md has
+# their plans.
 PROPOSAL_ORDERS = {
     "newest": Keyset(None, Proposal.id),
     "most_votes": Keyset(Proposal.vote_count, Proposal.id),
