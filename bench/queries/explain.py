@@ -190,7 +190,7 @@ SCENARIOS = [
         "Adding a comment: access check (it reads the author's name too), the proposal FOR "
         "SHARE, INSERT of the comment, UPDATE of events.last_seq, INSERT into event_log",
         _comment,
-        {1: "pk_proposals|ix_proposals_event_id_id", 3: "pk_events"},
+        {2: "pk_proposals|ix_proposals_event_id_id", 4: "pk_events"},
     ),
     Scenario(
         "proposals",
