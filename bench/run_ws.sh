@@ -7,6 +7,9 @@
 #   quorum-sse   `quorum serve` on PostgreSQL (database quorum_ws, seeded by
 #                bench/votes/seed.py); client bench/fanout/client.py (the one run_fanout.sh
 #                uses: bearer tokens, events are votes);
+#   quorum-ws-raw  the same, over the WebSocket route with the same raw client (--ws):
+#                the two transports compared with clients of the same weight (on 2 shared
+#                cores a heavier client's CPU counts in the latency it measures);
 #   quorum-ws    `quorum serve` on the same database; client ../shared/bench/fanout_ws_quorum.py
 #                (unmodified: it registers its own users through the API, so the auth rate
 #                limit is off and the per-user stream cap is raised, and opens every
@@ -25,7 +28,7 @@
 #   bash bench/run_ws.sh                          # from the repository root
 #   SUBS=200 ONLY="quorum-ws socketio" bash bench/run_ws.sh
 #
-# Settings (environment): SUBS ("1000 5000"), ONLY ("quorum-sse quorum-ws socketio"),
+# Settings (environment): SUBS ("1000 5000"), ONLY ("quorum-sse quorum-ws-raw quorum-ws socketio"),
 # EVENTS (5), GAP (2.5 s), PROCS (2 client processes), MEMBERS (100), PROPOSALS (10),
 # BACKLOG (4096), SHARED_BENCH (../shared/bench), OUT. Any QUORUM_* variable reaches Quorum
 # (e.g. QUORUM_WS_PER_MESSAGE_DEFLATE=true).
@@ -36,7 +39,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 SUBS=${SUBS:-1000 5000}
-ONLY=${ONLY:-quorum-sse quorum-ws socketio}
+ONLY=${ONLY:-quorum-sse quorum-ws-raw quorum-ws socketio}
 EVENTS=${EVENTS:-5}
 GAP=${GAP:-2.5}
 PROCS=${PROCS:-2}
@@ -81,17 +84,20 @@ measure() {
 	tail -1 "$RESULTS" >&2
 }
 
-quorum_sse() {
-	local n=$1 url=http://127.0.0.1:$QUORUM_PORT
-	local client=("${UV[@]}" python bench/fanout/client.py --stream "$url/api/v1/events/$EVENT/stream"
+# quorum_raw LABEL N ROUTE [CLIENT FLAGS...]: Quorum with bench/fanout/client.py's raw
+# connections on the event's ROUTE (stream: SSE; ws with --ws: the WebSocket).
+quorum_raw() {
+	local label=$1 n=$2 route=$3 url=http://127.0.0.1:$QUORUM_PORT
+	shift 3
+	local client=("${UV[@]}" python bench/fanout/client.py --stream "$url/api/v1/events/$EVENT/$route"
 		--tokens "$OUT/data/tokens.txt" --members "$MEMBERS" --vote "$url" --event "$EVENT"
-		--proposals "$OUT/data/proposals.txt" --gap "$GAP")
-	start_server "quorum-sse-$n" "$QUORUM_PORT" quorum serve --port "$QUORUM_PORT"
+		--proposals "$OUT/data/proposals.txt" --gap "$GAP" "$@")
+	start_server "$label-$n" "$QUORUM_PORT" quorum serve --port "$QUORUM_PORT"
 	"${client[@]}" --subs 20 --events 1 --drain 0.5 >/dev/null # warm-up
-	log "quorum-sse, $n subscribers: ${client[*]} --subs $n --events $EVENTS --procs $PROCS"
+	log "$label, $n subscribers: ${client[*]} --subs $n --events $EVENTS --procs $PROCS"
 	"${client[@]}" --subs "$n" --events "$EVENTS" --procs "$PROCS" --server-pid "$SERVER_PID" \
-		>"$OUT/quorum-sse-$n.client.json"
-	"${UV[@]}" python bench/ws/summarize.py line quorum-sse "$n" "$OUT/quorum-sse-$n.client.json" \
+		>"$OUT/$label-$n.client.json"
+	"${UV[@]}" python bench/ws/summarize.py line "$label" "$n" "$OUT/$label-$n.client.json" \
 		- "$(hwm_kb "$SERVER_PID")" >>"$RESULTS"
 	tail -1 "$RESULTS" >&2
 	stop_servers
@@ -117,7 +123,8 @@ EVENT=$(cat "$OUT/data/event.txt")
 for n in $SUBS; do
 	for what in $ONLY; do
 		case $what in
-		quorum-sse) quorum_sse "$n" ;;
+		quorum-sse) quorum_raw quorum-sse "$n" stream ;;
+		quorum-ws-raw) quorum_raw quorum-ws-raw "$n" ws --ws ;;
 		quorum-ws)
 			start_server "quorum-ws-$n" "$QUORUM_PORT" quorum serve --port "$QUORUM_PORT"
 			measure quorum-ws "$n" "${UV[@]}" python "$SHARED_BENCH/fanout_ws_quorum.py" \

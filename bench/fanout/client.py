@@ -1,5 +1,5 @@
-"""Fan-out benchmark client: N raw SSE connections in P processes, K events, and the
-commit-to-receive latency of every message delivered.
+"""Fan-out benchmark client: N raw SSE connections (or Quorum WebSocket ones, ``--ws``)
+in P processes, K events, and the commit-to-receive latency of every message delivered.
 
 Built like ../shared/bench/fanout.py (raw asyncio, uvloop, several processes), with what
 Quorum needs on top:
@@ -153,6 +153,61 @@ class Conn(asyncio.Protocol):
             self.w.closed_early += 1
 
 
+class WsConn(Conn):
+    """The same subscriber over Quorum's WebSocket (``--ws``), just as raw: the upgrade
+    request, then the server's unmasked frames parsed in place. The benchmark compares
+    the server's two transports with clients of the same weight: the shared client
+    (websockets, per connection) costs more CPU on the cores the server shares, which
+    counts in its latency."""
+
+    __slots__ = ()
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        if self.buf:
+            data = self.buf + data
+            self.buf = b""
+        if not self.head:
+            end = data.find(b"\r\n\r\n")
+            if end < 0:
+                self.buf = data
+                return
+            status = data[9:12]
+            if status != b"101":
+                self._settle(False, f"http {status.decode(errors='replace')}")
+                self.transport.close()  # type: ignore[union-attr]
+                return
+            self.head = True
+            data = data[end + 4 :]
+        i, n = 0, len(data)
+        while n - i >= 2:
+            length, start = data[i + 1] & 0x7F, i + 2
+            if length == 126:
+                length, start = int.from_bytes(data[i + 2 : i + 4]), i + 4
+            elif length == 127:
+                length, start = int.from_bytes(data[i + 2 : i + 10]), i + 10
+            if n < start + length:
+                break
+            opcode, payload, i = data[i] & 0x0F, data[start : start + length], start + length
+            if opcode == 1:
+                self._message(payload, now)
+            elif opcode == 8:  # the server closed the stream
+                self.transport.close()  # type: ignore[union-attr]
+                return
+        self.buf = data[i:]
+
+    def _message(self, payload: bytes, now: float) -> None:
+        d = orjson.loads(payload)
+        if d.get("type") == "heartbeat":
+            return
+        if not self.ready:
+            self._settle(True)
+        if "seq" in d and d.get("type") != "snapshot":
+            self.w.lat.append(now - d["t"])
+            self.w.lat_seq.append(d["seq"])
+            self.seqs.append(d["seq"])
+
+
 class Worker:
     def __init__(self, args: argparse.Namespace, first: int, n: int) -> None:
         self.args = args
@@ -174,11 +229,16 @@ class Worker:
         self.stopping = False
 
     def request(self, i: int) -> bytes:
-        head = [
-            f"GET {self.path} HTTP/1.1",
-            f"Host: {self.host}:{self.port}",
-            "Accept: text/event-stream",
-        ]
+        head = [f"GET {self.path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        if self.args.ws:
+            head += [
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",  # RFC 6455's sample nonce
+                "Sec-WebSocket-Version: 13",
+            ]
+        else:
+            head.append("Accept: text/event-stream")
         if self.tokens:
             head.append(f"Authorization: Bearer {self.tokens[i % len(self.tokens)]}")
         head += self.args.header
@@ -190,7 +250,7 @@ class Worker:
                 if attempt:
                     self.retried += 1
                     await asyncio.sleep(0.5)
-                conn = Conn(self, self.request(i))
+                conn = (WsConn if self.args.ws else Conn)(self, self.request(i))
                 try:
                     await self.loop.create_connection(lambda c=conn: c, self.host, self.port)  # type: ignore[misc]
                 except OSError as exc:
@@ -391,6 +451,9 @@ def drive(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stream", required=True, help="the SSE URL every subscriber opens")
+    ap.add_argument(
+        "--ws", action="store_true", help="--stream is Quorum's WebSocket route (http://...)"
+    )
     ap.add_argument("--tokens", help="bearer tokens, one a line (subscribers and voters)")
     ap.add_argument("--members", type=int, default=100, help="subscriber i uses token i %% M")
     ap.add_argument("--vote", help="trigger by votes on this Quorum base URL")

@@ -81,6 +81,13 @@ def table(out: Path) -> str:
                 f"idle RSS {ws['kb_per_conn_idle'] / sse['kb_per_conn_idle']:.2f}× "
                 "(aim: within 1.2×)."
             )
+        raw = by.get(("quorum-ws-raw", n))
+        if sse and raw and sse["p99_ms"] and sse["kb_per_conn_idle"] > 0:
+            notes.append(
+                f"- {n:,}: Quorum WebSocket / SSE, the same raw client: p99 "
+                f"{raw['p99_ms'] / sse['p99_ms']:.2f}×, idle RSS "
+                f"{raw['kb_per_conn_idle'] / sse['kb_per_conn_idle']:.2f}× (aim: within 1.2×)."
+            )
         if ws and sio and ws["p99_ms"] and ws["kb_per_conn_idle"] > 0:
             notes.append(
                 f"- {n:,}: python-socketio / Quorum WebSocket: p99 "
