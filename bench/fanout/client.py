@@ -182,15 +182,20 @@ class WsConn(Conn):
         i, n = 0, len(data)
         while n - i >= 2:
             length, start = data[i + 1] & 0x7F, i + 2
-            if length == 126:
-                length, start = int.from_bytes(data[i + 2 : i + 4]), i + 4
-            elif length == 127:
-                length, start = int.from_bytes(data[i + 2 : i + 10]), i + 10
+            if length >= 126:  # a 2- or 8-byte length follows, maybe not all read yet
+                start += 2 if length == 126 else 8
+                if n < start:
+                    break
+                length = int.from_bytes(data[i + 2 : start])
             if n < start + length:
                 break
             opcode, payload, i = data[i] & 0x0F, data[start : start + length], start + length
             if opcode == 1:
                 self._message(payload, now)
+            elif opcode == 9:  # uvicorn's keepalive ping: unanswered, it closes the socket
+                # A pong, masked as a client's frames must be (a zero key: the same bytes).
+                pong = bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload
+                self.transport.write(pong)  # type: ignore[union-attr]
             elif opcode == 8:  # the server closed the stream
                 self.transport.close()  # type: ignore[union-attr]
                 return
