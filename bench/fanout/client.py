@@ -96,25 +96,33 @@ class Conn(asyncio.Protocol):
         elif reason:
             self.w.errors[reason] += 1
 
-    def data_received(self, data: bytes) -> None:
-        now = time.time()
+    def _unread(self, data: bytes, status: bytes) -> bytes | None:
+        """What is still to parse, once the response head (``status`` expected) is read;
+        None while it is incomplete (kept in ``buf``) or once it refused the stream."""
         if self.buf:
             data = self.buf + data
             self.buf = b""
-        if not self.head:
-            end = data.find(b"\r\n\r\n")
-            if end < 0:
-                self.buf = data
-                return
-            status = data[9:12]
-            if status != b"200":
-                self._settle(False, f"http {status.decode(errors='replace')}")
-                self.transport.close()  # type: ignore[union-attr]
-                return
-            self.head = True
-            if self.w.ready_on_headers:
-                self._settle(True)
-            data = data[end + 4 :]
+        if self.head:
+            return data
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            self.buf = data
+            return None
+        if data[9:12] != status:
+            self._settle(False, f"http {data[9:12].decode(errors='replace')}")
+            self.transport.close()  # type: ignore[union-attr]
+            return None
+        self.head = True
+        if self.w.ready_on_headers:
+            self._settle(True)
+        return data[end + 4 :]
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        unread = self._unread(data, b"200")
+        if unread is None:
+            return
+        data = unread
         last = data.rfind(b"\n")
         if last < 0:
             self.buf = data
@@ -164,21 +172,10 @@ class WsConn(Conn):
 
     def data_received(self, data: bytes) -> None:
         now = time.time()
-        if self.buf:
-            data = self.buf + data
-            self.buf = b""
-        if not self.head:
-            end = data.find(b"\r\n\r\n")
-            if end < 0:
-                self.buf = data
-                return
-            status = data[9:12]
-            if status != b"101":
-                self._settle(False, f"http {status.decode(errors='replace')}")
-                self.transport.close()  # type: ignore[union-attr]
-                return
-            self.head = True
-            data = data[end + 4 :]
+        unread = self._unread(data, b"101")
+        if unread is None:
+            return
+        data = unread
         i, n = 0, len(data)
         while n - i >= 2:
             length, start = data[i + 1] & 0x7F, i + 2
