@@ -10,7 +10,7 @@ proposal decided, does not survive."""
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -133,6 +133,22 @@ async def _seed(
 
 def _uow(engine: AsyncEngine, recorder: Recorder) -> UnitOfWork:
     return UnitOfWork(async_sessionmaker(engine, expire_on_commit=False), recorder.publish)
+
+
+def _closing(
+    engine: AsyncEngine, recorder: Recorder, event_id: uuid.UUID, organizer_id: uuid.UUID
+) -> Callable[[], Awaitable[None]]:
+    """The organizer closing the event 20 ms from when it is awaited: a race's other side."""
+    organizer = EventAccess(
+        event_id, organizer_id, Role.ORGANIZER, EventStatus.OPEN, None, "Voter 0", False, False
+    )
+
+    async def close() -> None:
+        await asyncio.sleep(0.02)
+        async with _uow(engine, recorder).transaction() as session:
+            await service.update_event(session, organizer, EventUpdate(status=EventStatus.CLOSED))
+
+    return close
 
 
 async def _vote(
@@ -392,22 +408,7 @@ async def test_votes_racing_a_close_count_exactly_the_votes_logged_before_it(
     counted and was logged before the close, or left nothing (``event_closed``)."""
     recorder = Recorder(engine)
     event_id, proposal_id, callers = await _seed(engine, threshold=None, members=41)
-    organizer = EventAccess(
-        event_id,
-        callers[0].user_id,
-        Role.ORGANIZER,
-        EventStatus.OPEN,
-        None,
-        "Voter 0",
-        False,
-        False,
-    )
-
-    async def close() -> None:
-        await asyncio.sleep(0.02)
-        async with _uow(engine, recorder).transaction() as session:
-            await service.update_event(session, organizer, EventUpdate(status=EventStatus.CLOSED))
-
+    close = _closing(engine, recorder, event_id, callers[0].user_id)
     votes = [_vote(engine, recorder, c, event_id, proposal_id) for c in callers[1:]]
     outcomes = await asyncio.gather(close(), *votes, return_exceptions=True)
 
@@ -615,22 +616,7 @@ async def test_proposals_racing_a_close_are_all_logged_before_it_or_not_written(
     exists was logged before the close; every other one left nothing."""
     recorder = Recorder(engine)
     event_id, _, callers = await _seed(engine, threshold=None, members=21)
-    organizer = EventAccess(
-        event_id,
-        callers[0].user_id,
-        Role.ORGANIZER,
-        EventStatus.OPEN,
-        None,
-        "Voter 0",
-        False,
-        False,
-    )
-
-    async def close() -> None:
-        await asyncio.sleep(0.02)
-        async with _uow(engine, recorder).transaction() as session:
-            await service.update_event(session, organizer, EventUpdate(status=EventStatus.CLOSED))
-
+    close = _closing(engine, recorder, event_id, callers[0].user_id)
     proposals = [
         _propose(engine, recorder, c, event_id, f"Idea {i}") for i, c in enumerate(callers[1:])
     ]
