@@ -41,9 +41,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.accounts.service import open_session
 from quorum.accounts.tokens import Caller
+from quorum.db.base import utcnow
 from quorum.db.engine import create_engine, create_sessionmaker
 from quorum.db.repository import PageParams, Position
-from quorum.decisions import at_once, service, views
+from quorum.decisions import at_once, batched, service, views
 from quorum.decisions import repository as repo
 from quorum.decisions.access import EventAccess, load_access
 from quorum.decisions.events import ProposalCreated
@@ -80,6 +81,7 @@ class Ids:
     busy_user: uuid.UUID  # the user with the most memberships
     last_seq: int
     author: uuid.UUID  # a member who wrote some of the hot event's proposals
+    ballots: list[batched.Ballot]  # ten members' votes on ten proposals, logged in
 
 
 @dataclass
@@ -105,6 +107,23 @@ async def _vote_accepting(session: AsyncSession, ids: Ids) -> None:
     connection = await session.connection()
     await connection.execute(update(Event).where(Event.id == ids.event).values(vote_threshold=1))
     await _vote_at_once(session, ids)
+
+
+async def _votes_batched(session: AsyncSession, ids: Ids) -> None:
+    """Ten votes that reach the event together, one statement (quorum/decisions/
+    batched.py), as ``_vote_at_once``. Its plan is the generic one: quorum_ballots has
+    one row estimate for every call, so custom and generic plans are the same."""
+    connection = await session.connection()
+    await connection.execute(
+        batched.BATCH,
+        {
+            "p_event": ids.event,
+            "now": utcnow(),
+            "p_proposals": [b.proposal_id for b in ids.ballots],
+            "p_users": [b.user_id for b in ids.ballots],
+            "p_sessions": [b.session_id for b in ids.ballots],
+        },
+    )
 
 
 async def _propose_at_once(session: AsyncSession, ids: Ids) -> None:
@@ -168,6 +187,15 @@ SCENARIOS = [
         "events.last_seq, INSERT into event_log, the refusal check",
         _vote_at_once,
         {0: "uq_memberships_event_id_user_id"},
+    ),
+    Scenario(
+        "votes_batched",
+        "Ten votes cast together (issue 11, quorum/decisions/batched.py): ONE autocommitted "
+        "statement for the votes that reach the event while another runs: each voter's "
+        "access check, their memberships FOR SHARE, INSERT of the votes, one UPDATE per "
+        "proposal, one of events.last_seq for all, INSERT of their entries",
+        _votes_batched,
+        {0: "uq_memberships_event_id_user_id|ix_memberships_user_id_status"},
     ),
     Scenario(
         "vote_accepting",
@@ -362,9 +390,22 @@ async def pick_ids(session: AsyncSession) -> Ids:
     assert voted is not None and author is not None
     # The member's login session: the access check reads it (kept, like the seeded rows).
     session_id = await open_session(session, voted, timedelta(days=1))
+    voters = await session.scalars(
+        select(Membership.user_id)
+        .where(Membership.event_id == event_id, Membership.user_id != voted)
+        .order_by(Membership.id)
+        .limit(10)
+    )
+    targets = await session.scalars(
+        select(Proposal.id).where(Proposal.event_id == event_id).order_by(Proposal.id).limit(10)
+    )
+    ballots = [
+        batched.Ballot(target, voter, await open_session(session, voter, timedelta(days=1)))
+        for voter, target in zip(list(voters), list(targets), strict=True)
+    ]
     await session.commit()
     member = Caller(voted, session_id)
-    return Ids(event_id, member, proposal, commented, busy, event.last_seq, author)  # type: ignore[arg-type]
+    return Ids(event_id, member, proposal, commented, busy, event.last_seq, author, ballots)  # type: ignore[arg-type]
 
 
 def shape(plan: list[str]) -> list[str]:

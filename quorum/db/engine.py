@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 from quorum.db import trigrams
+from quorum.db.batch import BATCHES, Batchers
 from quorum.db.uow import READ_ONLY
 from quorum.settings import Settings
 
@@ -116,4 +117,8 @@ def _unicode_lower(value: Any) -> Any:
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    """Sessions of ``engine``; each carries the database's write batchers in its
+    ``info`` (quorum.db.batch.batches_of), shared by all of them."""
+    return async_sessionmaker(
+        engine, expire_on_commit=False, autoflush=False, info={BATCHES: Batchers()}
+    )

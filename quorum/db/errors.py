@@ -42,6 +42,15 @@ def is_unavailable(exc: BaseException) -> bool:
     return sqlstate[:2] in _UNAVAILABLE_CLASSES or sqlstate in _UNAVAILABLE_CODES
 
 
+# 40P01 deadlock_detected: PostgreSQL ended one of two transactions that waited for each
+# other; the other went on.
+_DEADLOCK_SQLSTATE = "40P01"
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    return isinstance(exc, sa_exc.DBAPIError) and _sqlstate(exc) == _DEADLOCK_SQLSTATE
+
+
 def _sqlstate(exc: sa_exc.DBAPIError) -> str:
     return str(getattr(exc.orig, "sqlstate", None) or "")
 

@@ -38,6 +38,7 @@ The route's statements run on asyncpg's own connection (``run``), which prepares
 once per pooled connection. No ORM session, no SQLAlchemy execution runs them.
 """
 
+import functools
 import json
 import uuid
 from types import SimpleNamespace
@@ -120,29 +121,39 @@ _had_vote = exists().where(_votes.c.proposal_id == P_PROPOSAL, _votes.c.user_id 
 _tally_hidden = rules.tally_hidden_sql(_access.c.hidden_tallies, _access.c.event_status)
 
 
-def _payload(counted: CTE) -> ColumnElement[Any]:
+def vote_payload(
+    proposal: ColumnElement[Any],
+    user: ColumnElement[Any],
+    access: CTE,
+    vote_count: ColumnElement[Any],
+) -> ColumnElement[Any]:
     """A ``vote.cast`` or ``vote.withdrawn`` payload, as ``service.voter`` and
-    ``rules.tally_hidden`` make it in Python: no voter on an anonymous event."""
+    ``rules.tally_hidden`` make it in Python: no voter on an anonymous event. ``access``
+    holds the access check's columns (``tables.ACCESS_COLUMNS``) for ``user``."""
     voter = case(
-        (_access.c.anonymous_votes, null()),
+        (access.c.anonymous_votes, null()),
         else_=func.jsonb_build_object(
             literal_column("'id'"),
-            P_USER,
+            user,
             literal_column("'display_name'"),
-            _access.c.display_name,
+            access.c.display_name,
         ),
     )
     return func.jsonb_build_object(
         literal_column("'proposal_id'"),
-        P_PROPOSAL,
+        proposal,
         literal_column("'user'"),
         voter,
         literal_column("'vote_count'"),
-        counted.c.vote_count,
+        vote_count,
         literal_column("'tally_hidden'"),
-        _tally_hidden,
+        rules.tally_hidden_sql(access.c.hidden_tallies, access.c.event_status),
         type_=JSONB,
     )
+
+
+def _payload(counted: CTE) -> ColumnElement[Any]:
+    return vote_payload(P_PROPOSAL, P_USER, _access, counted.c.vote_count)
 
 
 def _json_time(value: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -242,7 +253,8 @@ def _count_and_log(changed: CTE, first: _Entry, then: _Entry | None = None) -> t
     return counter, logged
 
 
-def _refuse(code: str) -> ColumnElement[Any]:
+def refuse(code: str) -> ColumnElement[Any]:
+    """``quorum_refuse(code)``: the statement raises, and nothing it wrote survives."""
     return func.quorum_refuse(literal_column(f"'{code}'"))
 
 
@@ -254,8 +266,8 @@ def _statement(
     changed_rows = select(func.count()).select_from(changed).scalar_subquery()
     wrote = changed_rows > 0
     refused = case(
-        (and_(wrote, counted.c.id.is_(None)), _refuse("proposal_not_pending")),
-        (and_(wrote, counter.c.last_seq.is_(None)), _refuse("event_closed")),
+        (and_(wrote, counted.c.id.is_(None)), refuse("proposal_not_pending")),
+        (and_(wrote, counter.c.last_seq.is_(None)), refuse("event_closed")),
         *refusals,
         else_=literal(0),
     )
@@ -343,7 +355,7 @@ VOTE = _statement(
             _counter.c.last_seq.is_not(None),
             or_(and_(_accepted, not_(_reaches_latest)), and_(not_(_accepted), _reaches_latest)),
         ),
-        _refuse(THRESHOLD_CHANGED),
+        refuse(THRESHOLD_CHANGED),
     ),
 )
 
@@ -420,7 +432,7 @@ def _inserting(inserted: CTE, entry_type: str, data: ColumnElement[Any], *more: 
             inserted_rows.label("inserted"),
             counter.c.last_seq,
             case(
-                (and_(inserted_rows > 0, counter.c.last_seq.is_(None)), _refuse("event_closed")),
+                (and_(inserted_rows > 0, counter.c.last_seq.is_(None)), refuse("event_closed")),
                 else_=literal(0),
             ).label("refused"),
         )
@@ -525,7 +537,8 @@ class _Prepared(NamedTuple):
     fixed: dict[str, Any]
 
 
-# The parameters a caller gives (``parameters``, and the comment's and the proposal's).
+# The parameters a caller gives (``parameters``, the comment's and the proposal's, and a
+# batch's: quorum/decisions/batched.py).
 _GIVEN = (
     "p_sid",
     "p_event",
@@ -537,10 +550,15 @@ _GIVEN = (
     "p_kind",
     "p_title",
     "entry_data",
+    "p_proposals",
+    "p_users",
+    "p_sessions",
 )
 
 
-def _prepare(statement: Select[Any]) -> _Prepared:
+@functools.cache
+def prepared(statement: Select[Any]) -> _Prepared:
+    """``statement`` compiled for asyncpg, once per process."""
     compiled = statement.compile(dialect=asyncpg_dialect.dialect())  # type: ignore[no-untyped-call]
     fixed = compiled.construct_params(dict.fromkeys(_GIVEN))
     return _Prepared(str(compiled), tuple(compiled.positiontup or ()), dict(fixed))
@@ -555,38 +573,45 @@ async def run(
     session_id: uuid.UUID,
     **more: Any,
 ) -> Any:
-    """Run ``statement`` (``VOTE``, ``WITHDRAW``, or ``COMMENT`` with ``more``) alone on
-    a pooled connection of ``session``'s engine, through asyncpg itself: asyncpg runs a
-    statement outside any transaction as its own (autocommit), and prepares it once per
-    connection (its statement cache: the SQL text is constant). SQLAlchemy's execution
-    layer, about 0.5 ms of CPU per call on this statement, is skipped; its pool is kept.
-    The session itself stays unused: it has no transaction to commit. The row (its
-    columns as attributes), or the ``Refused`` code."""
-    prepared = _PREPARED[statement]
+    """Run ``statement`` (``VOTE``, ``WITHDRAW``, or ``COMMENT`` with ``more``) alone, as
+    ``fetch`` does. The session itself stays unused: it has no transaction to commit.
+    The row (its columns as attributes), or the ``Refused`` code."""
     params = parameters(event_id, proposal_id, user_id, session_id) | more
     if "entry_data" in params:
         params["entry_data"] = json.dumps(params["entry_data"])  # the pool's jsonb codec
-    args = [params[name] if name in params else prepared.fixed[name] for name in prepared.order]
-    engine = cast(AsyncEngine, session.bind)
+    rows = await fetch(cast(AsyncEngine, session.bind), statement, params)
+    return rows if isinstance(rows, Refused) else rows[0]
+
+
+async def fetch(
+    engine: AsyncEngine, statement: Select[Any], params: dict[str, Any]
+) -> list[SimpleNamespace] | Refused:
+    """Run ``statement`` alone on a pooled connection of ``engine``, through asyncpg
+    itself: asyncpg runs a statement outside any transaction as its own (autocommit),
+    and prepares it once per connection (its statement cache: the SQL text is constant).
+    SQLAlchemy's execution layer, about 0.5 ms of CPU per call on the vote, is skipped;
+    its pool is kept. The rows (their columns as attributes), or the ``Refused`` code."""
+    compiled = prepared(statement)
+    args = [params[name] if name in params else compiled.fixed[name] for name in compiled.order]
     async with engine.connect() as connection:
         raw = await connection.get_raw_connection()
         driver: asyncpg.Connection = raw.driver_connection
         try:
-            record = await driver.fetchrow(prepared.sql, *args)
+            records = await driver.fetch(compiled.sql, *args)
         except asyncpg.PostgresError as exc:
             if exc.sqlstate == REFUSED_SQLSTATE:
                 return Refused(str(getattr(exc, "message", "")))
-            raise _translated(raw.dbapi_connection, engine, prepared.sql, args, exc) from exc
+            raise _translated(raw.dbapi_connection, engine, compiled.sql, args, exc) from exc
         except (asyncpg.InterfaceError, OSError) as exc:
             # The connection is gone (the database restarted, the network cut it): out of
             # the pool with it, as SQLAlchemy's own execute would do, and 503 for the caller.
             await connection.invalidate(exc)
-            error = _translated(raw.dbapi_connection, engine, prepared.sql, args, exc)
+            error = _translated(raw.dbapi_connection, engine, compiled.sql, args, exc)
             if isinstance(error, sa_exc.DBAPIError):
                 error.connection_invalidated = True
                 raise error from exc
-            raise sa_exc.DBAPIError(prepared.sql, args, exc, connection_invalidated=True) from exc
-    return SimpleNamespace(**dict(record))
+            raise sa_exc.DBAPIError(compiled.sql, args, exc, connection_invalidated=True) from exc
+    return [SimpleNamespace(**dict(record)) for record in records]
 
 
 async def run_in(
@@ -625,4 +650,5 @@ def _translated(
     return exc
 
 
-_PREPARED = {statement: _prepare(statement) for statement in (VOTE, WITHDRAW, COMMENT, PROPOSE)}
+for _prepared_at_start in (VOTE, WITHDRAW, COMMENT, PROPOSE):
+    prepared(_prepared_at_start)  # compiled at start-up, not by the first request

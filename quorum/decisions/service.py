@@ -12,9 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from quorum.accounts import repository as accounts
 from quorum.accounts.tokens import Caller
 from quorum.db.base import utcnow, uuid7
+from quorum.db.batch import batches_of
 from quorum.db.repository import PageParams, Rows
 from quorum.db.uow import stage
-from quorum.decisions import at_once, projection, rules, views
+from quorum.decisions import at_once, batched, projection, rules, views
 from quorum.decisions import repository as repo
 from quorum.decisions.access import EventAccess, load_access
 from quorum.decisions.events import (
@@ -647,11 +648,9 @@ async def cast_vote_as(
     path, in its order."""
     if not _autocommits(session, keyed):
         return await cast_vote(session, await load_access(event_id, caller, session), proposal_id)
-    row = await _until_answered(
-        lambda: at_once.run(
-            session, at_once.VOTE, event_id, proposal_id, caller.user_id, caller.session_id
-        )
-    )
+    ballot = batched.Ballot(proposal_id, caller.user_id, caller.session_id)
+    batches = batches_of(session)
+    row = await _until_answered(lambda: batched.cast_vote(session, batches, event_id, ballot))
     if not isinstance(row, at_once.Refused) and _access_of(caller, event_id, row) is None:
         # Refused by the access check: the precise error, or a race.
         return await cast_vote(session, await load_access(event_id, caller, session), proposal_id)

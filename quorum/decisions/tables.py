@@ -5,9 +5,9 @@ event log's counter and the bind parameters they share are named here, once, so 
 statement made of pieces of both agrees on them."""
 
 from dataclasses import replace
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, select
+from sqlalchemy import ColumnElement, FromClause, Join, Table, and_, bindparam, select
 
 from quorum.accounts.models import LoginSession, User
 from quorum.decisions import rules
@@ -30,35 +30,37 @@ P_NOW = bindparam("now", type_=VOTES.c.created_at.type)
 
 # The event, the caller's membership of it, their name, and whether their login session
 # is live: ``repository.access`` runs it alone, the one-statement writes as their first
-# CTE.
-ACCESS = (
-    select(
-        EVENTS.c.status.label("event_status"),
-        EVENTS.c.vote_threshold.label("event_threshold"),
-        EVENTS.c.anonymous_votes,
-        EVENTS.c.hidden_tallies,
-        MEMBERSHIPS.c.role,
-        MEMBERSHIPS.c.status.label("membership_status"),
-        USERS.c.display_name,
-        SESSIONS.c.id.label("live_session"),
-    )
-    .select_from(
-        EVENTS.outerjoin(
+# CTE, and a batch of votes for each of its voters (``access_joins`` with their columns).
+ACCESS_COLUMNS = (
+    EVENTS.c.status.label("event_status"),
+    EVENTS.c.vote_threshold.label("event_threshold"),
+    EVENTS.c.anonymous_votes,
+    EVENTS.c.hidden_tallies,
+    MEMBERSHIPS.c.role,
+    MEMBERSHIPS.c.status.label("membership_status"),
+    USERS.c.display_name,
+    SESSIONS.c.id.label("live_session"),
+)
+THE_EVENT = and_(EVENTS.c.id == P_EVENT, EVENTS.c.deleted_at.is_(None))
+
+
+def access_joins(base: FromClause, user: ColumnElement[Any], sid: ColumnElement[Any]) -> Join:
+    """``base`` (which holds the events table) and the membership, name and live login
+    session ``sid`` of ``user``, for ``ACCESS_COLUMNS``."""
+    return (
+        base.outerjoin(
             MEMBERSHIPS,
-            and_(MEMBERSHIPS.c.event_id == EVENTS.c.id, MEMBERSHIPS.c.user_id == P_USER),
+            and_(MEMBERSHIPS.c.event_id == EVENTS.c.id, MEMBERSHIPS.c.user_id == user),
         )
         .outerjoin(USERS, USERS.c.id == MEMBERSHIPS.c.user_id)
         .outerjoin(
             SESSIONS,
-            and_(
-                SESSIONS.c.id == P_SID,
-                SESSIONS.c.user_id == P_USER,
-                SESSIONS.c.expires_at > P_NOW,
-            ),
+            and_(SESSIONS.c.id == sid, SESSIONS.c.user_id == user, SESSIONS.c.expires_at > P_NOW),
         )
     )
-    .where(EVENTS.c.id == P_EVENT, EVENTS.c.deleted_at.is_(None))
-)
+
+
+ACCESS = select(*ACCESS_COLUMNS).select_from(access_joins(EVENTS, P_USER, P_SID)).where(THE_EVENT)
 
 # The proposal ``P_PROPOSAL`` of ``P_EVENT``, while votes count on it.
 VOTABLE = and_(

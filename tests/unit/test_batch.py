@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from quorum.db.batch import Batcher
+from quorum.db.batch import Batcher, Batchers
 
 
 class Loads:
@@ -68,3 +68,26 @@ async def test_a_failed_load_fails_its_lookups_and_the_next_batch_runs() -> None
     with pytest.raises(ConnectionError):
         await batcher(1)
     assert await batcher(2) == 2
+
+
+async def test_batchers_share_one_batcher_per_key_and_drop_it_once_idle() -> None:
+    """Writes to one key share a batcher (one load at a time, no linger: what arrives
+    together goes together); another key has its own; none is kept once idle."""
+    batchers = Batchers()
+    loads: dict[str, Loads] = {"a": Loads(), "b": Loads()}
+
+    def submit(key: str, item: int) -> "asyncio.Future[int]":
+        make = lambda: Batcher(f"test_{key}", loads[key], max_batch=100, linger=0)  # noqa: E731
+        return asyncio.ensure_future(batchers.submit(key, item, make))
+
+    together = [submit("a", 1), submit("a", 2), submit("b", 3)]
+    await asyncio.wait_for(loads["a"].started.wait(), 1)
+    later = submit("a", 4)
+    await asyncio.sleep(0.01)
+    assert loads["a"].calls == [[1, 2]] and loads["b"].calls == [[3]]
+    assert len(batchers._by_key) == 2
+    for load in loads.values():
+        load.release.set()
+    assert await asyncio.gather(*together, later) == [10, 20, 30, 40]
+    assert loads["a"].calls == [[1, 2], [4]]
+    assert batchers._by_key == {}
