@@ -404,15 +404,13 @@ def parameters(
 # the author's name, and for a proposal whether the event hides its tallies.
 
 
-def _completed(
-    data: ColumnElement[Any], path: str, value: ColumnElement[Any]
-) -> ColumnElement[Any]:
+def completed(data: ColumnElement[Any], path: str, value: ColumnElement[Any]) -> ColumnElement[Any]:
     """``data`` with ``value`` set at ``path`` (a jsonb path, e.g. ``{author,display_name}``)."""
     return func.jsonb_set(data, literal_column(f"'{path}'::text[]"), func.to_jsonb(value))
 
 
 _ENTRY_DATA = bindparam("entry_data", type_=JSONB)
-_named = _completed(_ENTRY_DATA, "{author,display_name}", _access.c.display_name)
+_named = completed(_ENTRY_DATA, "{author,display_name}", _access.c.display_name)
 
 
 def _inserting(inserted: CTE, entry_type: str, data: ColumnElement[Any], *more: Any) -> Select[Any]:
@@ -514,7 +512,7 @@ _proposed = (
 PROPOSE = _inserting(
     _proposed,
     ProposalCreated.TYPE,
-    _completed(
+    completed(
         _named,
         "{tally_hidden}",
         rules.tally_hidden_sql(_access.c.hidden_tallies, _access.c.event_status),
@@ -553,6 +551,10 @@ _GIVEN = (
     "p_proposals",
     "p_users",
     "p_sessions",
+    "p_comments",
+    "p_bodies",
+    "p_times",
+    "p_entries",
 )
 
 

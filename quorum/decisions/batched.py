@@ -22,14 +22,17 @@ meanwhile): only that vote's request sees the error.
 A batch of one is ``VOTE`` itself: when votes come one at a time, nothing changes.
 """
 
+import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     CTE,
     ColumnElement,
     Select,
+    Table,
     and_,
     bindparam,
     case,
@@ -47,6 +50,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql.elements import BindParameter, Grouping
 from sqlalchemy.types import Integer, TypeEngine
@@ -55,10 +59,12 @@ from quorum.db.base import utcnow
 from quorum.db.batch import Batcher, Batchers
 from quorum.db.errors import is_deadlock
 from quorum.decisions import at_once, rules, tables
-from quorum.decisions.events import VoteCast
+from quorum.decisions.events import CommentCreated, VoteCast
+from quorum.decisions.models import Comment
 from quorum.decisions.tables import EVENTS, MEMBERSHIPS, P_EVENT, P_NOW, PROPOSALS, VOTES
 
-MAX_BATCH = 50  # votes per statement: longer ones hold the event row longer
+MAX_BATCH = 50  # writes per statement: longer ones hold the event row longer
+COMMENTS = cast(Table, Comment.__table__)
 BATCH_REFUSED = "batch_refused"
 
 # -- the statements ---------------------------------------------------------------------
@@ -86,39 +92,59 @@ _ballots = _rows(
 )
 
 
-def _of(cte: CTE) -> Any:
-    """The join condition of a per-vote CTE with ``ballots``: the vote's number."""
-    return cte.c.n == _ballots.c.n
+def _of(cte: CTE, rows: CTE) -> Any:
+    """The join condition of a per-row CTE with its batch's ``rows``: the row's number."""
+    return cte.c.n == rows.c.n
 
 
-# Each voter's access (``tables.ACCESS`` for each): their membership, name, live session.
-_access = (
-    select(_ballots.c.n, *tables.ACCESS_COLUMNS)
-    .select_from(
-        tables.access_joins(
-            _ballots.join(EVENTS, tables.THE_EVENT), _ballots.c.user_id, _ballots.c.session_id
+def _access_of(rows: CTE) -> CTE:
+    """Each writer's access (``tables.ACCESS`` for each): their membership, name, and
+    whether their login session is live."""
+    return (
+        select(rows.c.n, *tables.ACCESS_COLUMNS)
+        .select_from(
+            tables.access_joins(
+                rows.join(EVENTS, tables.THE_EVENT), rows.c.user_id, rows.c.session_id
+            )
         )
+        .cte("access")
     )
-    .cte("access")
-)
-# Each voter's approved membership, held FOR SHARE (``at_once``'s ``member``).
-_member = (
-    select(_ballots.c.n, MEMBERSHIPS.c.id)
-    .select_from(
-        _ballots.join(
-            MEMBERSHIPS,
-            rules.holds_membership_sql(
-                MEMBERSHIPS.c.event_id,
-                MEMBERSHIPS.c.user_id,
-                MEMBERSHIPS.c.status,
-                P_EVENT,
-                _ballots.c.user_id,
-            ),
+
+
+def _member_of(rows: CTE) -> CTE:
+    """Each writer's approved membership, held FOR SHARE (``at_once``'s ``member``)."""
+    return (
+        select(rows.c.n, MEMBERSHIPS.c.id)
+        .select_from(
+            rows.join(
+                MEMBERSHIPS,
+                rules.holds_membership_sql(
+                    MEMBERSHIPS.c.event_id,
+                    MEMBERSHIPS.c.user_id,
+                    MEMBERSHIPS.c.status,
+                    P_EVENT,
+                    rows.c.user_id,
+                ),
+            )
         )
+        .with_for_update(read=True, of=MEMBERSHIPS)
+        .cte("member")
     )
-    .with_for_update(read=True, of=MEMBERSHIPS)
-    .cte("member")
-)
+
+
+def _access_columns(access: CTE) -> list[Any]:
+    """The access check's columns of a row's answer, as the one-statement writes'."""
+    found = access.c.event_status.is_not(None).label("found")
+    return [found, *[c for c in access.c if c.name != "n"]]
+
+
+def _is_member(member: CTE, rows: CTE) -> Any:
+    return select(func.count()).select_from(member).where(_of(member, rows)).scalar_subquery()
+
+
+# -- the votes ---------------------------------------------------------------------------
+_access = _access_of(_ballots)
+_member = _member_of(_ballots)
 # Each vote's proposal in the snapshot, and whether the voter had voted on it already.
 _snapshot = (
     select(
@@ -144,9 +170,9 @@ _voted = (
         ["proposal_id", "user_id", "created_at"],
         select(_ballots.c.proposal_id, _ballots.c.user_id, P_NOW)
         .select_from(
-            _ballots.join(_access, _of(_access))
-            .join(_member, _of(_member))
-            .join(_snapshot, _of(_snapshot))
+            _ballots.join(_access, _of(_access, _ballots))
+            .join(_member, _of(_member, _ballots))
+            .join(_snapshot, _of(_snapshot, _ballots))
         )
         .where(
             _access.c.live_session.is_not(None),
@@ -251,7 +277,9 @@ _logged = (
                 _ballots.c.proposal_id, _ballots.c.user_id, _access, _entries.c.vote_count
             ),
             P_NOW,
-        ).select_from(_entries.join(_ballots, _of(_entries)).join(_access, _of(_access))),
+        ).select_from(
+            _entries.join(_ballots, _of(_entries, _ballots)).join(_access, _of(_access, _ballots))
+        ),
     )
     .cte("logged")
 )
@@ -281,13 +309,8 @@ _proposal_columns = [
 ]
 BATCH: Select[Any] = (
     select(
-        _access.c.event_status.is_not(None).label("found"),
-        *[c for c in _access.c if c.name != "n"],
-        select(func.count())
-        .select_from(_member)
-        .where(_of(_member))
-        .scalar_subquery()
-        .label("is_member"),
+        *_access_columns(_access),
+        _is_member(_member, _ballots).label("is_member"),
         _snapshot.c.snapshot_status,
         _snapshot.c.had_vote,
         case((_written, 1), else_=0).label("inserted"),
@@ -298,90 +321,271 @@ BATCH: Select[Any] = (
         _refused.label("refused"),
     )
     .select_from(
-        _ballots.outerjoin(_access, _of(_access))
-        .outerjoin(_snapshot, _of(_snapshot))
-        .outerjoin(_entries, _of(_entries))
+        _ballots.outerjoin(_access, _of(_access, _ballots))
+        .outerjoin(_snapshot, _of(_snapshot, _ballots))
+        .outerjoin(_entries, _of(_entries, _ballots))
         .outerjoin(_counted, and_(_written, _counted.c.id == _ballots.c.proposal_id))
         .outerjoin(_counter, _written)
     )
     .add_cte(_logged)
     .order_by(_ballots.c.n)
 )
-at_once.prepared(BATCH)  # compiled at start-up, not by the first batch
 
 
-# -- casting ----------------------------------------------------------------------------
+# -- the comments ------------------------------------------------------------------------
+_notes = _rows(
+    "notes",
+    comment_id=_array("p_comments", COMMENTS.c.id.type),
+    proposal_id=_array("p_proposals", PROPOSALS.c.id.type),
+    user_id=_array("p_users", COMMENTS.c.author_id.type),
+    session_id=_array("p_sessions", tables.SESSIONS.c.id.type),
+    body=_array("p_bodies", COMMENTS.c.body.type),
+    created_at=_array("p_times", COMMENTS.c.created_at.type),
+    entry=_array("p_entries", JSONB()),
+)
+_n_access = _access_of(_notes)
+_n_member = _member_of(_notes)
+# Each comment's proposal, held FOR SHARE (``at_once``'s ``target``), in the order of
+# their ids, as a batch of votes updates them: no deadlock between the two.
+_target = (
+    select(_notes.c.n, PROPOSALS.c.status)
+    .select_from(
+        _notes.join(
+            PROPOSALS,
+            and_(PROPOSALS.c.id == _notes.c.proposal_id, PROPOSALS.c.event_id == P_EVENT),
+        )
+    )
+    .order_by(PROPOSALS.c.id)
+    .with_for_update(read=True, of=PROPOSALS)
+    .cte("target")
+)
+_commented = (
+    insert(COMMENTS)
+    .from_select(
+        ["id", "proposal_id", "author_id", "body", "created_at"],
+        select(
+            _notes.c.comment_id,
+            _notes.c.proposal_id,
+            _notes.c.user_id,
+            _notes.c.body,
+            _notes.c.created_at,
+        )
+        .select_from(
+            _notes.join(_n_access, _of(_n_access, _notes))
+            .join(_n_member, _of(_n_member, _notes))
+            .join(_target, _of(_target, _notes))
+        )
+        .where(
+            _n_access.c.live_session.is_not(None),
+            rules.accepts_changes_sql(_n_access.c.event_status),
+            rules.takes_comments_sql(_target.c.status),
+        ),
+    )
+    .returning(COMMENTS.c.id)
+    .cte("commented")
+)
+# The counter: the count reads ``commented`` to its end (and so takes every proposal's
+# lock) before the event row is locked, as the votes' sum does.
+_n_counter = (
+    update(_step.table)
+    .where(
+        _step.key == P_EVENT,
+        *([] if _step.guard is None else [_step.guard]),
+        exists(select(_commented.c.id)),
+    )
+    .values({_step.seq: _step.seq + select(func.count()).select_from(_commented).scalar_subquery()})
+    .returning(_step.seq, *_step.returning)
+    .cte("counter")
+)
+_n_entries = (
+    select(
+        _notes.c.n,
+        (
+            _n_counter.c.last_seq
+            - func.count().over()
+            + func.row_number().over(order_by=_notes.c.n)
+        ).label("seq"),
+    )
+    .select_from(
+        _notes.join(_commented, _commented.c.id == _notes.c.comment_id).join(_n_counter, true())
+    )
+    .cte("entries")
+)
+_n_logged = (
+    insert(_step.log)
+    .from_select(
+        ["topic_id", "seq", "type", "data", "created_at"],
+        select(
+            P_EVENT,
+            _n_entries.c.seq,
+            literal(CommentCreated.TYPE, _step.log.c.type.type),
+            at_once.completed(_notes.c.entry, "{author,display_name}", _n_access.c.display_name),
+            _notes.c.created_at,
+        ).select_from(
+            _n_entries.join(_notes, _of(_n_entries, _notes)).join(_n_access, _of(_n_access, _notes))
+        ),
+    )
+    .cte("logged")
+)
+COMMENT_BATCH: Select[Any] = (
+    select(
+        *_access_columns(_n_access),
+        _is_member(_n_member, _notes).label("is_member"),
+        _target.c.status.label("snapshot_status"),
+        case((_n_entries.c.n.is_not(None), 1), else_=0).label("inserted"),
+        _n_entries.c.seq.label("last_seq"),
+        case(
+            (
+                and_(exists(select(_commented.c.id)), not_(exists(select(_n_counter.c.last_seq)))),
+                at_once.refuse(BATCH_REFUSED),  # closed after the snapshot
+            ),
+            else_=literal(0),
+        ).label("refused"),
+    )
+    .select_from(
+        _notes.outerjoin(_n_access, _of(_n_access, _notes))
+        .outerjoin(_target, _of(_target, _notes))
+        .outerjoin(_n_entries, _of(_n_entries, _notes))
+    )
+    .add_cte(_n_logged)
+    .order_by(_notes.c.n)
+)
+for _prepared_at_start in (BATCH, COMMENT_BATCH):
+    at_once.prepared(_prepared_at_start)  # compiled at start-up, not by the first batch
+
+
+# -- writing -----------------------------------------------------------------------------
 class Ballot(NamedTuple):
     proposal_id: uuid.UUID
     user_id: uuid.UUID
     session_id: uuid.UUID
 
 
+class Note(NamedTuple):
+    """A comment to write: its id and time, chosen in Python, and its entry's payload
+    (``CommentCreated`` as JSON), which the statement completes with the author's name."""
+
+    comment_id: uuid.UUID
+    proposal_id: uuid.UUID
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    body: str
+    created_at: datetime
+    entry: dict[str, Any]
+
+
+class _Kind(NamedTuple):
+    """A kind of write that batches: its statements, alone and together, and the
+    parameters of each for the event and its items."""
+
+    name: str
+    alone: Select[Any]
+    together: Select[Any]
+    alone_params: Callable[[uuid.UUID, Any], dict[str, Any]]
+    together_params: Callable[[uuid.UUID, Sequence[Any]], dict[str, Any]]
+
+
+def _ballot_params(event_id: uuid.UUID, ballot: Ballot) -> dict[str, Any]:
+    return at_once.parameters(event_id, *ballot)
+
+
+def _ballots_params(event_id: uuid.UUID, ballots: Sequence[Ballot]) -> dict[str, Any]:
+    return {
+        "p_event": event_id,
+        "now": utcnow(),
+        "p_proposals": [b.proposal_id for b in ballots],
+        "p_users": [b.user_id for b in ballots],
+        "p_sessions": [b.session_id for b in ballots],
+    }
+
+
+def _note_params(event_id: uuid.UUID, note: Note) -> dict[str, Any]:
+    return at_once.parameters(event_id, note.proposal_id, note.user_id, note.session_id) | {
+        "p_comment": note.comment_id,
+        "p_body": note.body,
+        "now": note.created_at,
+        "entry_data": json.dumps(note.entry),  # the pool's jsonb codec takes text
+    }
+
+
+def _notes_params(event_id: uuid.UUID, notes: Sequence[Note]) -> dict[str, Any]:
+    writers = [Ballot(n.proposal_id, n.user_id, n.session_id) for n in notes]
+    return _ballots_params(event_id, writers) | {
+        "p_comments": [n.comment_id for n in notes],
+        "p_bodies": [n.body for n in notes],
+        "p_times": [n.created_at for n in notes],
+        "p_entries": [json.dumps(n.entry) for n in notes],
+    }
+
+
+VOTES_KIND = _Kind("votes", at_once.VOTE, BATCH, _ballot_params, _ballots_params)
+COMMENTS_KIND = _Kind("comments", at_once.COMMENT, COMMENT_BATCH, _note_params, _notes_params)
+
+
 async def cast_vote(
-    session: AsyncSession,
-    batches: Batchers | None,
-    event_id: uuid.UUID,
-    ballot: Ballot,
+    session: AsyncSession, batches: Batchers | None, event_id: uuid.UUID, ballot: Ballot
 ) -> Any:
     """``at_once.VOTE``'s row (or its ``Refused``) for ``ballot``, cast with the other
     votes on ``event_id`` that reach ``batches`` (the database's, from its session
     factory) while another statement for that event runs; without ``batches``, alone."""
+    return await _write(session, batches, VOTES_KIND, event_id, ballot)
+
+
+async def add_comment(
+    session: AsyncSession, batches: Batchers | None, event_id: uuid.UUID, note: Note
+) -> Any:
+    """``at_once.COMMENT``'s row (or its ``Refused``) for ``note``, as ``cast_vote``."""
+    return await _write(session, batches, COMMENTS_KIND, event_id, note)
+
+
+async def _write(
+    session: AsyncSession, batches: Batchers | None, kind: _Kind, event_id: uuid.UUID, item: Any
+) -> Any:
     engine = cast(AsyncEngine, session.bind)
     if batches is None:
-        answer = (await _cast_many(engine, event_id, [ballot]))[0]
+        answer = (await write_many(engine, kind, event_id, [item]))[0]
     else:
         answer = await batches.submit(
-            ("votes", event_id),
-            ballot,
+            (kind.name, event_id),
+            item,
             lambda: Batcher(
-                "votes",
-                lambda ballots: _cast_many(engine, event_id, ballots),
+                kind.name,
+                lambda items: write_many(engine, kind, event_id, items),
                 MAX_BATCH,
                 linger=0,
             ),
         )
     if isinstance(answer, Exception):
-        raise answer  # this vote's own error, cast alone after the batch refused
+        raise answer  # this write's own error, written alone after the batch refused
     return answer
 
 
-async def _cast_many(
-    engine: AsyncEngine, event_id: uuid.UUID, ballots: Sequence[Ballot]
+async def write_many(
+    engine: AsyncEngine, kind: _Kind, event_id: uuid.UUID, items: Sequence[Any]
 ) -> list[Any]:
-    """One row (or ``Refused``) per ballot: ``BATCH`` for several, ``VOTE`` for each
-    when there is one, or when the batch refused (see the module's docstring); cast
-    alone, a vote's error is its answer, not its batch's."""
-    now = utcnow()
-    if len(ballots) > 1:
+    """One row (or ``Refused``) per item: the batch statement for several, the one
+    alone for each when there is one, or when the batch refused (see the module's
+    docstring); written alone, an item's error is its answer, not its batch's."""
+    if len(items) > 1:
         try:
-            rows = await at_once.fetch(
-                engine,
-                BATCH,
-                {
-                    "p_event": event_id,
-                    "now": now,
-                    "p_proposals": [b.proposal_id for b in ballots],
-                    "p_users": [b.user_id for b in ballots],
-                    "p_sessions": [b.session_id for b in ballots],
-                },
-            )
+            rows = await at_once.fetch(engine, kind.together, kind.together_params(event_id, items))
         except sa_exc.DBAPIError as exc:
             if not (isinstance(exc, sa_exc.IntegrityError) or is_deadlock(exc)):
                 raise
             rows = at_once.Refused(BATCH_REFUSED)
         if not isinstance(rows, at_once.Refused):
             return rows
-    if len(ballots) == 1:
-        return [await _cast_alone(engine, event_id, ballots[0])]
+    if len(items) == 1:
+        return [await _write_alone(engine, kind, event_id, items[0])]
     answers: list[Any] = []
-    for ballot in ballots:
+    for item in items:
         try:
-            answers.append(await _cast_alone(engine, event_id, ballot))
+            answers.append(await _write_alone(engine, kind, event_id, item))
         except Exception as exc:
             answers.append(exc)
     return answers
 
 
-async def _cast_alone(engine: AsyncEngine, event_id: uuid.UUID, ballot: Ballot) -> Any:
-    rows = await at_once.fetch(engine, at_once.VOTE, at_once.parameters(event_id, *ballot))
+async def _write_alone(engine: AsyncEngine, kind: _Kind, event_id: uuid.UUID, item: Any) -> Any:
+    rows = await at_once.fetch(engine, kind.alone, kind.alone_params(event_id, item))
     return rows if isinstance(rows, at_once.Refused) else rows[0]

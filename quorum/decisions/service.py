@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quorum.accounts import repository as accounts
@@ -389,18 +388,20 @@ async def create_proposal_as(
         return await create_proposal(session, await load_access(event_id, caller, session), data)
     proposal = new_proposal(event_id, caller.user_id, data)
     draft = views.proposal(ProposalCreated, proposal, "", None, tally_hidden=False)
-    ran = await _insert_at_once(
+    row = await at_once.run(
         session,
-        caller,
-        event_id,
         at_once.PROPOSE,
+        event_id,
         proposal.id,
+        caller.user_id,
+        caller.session_id,
         p_kind=proposal.kind,
         p_title=proposal.title,
         p_body=proposal.body,
         now=proposal.created_at,
         entry_data=draft.model_dump(mode="json"),
     )
+    ran = _inserted_at_once(caller, event_id, row)
     if ran is None:
         return await create_proposal(session, await load_access(event_id, caller, session), data)
     row, access = ran
@@ -413,22 +414,14 @@ async def create_proposal_as(
     return projection.proposal_for(out, access.role)
 
 
-async def _insert_at_once(
-    session: AsyncSession,
-    caller: Caller,
-    event_id: uuid.UUID,
-    statement: Select[Any],
-    proposal_id: uuid.UUID,
-    **more: Any,
+def _inserted_at_once(
+    caller: Caller, event_id: uuid.UUID, row: Any
 ) -> tuple[Any, EventAccess] | None:
-    """Run an insert-shaped statement (``at_once.COMMENT``, ``at_once.PROPOSE``) and
-    translate what is common to them: the refusal that undid it (the event closed after
-    its snapshot, their only one), and a membership removed before it; None when the
-    access check refused, for ``load_access`` to say precisely why (or the race to be
-    run again in a transaction). Else the row and the access it read."""
-    row = await at_once.run(
-        session, statement, event_id, proposal_id, caller.user_id, caller.session_id, **more
-    )
+    """What an insert-shaped statement (``at_once.COMMENT``, ``at_once.PROPOSE``)
+    answered, translated where it is common to them: the refusal that undid it (the
+    event closed after its snapshot, their only one), and a membership removed before
+    it; None when the access check refused, for ``load_access`` to say precisely why (or
+    the race to be run again in a transaction). Else the row and the access it read."""
     if isinstance(row, at_once.Refused):
         raise rules.event_closed()
     access = _access_of(caller, event_id, row)
@@ -873,7 +866,8 @@ async def add_comment_as(
     keyed: bool = False,
 ) -> CommentOut:
     """The comment route, as ``cast_vote_as``: on PostgreSQL one autocommitted statement
-    (``at_once.COMMENT``) with the access check folded in, else ``add_comment``."""
+    (``at_once.COMMENT``, or with the comments that reach the event at the same time:
+    quorum/decisions/batched.py) with the access check folded in, else ``add_comment``."""
     if not _autocommits(session, keyed):
         access = await load_access(event_id, caller, session)
         return await add_comment(session, access, proposal_id, body)
@@ -885,17 +879,17 @@ async def add_comment_as(
         body=body,
         created_at=now,
     )
-    ran = await _insert_at_once(
-        session,
-        caller,
-        event_id,
-        at_once.COMMENT,
+    note = batched.Note(
+        out.id,
         proposal_id,
-        p_comment=out.id,
-        p_body=body,
-        now=now,
-        entry_data=out.model_dump(mode="json"),
+        caller.user_id,
+        caller.session_id,
+        body,
+        now,
+        out.model_dump(mode="json"),
     )
+    row = await batched.add_comment(session, batches_of(session), event_id, note)
+    ran = _inserted_at_once(caller, event_id, row)
     if ran is None:
         return await add_comment(
             session, await load_access(event_id, caller, session), proposal_id, body

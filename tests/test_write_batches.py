@@ -1,10 +1,11 @@
-"""Votes that reach one event together are cast by one statement (quorum/decisions/
-batched.py), on a real migrated PostgreSQL database. What a batch answers for each vote
-is what ``at_once.VOTE`` answers for it alone, in the same order, on the same data: the
-rows, the log entries (numbers, payloads), the counts. A batch that would accept a
-proposal, or that finds the event closed after its snapshot, writes nothing and its
-votes are cast one by one. And through the service, concurrent votes share statements
-and every invariant holds."""
+"""Votes (and comments) that reach one event together are written by one statement
+(quorum/decisions/batched.py), on a real migrated PostgreSQL database. What a batch
+answers for each is what ``at_once.VOTE`` (``COMMENT``) answers for it alone, in the
+same order, on the same data: the rows, the log entries (numbers, payloads), the
+counts. A batch that would accept a proposal, or that finds the event closed after its
+snapshot, writes nothing and its writes are made one by one. And through the service,
+concurrent votes and comments share statements, never deadlock each other, and every
+invariant holds."""
 
 import asyncio
 import uuid
@@ -15,11 +16,12 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from quorum.accounts.tokens import Caller
-from quorum.db.base import utcnow
+from quorum.db.base import utcnow, uuid7
 from quorum.db.engine import create_sessionmaker
 from quorum.db.uow import UnitOfWork
-from quorum.decisions import at_once, batched, service
-from quorum.decisions.models import Proposal, ProposalKind, ProposalStatus, Vote
+from quorum.decisions import at_once, batched, service, views
+from quorum.decisions.events import CommentCreated
+from quorum.decisions.models import Comment, Proposal, ProposalKind, ProposalStatus, Vote
 from tests import test_vote_statement as single
 from tests.test_vote_statement import Recorder, _blocked_on_lock, _count, _logged, _seed
 
@@ -161,7 +163,7 @@ async def test_a_batch_that_would_accept_writes_nothing(engine: AsyncEngine) -> 
     assert await _count(engine, proposal_id) == (0, 0)
     assert await _logged(engine, event_id) == []
 
-    rows = await batched._cast_many(engine, event_id, ballots)
+    rows = await batched.write_many(engine, batched.VOTES_KIND, event_id, ballots)
 
     assert [(r.inserted, r.status) for r in rows] == [
         (1, ProposalStatus.PENDING),
@@ -187,7 +189,9 @@ async def test_a_batch_finding_the_event_closed_writes_nothing(engine: AsyncEngi
         await holder.execute(
             text("SELECT 1 FROM events WHERE id = :id FOR UPDATE"), {"id": event_id}
         )
-        cast = asyncio.create_task(batched._cast_many(engine, event_id, ballots))
+        cast = asyncio.create_task(
+            batched.write_many(engine, batched.VOTES_KIND, event_id, ballots)
+        )
         await _blocked_on_lock(engine)
         await holder.execute(
             text("UPDATE events SET status = 'CLOSED' WHERE id = :id"), {"id": event_id}
@@ -238,3 +242,121 @@ async def test_votes_cast_together_share_statements(engine: AsyncEngine) -> None
     async with engine.connect() as connection:
         rows = await connection.scalar(select(func.count()).select_from(Vote))
     assert rows is not None and rows >= len(voters)
+
+
+def _notes(world: dict[str, Any], unknown: uuid.UUID, deleted: uuid.UUID) -> list[batched.Note]:
+    m, pending = world["m"], world["pending"]
+    writes = [
+        (pending, m[1]),
+        (pending, m[1]),  # a second comment of the same author: both go in
+        (pending, m[3]),  # expired login session
+        (pending, m[4]),  # not an approved member
+        (deleted, m[1]),  # takes no comments
+        (unknown, m[1]),  # no such proposal
+        (world["rejected"], m[0]),  # decided proposals take comments
+    ]
+    notes = []
+    for i, (proposal_id, caller) in enumerate(writes):
+        out = CommentCreated(
+            id=uuid7(),
+            proposal_id=proposal_id,
+            author=views.person(caller.user_id, ""),
+            body=f"Comment {i}",
+            created_at=utcnow(),
+        )
+        entry = out.model_dump(mode="json")
+        notes.append(batched.Note(out.id, proposal_id, *caller, out.body, out.created_at, entry))
+    return notes
+
+
+async def test_a_comment_batch_answers_each_comment_as_it_would_be_answered_alone(
+    engine: AsyncEngine,
+) -> None:
+    together, alone = await _world(engine), await _world(engine)
+    unknown = uuid.uuid4()
+    gone = [
+        await _add_proposal(engine, w["event"], w["m"][0], ProposalStatus.DELETED)
+        for w in (together, alone)
+    ]
+    notes = {
+        "together": _notes(together, unknown, gone[0]),
+        "alone": _notes(alone, unknown, gone[1]),
+    }
+    names = {
+        "together": _names(together, unknown) | {gone[0]: "deleted", str(gone[0]): "deleted"},
+        "alone": _names(alone, unknown) | {gone[1]: "deleted", str(gone[1]): "deleted"},
+    }
+    for key in names:
+        for i, note in enumerate(notes[key]):
+            names[key] |= {note.comment_id: f"c{i}", str(note.comment_id): f"c{i}"}
+            names[key] |= {note.entry["created_at"]: f"t{i}"}
+
+    batch = await at_once.fetch(
+        engine,
+        batched.COMMENT_BATCH,
+        batched.COMMENTS_KIND.together_params(together["event"], notes["together"]),
+    )
+    one_by_one = [
+        await at_once.fetch(
+            engine, at_once.COMMENT, batched.COMMENTS_KIND.alone_params(alone["event"], note)
+        )
+        for note in notes["alone"]
+    ]
+
+    assert not isinstance(batch, at_once.Refused)
+    rows = [_named(vars(r), names["together"]) for r in batch]
+    expected = [_named(vars(r[0]), names["alone"]) for r in one_by_one]  # type: ignore[index]
+    assert rows == expected
+    assert [r["inserted"] for r in rows] == [1, 1, 0, 0, 0, 0, 1]
+
+    def log_of(key: str, entries: list[Any]) -> list[Any]:
+        return [(e.seq, e.type, _named(e.data, names[key])) for e in entries]
+
+    logged = log_of("together", await _logged(engine, together["event"]))
+    assert logged == log_of("alone", await _logged(engine, alone["event"]))
+    assert [e[2]["author"]["display_name"] for e in logged if e[1] == "comment.created"] == [
+        "Voter 1",
+        "Voter 1",
+        "Voter 0",
+    ]
+
+
+async def test_votes_and_comments_written_together_never_deadlock(engine: AsyncEngine) -> None:
+    """Thirty members vote and comment on three proposals at once, several times over:
+    comments hold proposals FOR SHARE and votes update them, both then take the event
+    row. Every write is answered, fewer statements than writes are sent, and the log
+    is gap-free with every count matching its rows."""
+    recorder = Recorder(engine)
+    event_id, first, callers = await _seed(engine, threshold=None, members=31)
+    others = [
+        await _add_proposal(engine, event_id, callers[0], ProposalStatus.PENDING) for _ in range(2)
+    ]
+    proposals = [first, *others]
+    uow = UnitOfWork(create_sessionmaker(engine), recorder.publish)
+
+    async def write(i: int, caller: Caller) -> None:
+        proposal_id = proposals[i % 3]
+        async with uow.transaction() as session:
+            if i % 2:
+                await service.add_comment_as(session, caller, event_id, proposal_id, f"Note {i}")
+            else:
+                await service.cast_vote_as(session, caller, event_id, proposal_id)
+
+    for round_ in range(3):
+        await asyncio.gather(*(write(i + round_, c) for i, c in enumerate(callers[1:])))
+
+    statements = [s for s in recorder.statements if s.lstrip().startswith("WITH")]
+    assert len(statements) < 90, len(statements)
+    logged = await _logged(engine, event_id)
+    assert [e.seq for e in logged] == list(range(1, 91))
+    assert sorted(recorder.published, key=lambda e: e.seq) == logged
+    votes = [e for e in logged if e.type == "vote.cast"]
+    for proposal_id in proposals:
+        mine = [e.data["vote_count"] for e in votes if e.data["proposal_id"] == str(proposal_id)]
+        assert await _count(engine, proposal_id) == (len(mine), len(mine))
+        assert mine == list(range(1, len(mine) + 1))
+    async with engine.connect() as connection:
+        comments = await connection.scalar(
+            select(func.count()).select_from(Comment).where(Comment.proposal_id.in_(proposals))
+        )
+    assert comments == sum(e.type == "comment.created" for e in logged)
