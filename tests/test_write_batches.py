@@ -80,16 +80,6 @@ def _ballots(world: dict[str, Any], unknown: uuid.UUID) -> list[batched.Ballot]:
     ]
 
 
-def _batch_params(event_id: uuid.UUID, ballots: list[batched.Ballot]) -> dict[str, Any]:
-    return {
-        "p_event": event_id,
-        "now": utcnow(),
-        "p_proposals": [b.proposal_id for b in ballots],
-        "p_users": [b.user_id for b in ballots],
-        "p_sessions": [b.session_id for b in ballots],
-    }
-
-
 def _named(value: Any, names: dict[Any, str]) -> Any:
     """``value`` with the ids of one world replaced by their names in it."""
     if isinstance(value, dict):
@@ -119,7 +109,9 @@ async def test_a_batch_answers_each_vote_as_it_would_be_answered_alone(
     unknown = uuid.uuid4()
 
     batch = await at_once.fetch(
-        engine, batched.BATCH, _batch_params(together["event"], _ballots(together, unknown))
+        engine,
+        batched.BATCH,
+        batched.VOTES_KIND.together_params(together["event"], _ballots(together, unknown)),
     )
     one_by_one = [
         (await at_once.fetch(engine, at_once.VOTE, at_once.parameters(alone["event"], *b)))
@@ -157,7 +149,9 @@ async def test_a_batch_that_would_accept_writes_nothing(engine: AsyncEngine) -> 
     event_id, proposal_id, callers = await _seed(engine, threshold=2, members=4)
     ballots = [batched.Ballot(proposal_id, *c) for c in callers[1:]]
 
-    refused = await at_once.fetch(engine, batched.BATCH, _batch_params(event_id, ballots))
+    refused = await at_once.fetch(
+        engine, batched.BATCH, batched.VOTES_KIND.together_params(event_id, ballots)
+    )
 
     assert refused == at_once.Refused(batched.BATCH_REFUSED)
     assert await _count(engine, proposal_id) == (0, 0)

@@ -142,6 +142,50 @@ def _is_member(member: CTE, rows: CTE) -> Any:
     return select(func.count()).select_from(member).where(_of(member, rows)).scalar_subquery()
 
 
+_step = tables.COUNTER_IF_OPEN
+
+
+def _counter_of(written: CTE, numbers: ColumnElement[Any]) -> CTE:
+    """The log's counter (``tables.COUNTER_IF_OPEN``), if ``written`` has a row:
+    ``numbers`` more. ``numbers`` must read ``written`` to its end: a data-modifying CTE
+    runs as its rows are read, so a counter that read only its first row would lock the
+    event row before the other writes took their proposals' locks, and a comment holding
+    one of those (FOR SHARE) while waiting for the event row would deadlock with it."""
+    return (
+        update(_step.table)
+        .where(
+            _step.key == P_EVENT,
+            *([] if _step.guard is None else [_step.guard]),
+            exists(select(literal(1)).select_from(written)),
+        )
+        .values({_step.seq: _step.seq + numbers})
+        .returning(_step.seq, *_step.returning)
+        .cte("counter")
+    )
+
+
+def _logged_of(
+    entries: CTE,
+    rows: CTE,
+    access: CTE,
+    entry_type: str,
+    data: ColumnElement[Any],
+    created_at: ColumnElement[Any],
+) -> CTE:
+    """The log's INSERT of ``entries`` (each row's number ``n`` and its ``seq``): type,
+    payload ``data`` and time, read from the batch's ``rows`` and ``access``."""
+    return (
+        insert(_step.log)
+        .from_select(
+            ["topic_id", "seq", "type", "data", "created_at"],
+            select(
+                P_EVENT, entries.c.seq, literal(entry_type, _step.log.c.type.type), data, created_at
+            ).select_from(entries.join(rows, _of(entries, rows)).join(access, _of(access, rows))),
+        )
+        .cte("logged")
+    )
+
+
 # -- the votes ---------------------------------------------------------------------------
 _access = _access_of(_ballots)
 _member = _member_of(_ballots)
@@ -236,23 +280,7 @@ _counted = (
     .returning(*PROPOSALS.c, tables.AUTHOR_NAME, _per_proposal.c.votes.label("batch_votes"))
     .cte("counted")
 )
-# The log's counter (``tables.COUNTER_IF_OPEN``): one number per vote counted. The sum
-# reads ``counted`` to its end before the event row is locked: a data-modifying CTE
-# runs as its rows are read, so the counter would otherwise lock the event row after
-# the first proposal's UPDATE and before the others', and a comment holding one of
-# those (FOR SHARE) while waiting for the event row would deadlock with it.
-_step = tables.COUNTER_IF_OPEN
-_counter = (
-    update(_step.table)
-    .where(
-        _step.key == P_EVENT,
-        *([] if _step.guard is None else [_step.guard]),
-        exists(select(_counted.c.id)),
-    )
-    .values({_step.seq: _step.seq + select(func.sum(_counted.c.batch_votes)).scalar_subquery()})
-    .returning(_step.seq, *_step.returning)
-    .cte("counter")
-)
+_counter = _counter_of(_counted, select(func.sum(_counted.c.batch_votes)).scalar_subquery())
 # Each vote's entry: its number and the count its vote made.
 _entries = (
     select(
@@ -265,23 +293,15 @@ _entries = (
     )
     .cte("entries")
 )
-_logged = (
-    insert(_step.log)
-    .from_select(
-        ["topic_id", "seq", "type", "data", "created_at"],
-        select(
-            P_EVENT,
-            _entries.c.seq,
-            literal(VoteCast.TYPE, _step.log.c.type.type),
-            at_once.vote_payload(
-                _ballots.c.proposal_id, _ballots.c.user_id, _access, _entries.c.vote_count
-            ),
-            P_NOW,
-        ).select_from(
-            _entries.join(_ballots, _of(_entries, _ballots)).join(_access, _of(_access, _ballots))
-        ),
-    )
-    .cte("logged")
+_logged = _logged_of(
+    _entries,
+    _ballots,
+    _access,
+    VoteCast.TYPE,
+    at_once.vote_payload(
+        _ballots.c.proposal_id, _ballots.c.user_id, _access, _entries.c.vote_count
+    ),
+    P_NOW,
 )
 _written = _entries.c.n.is_not(None)
 _refused = case(
@@ -384,19 +404,7 @@ _commented = (
     .returning(COMMENTS.c.id)
     .cte("commented")
 )
-# The counter: the count reads ``commented`` to its end (and so takes every proposal's
-# lock) before the event row is locked, as the votes' sum does.
-_n_counter = (
-    update(_step.table)
-    .where(
-        _step.key == P_EVENT,
-        *([] if _step.guard is None else [_step.guard]),
-        exists(select(_commented.c.id)),
-    )
-    .values({_step.seq: _step.seq + select(func.count()).select_from(_commented).scalar_subquery()})
-    .returning(_step.seq, *_step.returning)
-    .cte("counter")
-)
+_n_counter = _counter_of(_commented, select(func.count()).select_from(_commented).scalar_subquery())
 _n_entries = (
     select(
         _notes.c.n,
@@ -411,21 +419,13 @@ _n_entries = (
     )
     .cte("entries")
 )
-_n_logged = (
-    insert(_step.log)
-    .from_select(
-        ["topic_id", "seq", "type", "data", "created_at"],
-        select(
-            P_EVENT,
-            _n_entries.c.seq,
-            literal(CommentCreated.TYPE, _step.log.c.type.type),
-            at_once.completed(_notes.c.entry, "{author,display_name}", _n_access.c.display_name),
-            _notes.c.created_at,
-        ).select_from(
-            _n_entries.join(_notes, _of(_n_entries, _notes)).join(_n_access, _of(_n_access, _notes))
-        ),
-    )
-    .cte("logged")
+_n_logged = _logged_of(
+    _n_entries,
+    _notes,
+    _n_access,
+    CommentCreated.TYPE,
+    at_once.completed(_notes.c.entry, "{author,display_name}", _n_access.c.display_name),
+    _notes.c.created_at,
 )
 COMMENT_BATCH: Select[Any] = (
     select(
