@@ -44,7 +44,9 @@ WRITTEN = 0.95  # of the votes sent, at least (a few may repeat an earlier vote)
 
 class Snapshot(NamedTuple):
     postgres: float  # CPU seconds of every PostgreSQL process, reaped ones included
-    others: dict[str, float]  # pid -> CPU seconds, of processes serving other databases
+    postmaster: float  # CPU seconds of the postmasters themselves
+    children: dict[str, float]  # pid -> CPU seconds, each live process under a postmaster
+    others: set[str]  # the pids of those that serve other databases
     busy: float  # the machine's busy CPU seconds
     at: float
 
@@ -75,27 +77,32 @@ def _database_of(pid: str) -> str | None:
 def snapshot(database: str) -> Snapshot:
     procs = {p.name: _stat(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()}
     pg = {pid: s for pid, s in procs.items() if s is not None and s[0] == "postgres"}
-    total, others = 0.0, {}
+    postmaster, reaped, children, others = 0.0, 0.0, {}, set()
     for pid, (_name, ppid, (utime, stime, cutime, cstime)) in pg.items():
         if ppid not in pg:  # a postmaster: its own CPU and its exited children's
-            total += (utime + stime + cutime + cstime) / TICK
+            postmaster += (utime + stime) / TICK
+            reaped += (cutime + cstime) / TICK
             continue
-        total += (utime + stime) / TICK
-        backend_of = _database_of(pid)
-        if backend_of is not None and backend_of != database:
-            others[pid] = (utime + stime) / TICK
+        children[pid] = (utime + stime) / TICK
+        serves = _database_of(pid)
+        if serves is not None and serves != database:
+            others.add(pid)
     ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     busy = (sum(ticks) - ticks[3] - ticks[4]) / TICK  # all but idle and iowait
-    return Snapshot(total, others, busy, time.monotonic())
+    total = postmaster + reaped + sum(children.values())
+    return Snapshot(total, postmaster, children, others, busy, time.monotonic())
 
 
-def others_used(readings: list[Snapshot]) -> float:
-    """CPU seconds that other databases' processes used from the first reading to the
-    last: each from its first reading (0 if it started later) to its last one."""
+def seen(readings: list[Snapshot], others: bool) -> float:
+    """CPU seconds that the processes under the postmasters (other databases' ones, or
+    all) were seen to use from the first reading to the last: each from its first reading
+    (0 if it started later) to its last one."""
     last: dict[str, float] = {}
     for reading in readings:
-        last.update(reading.others)
-    return sum(cpu - readings[0].others.get(pid, 0.0) for pid, cpu in last.items())
+        last.update(
+            (p, c) for p, c in reading.children.items() if not others or p in reading.others
+        )
+    return sum(cpu - readings[0].children.get(pid, 0.0) for pid, cpu in last.items())
 
 
 async def _sql(database: str, *commands: str) -> list[Any]:
@@ -157,8 +164,11 @@ def run(
 
     first, last = readings[0], readings[-1]
     elapsed = last.at - first.at
-    others = others_used(readings)
+    others = seen(readings, others=True)
     db = last.postgres - first.postgres - others
+    # What no reading saw: processes' last 100 ms before they exited, or whole short lives
+    # (this phase's backends' and, unsubtracted, other databases' short connections').
+    unseen = db + others - seen(readings, others=False) - (last.postmaster - first.postmaster)
     own = sum(getattr(child_after, f) - getattr(child, f) for f in ("ru_utime", "ru_stime"))
     row = {
         "label": label,
@@ -172,6 +182,7 @@ def run(
         "latency_ms": _number(r"latency average = ([\d.]+) ms", output),
         "db_cpu_s": round(db, 2),
         "other_databases_cpu_s": round(others, 2),
+        "unseen_cpu_s": round(unseen, 2),
         "pgbench_cpu_s": round(own, 2),
         "rest_cpu_s": round(last.busy - first.busy - db - others - own, 2),
         "elapsed_s": round(elapsed, 2),

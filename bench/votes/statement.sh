@@ -80,7 +80,8 @@ log "seeding $DATABASE: $USERS members, $PROPOSALS proposals, one event"
 "${UV[@]}" python bench/votes/pgbench_scripts.py "$DATABASE" "$(cat "$OUT/data/event.txt")" \
 	"$OUT" --batches $BATCHES >&2
 log "creating $FLOOR_DATABASE"
-psql "${PG[@]}" -q -d postgres -c "DROP DATABASE IF EXISTS $FLOOR_DATABASE WITH (FORCE)" \
+psql "${PG[@]}" -q -d postgres -c "SET client_min_messages = warning" \
+	-c "DROP DATABASE IF EXISTS $FLOOR_DATABASE WITH (FORCE)" \
 	-c "CREATE DATABASE $FLOOR_DATABASE"
 psql "${PG[@]}" -q -d "$FLOOR_DATABASE" -v ON_ERROR_STOP=1 -f "$SHARED_BENCH/votes_schema.sql"
 
