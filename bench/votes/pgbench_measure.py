@@ -16,8 +16,9 @@ The database's CPU is PostgreSQL's, read from /proc: every postmaster with its r
 children (``cutime``, ``cstime``: the backends of the phase exit before its last reading)
 and its live ones, so WAL writing, checkpoints and autovacuum count too. Other databases'
 processes (other benchmarks and tests on the same server) are read every 100 ms during the
-phase and their CPU is subtracted; only what such a process used in its last 100 ms
-before exiting stays in. pgbench's own CPU is its rusage; "rest" is the machine's busy CPU
+phase and their CPU is subtracted; what no reading saw (a process's last 100 ms before
+it exited, a connection shorter than that) stays in, and is given as ``unseen_cpu_s``.
+pgbench's own CPU is its rusage; "rest" is the machine's busy CPU
 (/proc/stat) that is neither PostgreSQL nor pgbench, in % of one core: how busy the
 machine was with something else.
 """
