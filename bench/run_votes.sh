@@ -59,41 +59,13 @@ export QUORUM_SECRET_KEY=${QUORUM_SECRET_KEY:-$(python3 -c 'import secrets; prin
 
 mkdir -p "$OUT/data"
 : >"$OUT/phases.txt"
-UV_PID=""
-SERVER_PID=""
+source "$ROOT/bench/servers.sh" # start_server, stop_servers (on exit), log
 
-log() { printf '\n== %s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-
-stop_server() {
-	if [[ -n $SERVER_PID ]]; then
-		kill -INT "$SERVER_PID" 2>/dev/null || true # uvicorn shuts down cleanly on SIGINT
-		wait "$UV_PID" 2>/dev/null || true
-	fi
-	UV_PID=""
-	SERVER_PID=""
-}
-trap stop_server EXIT
-
-# start_server NAME PORT UVICORN_ARGS...: runs `uv run uvicorn ...` and waits for the port.
-start_server() {
+# serve NAME PORT UVICORN_ARGS...: `uv run uvicorn ...` on PORT with this script's flags.
+serve() {
 	local name=$1 port=$2
 	shift 2
-	"${UV[@]}" "$@" --port "$port" "${UVICORN_FLAGS[@]}" >"$OUT/$name.server.log" 2>&1 &
-	UV_PID=$!
-	for _ in $(seq 300); do
-		if [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/") != 000 ]]; then
-			SERVER_PID=$(pgrep -P "$UV_PID" | head -1) # uv's child: the Python process itself
-			[[ -n $SERVER_PID ]] || SERVER_PID=$UV_PID
-			return
-		fi
-		kill -0 "$UV_PID" 2>/dev/null || {
-			cat "$OUT/$name.server.log" >&2
-			exit 1
-		}
-		sleep 0.1
-	done
-	echo "$name did not start" >&2
-	exit 1
+	start_server "$name" "$port" "$@" --port "$port" "${UVICORN_FLAGS[@]}"
 }
 
 # seconds 30s|2m|45 -> 30|120|45 (wrk's duration syntax, the units this script uses)
@@ -152,24 +124,24 @@ if [[ " $ONLY " == *" quorum "* ]]; then
 	"${UV[@]}" python bench/votes/seed.py "$QUORUM_DB" "$OUT/data" \
 		--users "$USERS" --proposals "$PROPOSALS" | tee "$OUT/seed.json" >&2
 	export QUORUM_DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$QUORUM_DB"
-	start_server quorum "$QUORUM_PORT" uvicorn quorum.app:create_app --factory
+	serve quorum "$QUORUM_PORT" uvicorn quorum.app:create_app --factory
 	url=http://127.0.0.1:$QUORUM_PORT
 	measure quorum-mixed quorum "mixed-1:$((COMMENT_EVERY - 1))" quorum \
 		"$url" bench/votes/quorum.lua "$OUT/data" "$COMMENT_EVERY"
 	measure quorum-votes quorum votes-only quorum "$url" bench/votes/quorum.lua "$OUT/data" 0
-	stop_server
+	stop_servers
 	if [[ $SCALE == 1 ]]; then
 		# How throughput grows with processes on the same database, and where it stops.
-		start_server "quorum-${WORKERS}workers" "$QUORUM_PORT" uvicorn quorum.app:create_app \
+		serve "quorum-${WORKERS}workers" "$QUORUM_PORT" uvicorn quorum.app:create_app \
 			--factory --workers "$WORKERS"
 		measure "quorum-${WORKERS}workers" "quorum-${WORKERS}-workers" votes-only quorum "$url" \
 			bench/votes/quorum.lua "$OUT/data" 0
-		stop_server
+		stop_servers
 	fi
 	if [[ $PROFILE == 1 || $PROFILE == py-spy ]]; then
 		# py-spy samples the server from outside: it costs a share of a core, not the
 		# server's own time. The profiled phase is not a result.
-		start_server quorum-profiled "$QUORUM_PORT" uvicorn quorum.app:create_app --factory
+		serve quorum-profiled "$QUORUM_PORT" uvicorn quorum.app:create_app --factory
 		"${UV[@]}" py-spy record --pid "$SERVER_PID" --nonblocking --rate 250 --format raw \
 			--duration "$(($(seconds "$WARMUP") + $(seconds "$DURATION")))" \
 			-o "$OUT/quorum-profile.raw" >"$OUT/py-spy.log" 2>&1 &
@@ -178,18 +150,18 @@ if [[ " $ONLY " == *" quorum "* ]]; then
 			"$url" bench/votes/quorum.lua "$OUT/data" "$COMMENT_EVERY"
 		sed -i '$d' "$OUT/phases.txt"
 		wait "$spy" || true
-		stop_server
+		stop_servers
 		"${UV[@]}" python bench/votes/profile_summary.py "$OUT/quorum-profile.raw" \
 			>"$OUT/quorum-profile.txt"
 		log "profile: $OUT/quorum-profile.txt"
 	elif [[ $PROFILE == pyinstrument ]]; then
 		# pyinstrument hooks every call: it slows this code several times over.
-		start_server quorum-profiled "$QUORUM_PORT" python -m pyinstrument -r pyisession \
+		serve quorum-profiled "$QUORUM_PORT" python -m pyinstrument -r pyisession \
 			-o "$OUT/quorum.pyisession" -m uvicorn quorum.app:create_app --factory
 		measure quorum-profiled quorum-pyinstrument mixed quorum \
 			"$url" bench/votes/quorum.lua "$OUT/data" "$COMMENT_EVERY"
 		sed -i '$d' "$OUT/phases.txt"
-		stop_server
+		stop_servers
 		"${UV[@]}" pyinstrument --load "$OUT/quorum.pyisession" -r text -o "$OUT/quorum-profile.txt"
 		"${UV[@]}" pyinstrument --load "$OUT/quorum.pyisession" -r html -o "$OUT/quorum-profile.html"
 		log "profile: $OUT/quorum-profile.txt and .html"
@@ -201,17 +173,17 @@ fi
 
 if [[ " $ONLY " == *" seeds "* ]]; then
 	reference_db
-	start_server seeds "$SEEDS_PORT" uvicorn --app-dir "$SHARED_BENCH" peer_seed004_votes:app
+	serve seeds "$SEEDS_PORT" uvicorn --app-dir "$SHARED_BENCH" peer_seed004_votes:app
 	measure seeds seeds-sync votes-only seeds "http://127.0.0.1:$SEEDS_PORT" bench/votes/reference.lua
-	stop_server
+	stop_servers
 	"${UV[@]}" python bench/votes/check.py "$REFERENCE_DB" --reference >"$OUT/check-seeds.json" || true
 fi
 
 if [[ " $ONLY " == *" asyncpg "* ]]; then
 	reference_db
-	start_server asyncpg "$ASYNCPG_PORT" uvicorn --app-dir "$SHARED_BENCH" limit_votes_asyncpg:app
+	serve asyncpg "$ASYNCPG_PORT" uvicorn --app-dir "$SHARED_BENCH" limit_votes_asyncpg:app
 	measure asyncpg asyncpg votes-only asyncpg "http://127.0.0.1:$ASYNCPG_PORT" bench/votes/reference.lua
-	stop_server
+	stop_servers
 	"${UV[@]}" python bench/votes/check.py "$REFERENCE_DB" --reference >"$OUT/check-asyncpg.json" || true
 fi
 

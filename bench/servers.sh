@@ -1,4 +1,4 @@
-# Sourced by the fan-out, WebSocket and storm benchmarks (bench/run_*.sh): starting the
+# Sourced by the fan-out, WebSocket, storm and vote benchmarks (bench/run_*.sh): starting the
 # servers under test and stopping them, whatever way the script ends. Needs UV (the
 # `uv run ...` prefix) and OUT (where each server's log goes) set by the script.
 
