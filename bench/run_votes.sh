@@ -10,7 +10,8 @@
 #      its workers); then the invariant check on its database;
 #   2. the seeds' sync design   (../shared/bench/peer_seed004_votes.py) on a fresh "bench" db;
 #   3. raw asyncpg, the floor   (../shared/bench/limit_votes_asyncpg.py) on a fresh "bench" db.
-# Each server gets a short warm-up first and a CHECKPOINT before it is measured.
+# Each server gets a short warm-up first (Quorum also every token used once: bench/votes/
+# warm_tokens.py) and a CHECKPOINT before it is measured.
 # Raw outputs go to $OUT (default bench/out/votes-<time>/), the table to $OUT/summary.md.
 #
 #   bash bench/run_votes.sh                  # from the repository root
@@ -126,6 +127,7 @@ if [[ " $ONLY " == *" quorum "* ]]; then
 	export QUORUM_DATABASE_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/$QUORUM_DB"
 	serve quorum "$QUORUM_PORT" uvicorn quorum.app:create_app --factory
 	url=http://127.0.0.1:$QUORUM_PORT
+	"${UV[@]}" python bench/votes/warm_tokens.py "$url" "$OUT/data"
 	measure quorum-mixed quorum "mixed-1:$((COMMENT_EVERY - 1))" quorum \
 		"$url" bench/votes/quorum.lua "$OUT/data" "$COMMENT_EVERY"
 	measure quorum-votes quorum votes-only quorum "$url" bench/votes/quorum.lua "$OUT/data" 0
@@ -134,6 +136,7 @@ if [[ " $ONLY " == *" quorum "* ]]; then
 		# How throughput grows with processes on the same database, and where it stops.
 		serve "quorum-${WORKERS}workers" "$QUORUM_PORT" uvicorn quorum.app:create_app \
 			--factory --workers "$WORKERS"
+		"${UV[@]}" python bench/votes/warm_tokens.py "$url" "$OUT/data" # each worker sees some
 		measure "quorum-${WORKERS}workers" "quorum-${WORKERS}-workers" votes-only quorum "$url" \
 			bench/votes/quorum.lua "$OUT/data" 0
 		stop_servers
