@@ -1,25 +1,28 @@
-"""The votes that reach one event together, cast by one statement (PostgreSQL).
+"""The votes (and the comments) that reach one event together, written by one statement
+(PostgreSQL).
 
-Every vote takes a number from its event's row (the log's counter), so the votes on one
-event are written one after another however many arrive at once. Sent as one statement
-each, they queued in PostgreSQL for that row: 30 backends waiting on one row lock spent
-more CPU on the waiting (the lock manager, the wake-ups, the rechecks) than on the votes,
-and the database did 934 votes/s where the same statements, two at a time, did 1,851
-(pgbench on this machine, bench/RESULTS.md). So this process sends at most one vote
-statement per event at a time (``quorum.db.batch.Batcher``): the votes that arrive while
-it runs wait for the next one, which casts them all (``BATCH``): one statement, one
-number range, one commit, about a fifth of a single vote's database CPU per vote at 20.
+Every vote and comment takes a number from its event's row (the log's counter), so the
+writes to one event are made one after another however many arrive at once. Sent as one
+statement each, they queued in PostgreSQL for that row, and waiting is not free (the
+lock manager, the wake-ups, the rechecks): the database spent 1.4 ms of CPU per vote
+with 30 sent at a time. So this process sends at most one vote statement per event at
+a time (``quorum.db.batch.Batcher``, one per event and kind): the votes that arrive
+while it runs wait for the next one, which casts them all (``BATCH``): one statement,
+one number range, one commit, 0.10 ms of database CPU per vote in batches of 20
+(``bash bench/votes/statement.sh``; bench/RESULTS.md). Comments do the same
+(``COMMENT_BATCH``), in their own batches.
 
 ``BATCH`` does what ``at_once.VOTE`` does, for each vote of the batch, in the order they
 arrived, and returns one row per vote with ``VOTE``'s columns, so the service reads
-either the same way. What it does not do is accept a proposal: a batch in which a vote
-would reach the threshold, or that finds (under the row locks, after its snapshot) a
-proposal decided or the event closed, refuses as a whole (``quorum_refuse``, nothing
-written), and its votes are then cast one by one with ``VOTE``, which answers each of
-those cases exactly. So does a batch that fails on a foreign key (an account deleted
-meanwhile): only that vote's request sees the error.
+either the same way (``COMMENT_BATCH`` likewise for ``at_once.COMMENT``). What it does
+not do is accept a proposal: a batch in which a vote would reach the threshold, or that
+finds (under the row locks, after its snapshot) a proposal decided, the event closed or
+the threshold lowered, refuses as a whole (``quorum_refuse``, nothing written), and its
+votes are then cast one by one with ``VOTE``, which answers each of those cases
+exactly. So does a batch that fails on a foreign key (an account deleted meanwhile) or
+a deadlock: only the request concerned sees its error.
 
-A batch of one is ``VOTE`` itself: when votes come one at a time, nothing changes.
+A batch of one is ``VOTE`` itself: when writes come one at a time, nothing changes.
 """
 
 import json
