@@ -5,7 +5,7 @@ pinger) and encodes every message per connection; measured here, one event to 10
 subscribers took 1.9 s at p99 and about 55 KB per connection. This response writes
 pre-encoded frames in batches from the request's own task, and a closed client is
 unsubscribed at once: under uvicorn, whose request event (swapped for a lighter one,
-quorum/realtime/flag.py) tells of the disconnect as it happens, with no other task; under
+quorum/realtime/lighten.py) tells of the disconnect as it happens, with no other task; under
 another server, the writer is a task of its own while the request's task waits for the
 disconnect in ``receive``. No timer: heartbeats come from the hub's single clock. See
 docs/realtime.md for the figures.
@@ -30,7 +30,7 @@ from starlette.types import Receive, Scope, Send
 
 from quorum.realtime import metrics
 from quorum.realtime.abort import abort_of, server_of
-from quorum.realtime.flag import lighten
+from quorum.realtime.lighten import lighten
 from quorum.realtime.message import HEARTBEAT, Message, Topic
 from quorum.realtime.stream import Streams, StreamSession, WriteNow
 from quorum.realtime.subscriber import Subscriber

@@ -1,10 +1,11 @@
-"""quorum/realtime/flag.py: ``Flag`` does what uvicorn asks of an ``asyncio.Event``, and
+"""quorum/realtime/lighten.py: ``Flag`` does what uvicorn asks of an ``asyncio.Event``, and
 ``lighten`` swaps a request cycle's events for flags only when that is safe."""
 
 import asyncio
+import collections
 from types import SimpleNamespace
 
-from quorum.realtime.flag import Flag, lighten
+from quorum.realtime.lighten import Flag, _Pipeline, lighten
 
 
 async def test_a_flag_wakes_its_waiters_and_stays_set_until_cleared() -> None:
@@ -60,3 +61,35 @@ async def test_lighten_leaves_an_event_someone_waits_on_or_anything_else() -> No
     busy.set()
     await waiter
     assert lighten(SimpleNamespace()) is None  # a server without them
+
+
+def test_the_light_pipeline_takes_and_gives_in_the_deque_s_order() -> None:
+    light, deque = _Pipeline(), collections.deque[int]()
+    for item in (1, 2, 3):
+        light.appendleft(item)
+        deque.appendleft(item)
+    assert light and [light.pop() for _ in range(3)] == [deque.pop() for _ in range(3)]
+    assert not light
+
+
+def protocol_with(scope: dict[str, object]) -> SimpleNamespace:
+    return SimpleNamespace(
+        scope=scope,
+        headers=[(b"authorization", b"Bearer x")],
+        url=b"/x",
+        pipeline=collections.deque(),
+    )
+
+
+async def test_lighten_forgets_the_head_of_the_request_it_answers_only() -> None:
+    scope: dict[str, object] = {"headers": [(b"authorization", b"Bearer x")]}
+    protocol = protocol_with(scope)
+    transport = SimpleNamespace(get_protocol=lambda: protocol)
+    lighten(SimpleNamespace(scope=scope, transport=transport))
+    assert (protocol.headers, protocol.url, scope["headers"]) == ([], b"", [])
+    assert isinstance(protocol.pipeline, _Pipeline)
+    # A pipelined request's head is being read: the protocol's scope is another one.
+    later = protocol_with({"headers": []})
+    transport = SimpleNamespace(get_protocol=lambda: later)
+    lighten(SimpleNamespace(scope=scope, transport=transport))
+    assert later.headers and later.url and type(later.pipeline) is collections.deque
