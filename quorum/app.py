@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from quorum import logs, maintenance
 from quorum.accounts.passwords import Passwords
 from quorum.accounts.router import router as accounts_router
 from quorum.api import docs, errors, guards
 from quorum.api.edge import Edge
+from quorum.api.front import Front
 from quorum.api.health import router as health_router
 from quorum.api.metrics import router as metrics_router
 from quorum.attachments import sweeper
@@ -27,7 +29,7 @@ from quorum.decisions import deadlines
 from quorum.decisions.accounts import forget_member
 from quorum.decisions.live import create_decisions_realtime
 from quorum.decisions.router import router as decisions_router
-from quorum.decisions.streams import contract_router, stream_router
+from quorum.decisions.streams import contract_router, open_stream, stream, stream_router
 from quorum.decisions.streams import router as streams_router
 from quorum.gctuning import tune_for_server
 from quorum.invitations.router import router as invitations_router
@@ -44,6 +46,15 @@ attachment_uploads = re.compile(rf"{API_PREFIX}/events/[^/]+/proposals/[^/]+/att
 
 
 class _Quorum(FastAPI):
+    front: Front | None = None  # the SSE stream, served ahead of the middleware
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        front = self.front
+        if front is not None and front.takes(scope):
+            await front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
     def build_middleware_stack(self) -> ASGIApp:
         # Outside even Starlette's error middleware, which wraps ``send``: ConnectionAbort
         # must see the server's own.
@@ -112,14 +123,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     guards.install(app, settings)
+
     # Outside CORS, so that its preflight answers carry the request id and headers too.
     # Attachment uploads have their own, larger cap, counted as they stream.
-    app.add_middleware(
-        Edge,
-        max_body_bytes=settings.max_body_bytes,
-        body_cap_exempt=attachment_uploads,
-        access_log=settings.access_log,
-    )
+    def edge(inner: ASGIApp) -> Edge:
+        return Edge(
+            inner,
+            max_body_bytes=settings.max_body_bytes,
+            body_cap_exempt=attachment_uploads,
+            access_log=settings.access_log,
+        )
+
+    app.add_middleware(edge)
     app.include_router(health_router)
     app.include_router(health_router, prefix=API_PREFIX, include_in_schema=False)
     app.include_router(accounts_router, prefix=API_PREFIX)
@@ -134,4 +149,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     docs.install(app)
     page.install(app)  # the live board at /
+    if not settings.cors_origins:  # CORS's middleware would add its headers to streams
+        # An idle stream then holds a few frames, not the whole stack (quorum/api/front.py).
+        routes = stream_router.routes
+        route = next(r for r in routes if isinstance(r, APIRoute) and r.endpoint is stream)
+        app.front = Front(app, API_PREFIX, route, open_stream, edge(app))
     return app

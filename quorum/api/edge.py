@@ -34,6 +34,7 @@ from collections.abc import Callable
 import structlog
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quorum.api.errors import problem
@@ -107,6 +108,46 @@ class _Metrics:
 _metrics = _Metrics()  # one per process, like the metrics themselves
 
 
+class Exchange:
+    """One request at the edge: the id header its response carries, the status it was
+    answered with (0: none yet), when it began. ``send`` is the server's with the headers
+    added to the response's start; a bound method of a slotted object, not a closure
+    over the request's locals: a stream holds it for its whole life."""
+
+    __slots__ = ("_send", "_id_header", "_http", "status", "started")
+
+    def __init__(self, send: Send, id_header: tuple[bytes, bytes], http: bool) -> None:
+        self._send = send
+        self._id_header = id_header
+        self._http = http
+        self.status = 0
+        self.started = time.perf_counter()
+
+    async def send(self, message: Message) -> None:
+        if message["type"] in _RESPONSE_STARTS:
+            self.status = message["status"]
+            headers = message.get("headers", [])
+            if self._http:
+                headers = secured(list(headers))
+            message["headers"] = [*headers, self._id_header]
+        await self._send(message)
+
+
+def read_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bool]:
+    """The request's ``X-Request-ID`` and ``Content-Length`` (the first of each), and
+    whether it has a ``Transfer-Encoding`` (a body of undeclared length)."""
+    given = declared = None
+    encoded = False
+    for name, value in scope["headers"]:
+        if name == HEADER:
+            given = value if given is None else given
+        elif name == b"content-length":
+            declared = value
+        elif name == b"transfer-encoding":
+            encoded = True
+    return given, declared, encoded
+
+
 class Edge:
     def __init__(
         self,
@@ -127,53 +168,48 @@ class Edge:
         if kind != "http" and kind != "websocket":
             await self.app(scope, receive, send)
             return
-        http = kind == "http"
-        given = declared = None
-        for name, value in scope["headers"]:
-            if name == HEADER:
-                given = value if given is None else given
-            elif name == b"content-length":
-                declared = value
+        given, declared, _ = read_headers(scope)
+        exchange = self.begin(scope, send, given)
+        try:
+            if kind != "http" or (self.exempt is not None and self.exempt.fullmatch(scope["path"])):
+                await self.app(scope, receive, exchange.send)
+            elif declared is None:
+                await self.app(scope, self._counting(receive), exchange.send)
+            elif self.within_cap(declared):
+                await self.app(scope, receive, exchange.send)
+            else:
+                await self.too_large()(scope, receive, exchange.send)
+        finally:
+            self.end(scope, exchange)
+
+    def begin(self, scope: Scope, send: Send, given: bytes | None) -> Exchange:
+        """The request's id (bound to its log lines) and its ``Exchange``."""
         rid = request_id(given)
-        id_header = (HEADER, rid.encode())
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=rid)
-        started = time.perf_counter()
-        status = 0
+        return Exchange(send, (HEADER, rid.encode()), scope["type"] == "http")
 
-        async def send_with_headers(message: Message) -> None:
-            nonlocal status
-            if message["type"] in _RESPONSE_STARTS:
-                status = message["status"]
-                headers = message.get("headers", [])
-                if http:
-                    headers = secured(list(headers))
-                message["headers"] = [*headers, id_header]
-            await send(message)
+    def end(self, scope: Scope, exchange: Exchange) -> None:
+        """The request's metrics and access line, once it is answered (a stream: ended)."""
+        elapsed = time.perf_counter() - exchange.started
+        method = scope.get("method", "WS")
+        route = getattr(scope.get("route"), "path", "unmatched")  # the template, not the ids
+        _metrics.observe(method, route, exchange.status, elapsed)
+        if self.access_log:
+            log.info(
+                "request",
+                method=method,
+                path=scope["path"],
+                status=exchange.status or None,
+                duration_ms=round(elapsed * 1000, 2),
+            )
 
-        try:
-            if not http or (self.exempt is not None and self.exempt.fullmatch(scope["path"])):
-                await self.app(scope, receive, send_with_headers)
-            elif declared is None:
-                await self.app(scope, self._counting(receive), send_with_headers)
-            elif declared.isdigit() and int(declared) <= self.max_body_bytes:
-                await self.app(scope, receive, send_with_headers)
-            else:
-                response = problem(413, "body_too_large", self._too_large)
-                await response(scope, receive, send_with_headers)
-        finally:
-            elapsed = time.perf_counter() - started
-            method = scope.get("method", "WS")
-            route = getattr(scope.get("route"), "path", "unmatched")  # the template, not the ids
-            _metrics.observe(method, route, status, elapsed)
-            if self.access_log:
-                log.info(
-                    "request",
-                    method=method,
-                    path=scope["path"],
-                    status=status or None,
-                    duration_ms=round(elapsed * 1000, 2),
-                )
+    def within_cap(self, declared: bytes) -> bool:
+        """A declared Content-Length the cap admits (digits only)."""
+        return declared.isdigit() and int(declared) <= self.max_body_bytes
+
+    def too_large(self) -> Response:
+        return problem(413, "body_too_large", self._too_large)
 
     def _counting(self, receive: Receive) -> Receive:
         received = 0

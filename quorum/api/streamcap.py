@@ -19,12 +19,15 @@ inside the response rather than in the route: a route's response may never be se
 
 import random
 import uuid
+from collections.abc import Coroutine
+from typing import Any
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from quorum.api.errors import problem, status_of
 from quorum.errors import DomainError, Overloaded, TooManyRequests
+from quorum.realtime.sse import EventStreamResponse
 
 # Seconds a refused client is told to wait, drawn uniformly: the spread of its retries.
 RETRY_AFTER_RANGE = (2, 12)
@@ -98,21 +101,20 @@ def refusal(exc: DomainError) -> Response:
 
 class CappedResponse(Response):
     """Sends ``inner`` while holding one of the user's slots, or a 429 (the user's cap) or
-    503 (the process's) problem if none is free."""
+    503 (the process's) problem if none is free. Calling it returns ``inner``'s call, which
+    gives the slot back when it ends: neither this object nor a frame of its own stays for
+    the stream's life (quorum/api/front.py)."""
 
-    def __init__(self, inner: Response, cap: StreamCap, user_id: uuid.UUID) -> None:
+    def __init__(self, inner: EventStreamResponse, cap: StreamCap, user_id: uuid.UUID) -> None:
         super().__init__(status_code=inner.status_code)
         self.inner = inner
         self.cap = cap
         self.user_id = user_id
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         try:
             slot = self.cap.acquire(self.user_id)
         except (TooManyRequests, Overloaded) as exc:
-            await refusal(exc)(scope, receive, send)
-            return
-        try:
-            await self.inner(scope, receive, send)
-        finally:
-            slot.release()
+            return refusal(exc)(scope, receive, send)
+        self.inner.on_end = slot.release
+        return self.inner(scope, receive, send)

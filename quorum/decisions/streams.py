@@ -157,7 +157,7 @@ def _capped(
     return value
 
 
-async def _open_stream(scope: Scope, receive: Receive) -> Response:
+async def open_stream(scope: Scope, receive: Receive) -> Response:
     """``stream``'s response to this request, served plain (quorum/api/plain.py): a
     stream's request lives as long as the stream, and so does whatever serving it keeps
     alive. FastAPI's request handling (its exit stacks, the ``Request``, the solved
@@ -189,7 +189,7 @@ async def _open_stream(scope: Scope, receive: Receive) -> Response:
         ),
     },
 )
-@plain.served_by(_open_stream)
+@plain.served_by(open_stream)
 def stream(
     conn: HTTPConnection,
     event_id: uuid.UUID,
@@ -224,7 +224,7 @@ def stream(
 
 def _open_websocket(websocket: WebSocket, cap: StreamCap) -> tuple[uuid.UUID, Caller, int | None]:
     """The event, caller and resume position of a WebSocket request, checked as
-    ``stream``'s are; a function of its own, like ``_open_stream``, so that nothing it
+    ``stream``'s are; a function of its own, like ``open_stream``, so that nothing it
     parsed (the query, the ticket) outlives it in the frame serving the socket."""
     errors: list[dict[str, Any]] = []
     event_id = plain.path_uuid(websocket, "event_id", errors)

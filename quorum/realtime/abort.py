@@ -45,11 +45,18 @@ class ConnectionAbort:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] in ("http", "websocket"):
-            server = getattr(send, "__self__", None)
-            transport = getattr(server, "transport", None)
-            if callable(getattr(transport, "abort", None)):
-                scope[SCOPE_KEY] = server
+            capture(scope, send)
         await self.app(scope, receive, send)
+
+
+def capture(scope: Scope, send: Send) -> None:
+    """What ``ConnectionAbort`` does for a request: given the server's own ``send``, put
+    the object behind it in the scope if it has a transport to abort. For an app that
+    serves a route ahead of its middleware (quorum/api/front.py)."""
+    server = getattr(send, "__self__", None)
+    transport = getattr(server, "transport", None)
+    if callable(getattr(transport, "abort", None)):
+        scope[SCOPE_KEY] = server
 
 
 def abort_of(scope: Scope) -> Abort | None:

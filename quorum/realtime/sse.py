@@ -2,11 +2,13 @@
 
 sse-starlette runs a task group per connection (a sender, a disconnect listener, a
 pinger) and encodes every message per connection; measured here, one event to 10,000
-subscribers took 1.9 s at p99 and about 55 KB per connection. This response adds one
-task to the request's: a writer of its own (not the request's: see ``__call__``) writing
-pre-encoded frames in batches, while the request's task, idle anyway, waits for the
-disconnect, so that a closed client is unsubscribed at once. No timer: heartbeats come
-from the hub's single clock. See docs/realtime.md for the figures.
+subscribers took 1.9 s at p99 and about 55 KB per connection. This response writes
+pre-encoded frames in batches from the request's own task, and a closed client is
+unsubscribed at once: under uvicorn, whose request event (swapped for a lighter one,
+quorum/realtime/lighten.py) tells of the disconnect as it happens, with no other task; under
+another server, the writer is a task of its own while the request's task waits for the
+disconnect in ``receive``. No timer: heartbeats come from the hub's single clock. See
+docs/realtime.md for the figures.
 
 Most live messages do not even wake the writer: while it is parked with nothing queued,
 the hub's fan-out writes the next message (or a heartbeat) as one chunk straight to
@@ -17,8 +19,9 @@ uvicorn's transport (``_SSETransport.write_now``), as a raw asyncio server would
 
 import asyncio
 import contextlib
+import functools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.background import BackgroundTask
@@ -27,8 +30,10 @@ from starlette.types import Receive, Scope, Send
 
 from quorum.realtime import metrics
 from quorum.realtime.abort import abort_of, server_of
+from quorum.realtime.lighten import lighten
 from quorum.realtime.message import HEARTBEAT, Message, Topic
 from quorum.realtime.stream import Streams, StreamSession, WriteNow
+from quorum.realtime.subscriber import Subscriber
 
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
@@ -81,6 +86,12 @@ class _SSETransport:
         await self._send({"type": "http.response.body", "body": HEARTBEAT, "more_body": True})
 
 
+def _closed_if_gone(server: Any, subscriber: Subscriber) -> None:
+    """Close ``subscriber`` if uvicorn's request cycle ``server`` has lost its client."""
+    if server.disconnected:
+        subscriber.close("disconnected")
+
+
 class EventStreamResponse(Response):
     def __init__(
         self,
@@ -100,6 +111,7 @@ class EventStreamResponse(Response):
         self.principal = principal  # whom the hub's ``evicts`` may name
         self.session = session  # what the hub's ``end_sessions`` may name
         self.background: BackgroundTask | None = None
+        self.on_end: Callable[[], None] | None = None  # called once the stream has ended
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gauge = metrics.CONNECTIONS.labels("sse")
@@ -114,21 +126,35 @@ class EventStreamResponse(Response):
                 session=self.session,
             ) as session:
                 await session.admit()  # a refusal raises before the response starts
-                # The writer is a task of its own, while this request's task waits for
-                # the client to go away (it waits for something in any case: a watcher
-                # task of its own would cost one more task per connection). Every message
-                # wakes the writer, and waking a task resumes every coroutine it is
-                # suspended in: this request's task is suspended under the whole ASGI
-                # stack (server, middleware, router, route: some 25 frames), the writer
-                # under 3.
+                server = server_of(scope)
+                flag = None if server is None else lighten(server)  # nothing waits on them yet
+                if flag is not None:
+                    # uvicorn sets the request's event when the client goes away: that
+                    # closes the subscriber, so this task can be the writer, with no task
+                    # waiting in ``receive`` for the disconnect. A wake-up resumes every
+                    # coroutine the task is suspended in: a few, served ahead of the
+                    # middleware (quorum/api/front.py); and most live messages wake no
+                    # one (``write_now``).
+                    sub = session.subscriber
+                    flag.on_set = functools.partial(_closed_if_gone, server, sub)
+                    try:
+                        _closed_if_gone(server, sub)  # gone already, during the admission
+                        await self._write(session, send, server)
+                    finally:
+                        flag.on_set = None
+                    return
+                # Elsewhere the writer is a task of its own, while this request's task
+                # waits for the client to go away.
                 async with asyncio.TaskGroup() as tasks:
-                    tasks.create_task(self._write(session, send, server_of(scope)))
+                    tasks.create_task(self._write(session, send, server))
                     # Also http.disconnect once the writer has ended the response.
                     while (await receive())["type"] != "http.disconnect":
                         pass
                     session.subscriber.close("disconnected")  # if nothing closed it before
         finally:
             gauge.dec()
+            if self.on_end is not None:
+                self.on_end()
 
     async def _write(self, session: StreamSession, send: Send, server: Any) -> None:
         try:

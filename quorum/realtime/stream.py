@@ -138,12 +138,30 @@ class StreamSession:
         self, transport: Transport, resume_from: int | None, write_now: WriteNow | None = None
     ) -> str:
         """Stream until the subscriber closes; returns why it closed. ``write_now``: the
-        transport's synchronous write, if it has one (see ``_write_now``)."""
+        transport's synchronous write, if it has one (see ``_write_now``). One coroutine
+        for the whole stream: an idle stream stays suspended in it, and each frame of a
+        suspended coroutine is memory of every idle connection."""
         if not self.admitted:
             await self.admit()
         sub = self.subscriber
+        delivered = metrics.DELIVERED.labels(transport.name)
         try:
-            await self._stream(transport, resume_from, write_now)
+            await self._start(transport, resume_from)
+            if write_now is not None:
+                self._now = (write_now, delivered)
+                sub.direct = self._write_now
+            while not self.ended and (batch := await sub.wait()) is not None:
+                resume = sub.take_resume()
+                if resume is not None and resume < self.sent_seq:
+                    await self._snapshot(transport)  # the client lost track: it supersedes
+                fresh = await self._in_order(transport, batch)
+                if fresh:
+                    await transport.write(fresh)
+                    delivered.inc(len(fresh))
+                    if fresh[0].committed_at:
+                        metrics.COMMIT_TO_SEND.observe(time.time() - fresh[0].committed_at)
+                elif not batch:
+                    await transport.heartbeat()
         except Exception as exc:
             # Reads of the log and snapshots happen after the response started: the
             # stream can only end, and the client resumes from where it got to.
@@ -154,28 +172,6 @@ class StreamSession:
         if self.ended:
             sub.close(self.end_reason)
         return sub.close_reason
-
-    async def _stream(
-        self, transport: Transport, resume_from: int | None, write_now: WriteNow | None
-    ) -> None:
-        sub = self.subscriber
-        delivered = metrics.DELIVERED.labels(transport.name)
-        await self._start(transport, resume_from)
-        if write_now is not None:
-            self._now = (write_now, delivered)
-            sub.direct = self._write_now
-        while not self.ended and (batch := await sub.wait()) is not None:
-            resume = sub.take_resume()
-            if resume is not None and resume < self.sent_seq:
-                await self._snapshot(transport)  # the client lost track: it supersedes
-            fresh = await self._in_order(transport, batch)
-            if fresh:
-                await transport.write(fresh)
-                delivered.inc(len(fresh))
-                if fresh[0].committed_at:
-                    metrics.COMMIT_TO_SEND.observe(time.time() - fresh[0].committed_at)
-            elif not batch:
-                await transport.heartbeat()
 
     def _write_now(self, message: Message | None) -> bool:
         """The subscriber's ``direct`` writer, called by the hub while this stream's task
