@@ -145,6 +145,25 @@ def _is_member(member: CTE, rows: CTE) -> Any:
     return select(func.count()).select_from(member).where(_of(member, rows)).scalar_subquery()
 
 
+def _allowed(
+    chosen: Select[Any], rows: CTE, checks: tuple[CTE, CTE, CTE], proposal_ok: Any
+) -> Select[Any]:
+    """``chosen`` from the batch's ``rows`` that every check of the snapshot allows, as
+    the one-statement writes gate theirs: ``checks`` are the rows' access, held
+    membership and proposal CTEs; a live login session, an OPEN event, and
+    ``proposal_ok`` of the proposal."""
+    access, member, proposal = checks
+    return chosen.select_from(
+        rows.join(access, _of(access, rows))
+        .join(member, _of(member, rows))
+        .join(proposal, _of(proposal, rows))
+    ).where(
+        access.c.live_session.is_not(None),
+        rules.accepts_changes_sql(access.c.event_status),
+        proposal_ok,
+    )
+
+
 _step = tables.COUNTER_IF_OPEN
 
 
@@ -215,15 +234,10 @@ _voted = (
     postgresql.insert(VOTES)
     .from_select(
         ["proposal_id", "user_id", "created_at"],
-        select(_ballots.c.proposal_id, _ballots.c.user_id, P_NOW)
-        .select_from(
-            _ballots.join(_access, _of(_access, _ballots))
-            .join(_member, _of(_member, _ballots))
-            .join(_snapshot, _of(_snapshot, _ballots))
-        )
-        .where(
-            _access.c.live_session.is_not(None),
-            rules.accepts_changes_sql(_access.c.event_status),
+        _allowed(
+            select(_ballots.c.proposal_id, _ballots.c.user_id, P_NOW),
+            _ballots,
+            (_access, _member, _snapshot),
             rules.votable_sql(_snapshot.c.snapshot_status),
         ),
     )
@@ -386,21 +400,16 @@ _commented = (
     insert(COMMENTS)
     .from_select(
         ["id", "proposal_id", "author_id", "body", "created_at"],
-        select(
-            _notes.c.comment_id,
-            _notes.c.proposal_id,
-            _notes.c.user_id,
-            _notes.c.body,
-            _notes.c.created_at,
-        )
-        .select_from(
-            _notes.join(_n_access, _of(_n_access, _notes))
-            .join(_n_member, _of(_n_member, _notes))
-            .join(_target, _of(_target, _notes))
-        )
-        .where(
-            _n_access.c.live_session.is_not(None),
-            rules.accepts_changes_sql(_n_access.c.event_status),
+        _allowed(
+            select(
+                _notes.c.comment_id,
+                _notes.c.proposal_id,
+                _notes.c.user_id,
+                _notes.c.body,
+                _notes.c.created_at,
+            ),
+            _notes,
+            (_n_access, _n_member, _target),
             rules.takes_comments_sql(_target.c.status),
         ),
     )
