@@ -4,11 +4,11 @@
 Every vote and comment takes a number from its event's row (the log's counter), so the
 writes to one event are made one after another however many arrive at once. Sent as one
 statement each, they queued in PostgreSQL for that row, and waiting is not free (the
-lock manager, the wake-ups, the rechecks): the database spent 1.4 ms of CPU per vote
+lock manager, the wake-ups, the rechecks): the database spent 1.5 ms of CPU per vote
 with 30 sent at a time. So this process sends at most one vote statement per event at
 a time (``quorum.db.batch.Batcher``, one per event and kind): the votes that arrive
 while it runs wait for the next one, which casts them all (``BATCH``): one statement,
-one number range, one commit, 0.10 ms of database CPU per vote in batches of 20
+one number range, one commit, 0.11 ms of database CPU per vote in batches of 20
 (``bash bench/votes/statement.sh``; bench/RESULTS.md). Comments do the same
 (``COMMENT_BATCH``), in their own batches.
 
